@@ -1,0 +1,408 @@
+"""A small conv net described as JSON -> a checked summary table and an nn.Module.
+
+A spec is a list of layer dicts, each with a "type" and its parameters, e.g.
+
+    [{"type": "conv2d", "filters": 6, "kernel": 5, "padding": 2},
+     {"type": "tanh"},
+     {"type": "avgpool", "kernel": 2},
+     {"type": "flatten"},
+     {"type": "linear", "units": 84}]
+
+`build` always appends a classifier head (flatten if needed + linear to the number of
+classes), so a spec describes the feature extractor and the hidden layers only.
+
+Shapes are per sample: (C, H, W) for pictures, (F,) once flat. The summary is computed
+from the spec alone (no tensors), so the builder page can show it on every keystroke;
+the tests check it against the real module layer by layer.
+
+Receptive field arithmetic (per layer with window k and stride s):
+    rf_out   = rf_in + (k - 1) * jump_in      # how many input pixels one unit sees
+    jump_out = jump_in * s                    # input pixels between neighbouring units
+Multiply-adds count convolutions and linear layers only (pooling, activations and batch
+norm are a rounding error next to them).
+"""
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from playground.limits import LIMITS, Limits
+
+Shape = tuple[int, ...]  # (C, H, W) or (F,)
+
+# type -> {param: default}; None means "required"
+LAYER_PARAMS: dict[str, dict[str, Any]] = {
+    "conv2d": {"filters": None, "kernel": 3, "stride": 1, "padding": 0},
+    "maxpool": {"kernel": 2, "stride": None, "padding": 0},  # stride defaults to kernel
+    "avgpool": {"kernel": 2, "stride": None, "padding": 0},
+    "relu": {},
+    "leakyrelu": {"slope": 0.01},
+    "sigmoid": {},
+    "tanh": {},
+    "batchnorm": {},
+    "dropout": {"p": 0.5},
+    "flatten": {},
+    "linear": {"units": None},
+    "globalavgpool": {},
+    "residual": {"filters": None, "stride": 1},
+    "inception": {
+        "c1": None,  # 1x1 branch
+        "c3_reduce": None,  # 1x1 reduction before the 3x3
+        "c3": None,
+        "c5_reduce": None,  # 1x1 reduction before two stacked 3x3 (a 5x5's field)
+        "c5": None,
+        "pool_proj": None,  # 1x1 after a 3x3 max pool
+    },
+}
+SPATIAL_ONLY = {"conv2d", "maxpool", "avgpool", "residual", "inception", "flatten", "globalavgpool"}
+
+
+class SpecError(ValueError):
+    """A spec that cannot be built; `index` is the offending layer (None: the whole spec)."""
+
+    def __init__(self, reason: str, index: int | None = None, layer_type: str | None = None):
+        self.reason, self.index, self.layer_type = reason, index, layer_type
+        where = (
+            "" if index is None else f"layer {index}" + (f" ({layer_type})" if layer_type else "")
+        )
+        super().__init__(f"{where}: {reason}" if where else reason)
+
+
+@dataclass
+class LayerRow:
+    index: int  # position in the spec; the classifier head is len(spec)
+    type: str
+    output_shape: list[int]
+    arithmetic: str  # how the output size follows from the input, e.g. "floor((8+2*1-3)/1)+1 = 8"
+    params: int
+    receptive_field: int | None  # None once every unit sees the whole input
+    jump: int | None
+    mult_adds: int
+
+
+@dataclass
+class Summary:
+    input_shape: list[int]
+    rows: list[LayerRow] = field(default_factory=list)
+    total_params: int = 0
+    total_mult_adds: int = 0
+    activation_floats: int = 0  # every layer's output for one sample
+
+    def to_dict(self) -> dict:
+        """JSON-ready form for the builder page."""
+        return asdict(self)
+
+
+# ---------------------------------------------------------------------------------------
+# validation
+
+
+def spec_from_json(text: str | bytes, limits: Limits = LIMITS) -> list[dict]:
+    """Parse a spec from JSON text, refusing malformed or absurdly nested documents."""
+    try:
+        spec = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise SpecError(f"not valid JSON ({exc.__class__.__name__})") from None
+    if _depth(spec) > limits.max_json_depth:
+        raise SpecError(f"the JSON is nested deeper than {limits.max_json_depth} levels")
+    return spec
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def normalize(spec: Any, limits: Limits = LIMITS) -> list[dict]:
+    """Check types and ranges of every parameter and fill in defaults."""
+    if not isinstance(spec, list):
+        raise SpecError("a spec is a list of layers")
+    if not spec:
+        raise SpecError("the spec has no layers")
+    if len(spec) > limits.max_layers:
+        raise SpecError(f"{len(spec)} layers is more than the limit of {limits.max_layers}")
+    return [_normalize_layer(i, layer, limits) for i, layer in enumerate(spec)]
+
+
+def _normalize_layer(i: int, layer: Any, limits: Limits) -> dict:
+    if not isinstance(layer, dict) or not isinstance(layer.get("type"), str):
+        raise SpecError('each layer is an object with a "type"', i)
+    kind = layer["type"]
+    if kind not in LAYER_PARAMS:
+        raise SpecError(f"unknown layer type {kind[:40]!r}; known: {', '.join(LAYER_PARAMS)}", i)
+    defaults = LAYER_PARAMS[kind]
+    unknown = set(layer) - set(defaults) - {"type"}
+    if unknown:
+        raise SpecError(f"unknown parameter {sorted(unknown)[0][:40]!r}", i, kind)
+    out: dict[str, Any] = {"type": kind}
+    for name, default in defaults.items():
+        value = layer.get(name, default)
+        if value is None and name == "stride" and kind in ("maxpool", "avgpool"):
+            value = out["kernel"]
+        if value is None:
+            raise SpecError(f'"{name}" is required', i, kind)
+        out[name] = _check_param(i, kind, name, value, limits)
+    return out
+
+
+def _check_param(i: int, kind: str, name: str, value: Any, limits: Limits) -> Any:
+    if name in ("slope", "p"):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise SpecError(f"{name} must be a number", i, kind)
+        if name == "p" and not 0 <= value < 1:
+            raise SpecError(f"dropout p must be in [0, 1), got {value}", i, kind)
+        if name == "slope" and not 0 <= value <= 1:
+            raise SpecError(f"slope must be in [0, 1], got {value}", i, kind)
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{name} must be a whole number, got {str(value)[:20]!r}", i, kind)
+    low, high = {
+        "kernel": (1, limits.max_kernel),
+        "stride": (1, limits.max_stride),
+        "padding": (0, limits.max_padding),
+        "units": (1, limits.max_units),
+    }.get(name, (1, limits.max_channels))
+    if not low <= value <= high:
+        raise SpecError(f"{name} {value} is outside {low}..{high}", i, kind)
+    return value
+
+
+# ---------------------------------------------------------------------------------------
+# summary: shapes, arithmetic, parameters, receptive fields, multiply-adds
+
+
+def _window(i: int, kind: str, shape: Shape, k: int, s: int, p: int) -> tuple[int, int, str]:
+    """Output size of a k x k window with stride s and padding p: floor((n+2p-k)/s)+1."""
+    _, h, w = shape
+    if k > h + 2 * p or k > w + 2 * p:
+        padded = f" padded by {p}" if p else ""
+        raise SpecError(f"kernel {k} is larger than the {h}×{w} input{padded}", i, kind)
+    oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+    text = f"floor(({h}+2*{p}-{k})/{s})+1 = {oh}"
+    if w != h:
+        text += f"; floor(({w}+2*{p}-{k})/{s})+1 = {ow}"
+    return oh, ow, text
+
+
+def _trace(i: int, layer: dict, shape: Shape, rf: int | None, jump: int | None):
+    """One layer: (output shape, arithmetic, params, rf, jump, mult-adds, extra activations)."""
+    kind = layer["type"]
+    spatial = len(shape) == 3
+    if kind in SPATIAL_ONLY and not spatial:
+        raise SpecError(f"needs a C×H×W input but gets a flat vector of {shape[0]}", i, kind)
+    if kind == "conv2d":
+        c, (f, k, s, p) = shape[0], (layer[x] for x in ("filters", "kernel", "stride", "padding"))
+        oh, ow, text = _window(i, kind, shape, k, s, p)
+        return (
+            (f, oh, ow),
+            text,
+            f * (c * k * k + 1),
+            rf + (k - 1) * jump,
+            jump * s,
+            f * oh * ow * c * k * k,
+            0,
+        )
+    if kind in ("maxpool", "avgpool"):
+        k, s, p = layer["kernel"], layer["stride"], layer["padding"]
+        if 2 * p > k:
+            raise SpecError(f"padding {p} is more than half the kernel {k}", i, kind)
+        oh, ow, text = _window(i, kind, shape, k, s, p)
+        return (shape[0], oh, ow), text, 0, rf + (k - 1) * jump, jump * s, 0, 0
+    if kind in ("relu", "leakyrelu", "sigmoid", "tanh", "dropout"):
+        return shape, "same shape", 0, rf, jump, 0, 0
+    if kind == "batchnorm":
+        return shape, "same shape", 2 * shape[0], rf, jump, 0, 0
+    if kind == "flatten":
+        n = math.prod(shape)
+        return (n,), f"{shape[0]}*{shape[1]}*{shape[2]} = {n}", 0, rf, jump, 0, 0
+    if kind == "globalavgpool":
+        return (shape[0],), f"mean over {shape[1]}×{shape[2]}", 0, None, None, 0, 0
+    if kind == "linear":
+        if spatial:
+            raise SpecError(
+                f"needs a flat input but gets {'×'.join(map(str, shape))}; "
+                "add a flatten or globalavgpool layer before it",
+                i,
+                kind,
+            )
+        n, u = shape[0], layer["units"]
+        return (u,), f"{n} -> {u}", n * u + u, None, None, n * u, 0
+    if kind == "residual":
+        c, (_, h, w), f, s = shape[0], shape, layer["filters"], layer["stride"]
+        oh, ow = (h - 1) // s + 1, (w - 1) // s + 1  # 3x3 pad 1 stride s, same as 1x1 stride s
+        text = f"floor(({h}+2*1-3)/{s})+1 = {oh}" + (f"; width {ow}" if ow != oh else "")
+        projection = s != 1 or c != f
+        params = 9 * c * f + 9 * f * f + 4 * f + (c * f + 2 * f if projection else 0)
+        macs = oh * ow * (9 * c * f + 9 * f * f + (c * f if projection else 0))
+        extra = 4 * f * oh * ow  # the body's intermediate tensors
+        return (f, oh, ow), text, params, rf + 2 * jump + 2 * jump * s, jump * s, macs, extra
+    if kind == "inception":
+        c, (_, h, w) = shape[0], shape
+        c1, r3, c3, r5, c5, pp = (
+            layer[x] for x in ("c1", "c3_reduce", "c3", "c5_reduce", "c5", "pool_proj")
+        )
+        out = c1 + c3 + c5 + pp
+        weights = c * c1 + c * r3 + 9 * r3 * c3 + c * r5 + 9 * r5 * c5 + 9 * c5 * c5 + c * pp
+        params = weights + c1 + r3 + c3 + r5 + 2 * c5 + pp
+        text = f"concat {c1}+{c3}+{c5}+{pp} = {out} channels, {h}×{w} kept"
+        extra = (r3 + r5 + c5 + c) * h * w  # reductions, the first stacked 3x3, the pooled map
+        return (out, h, w), text, params, rf + 4 * jump, jump, weights * h * w, extra
+    raise AssertionError(kind)  # normalize() let an unknown type through
+
+
+def summarize(spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS) -> Summary:
+    """Per-layer output shapes, size arithmetic, parameters, receptive fields, multiply-adds."""
+    layers = normalize(spec, limits)
+    if len(input_shape) != 3 or not all(1 <= n <= limits.max_input_side for n in input_shape[1:]):
+        raise SpecError(f"input must be C×H×W with sides up to {limits.max_input_side}")
+    summary = Summary(input_shape=list(input_shape))
+    shape, rf, jump = tuple(input_shape), 1, 1
+    for i, layer in enumerate(layers):
+        shape, text, params, rf, jump, macs, extra = _trace(i, layer, shape, rf, jump)
+        summary.rows.append(LayerRow(i, layer["type"], list(shape), text, params, rf, jump, macs))
+        summary.activation_floats += math.prod(shape) + extra
+    n = math.prod(shape)
+    summary.rows.append(
+        LayerRow(len(layers), "classifier", [num_classes], f"{n} -> {num_classes}",
+                 n * num_classes + num_classes, None, None, n * num_classes)
+    )  # fmt: skip
+    summary.activation_floats += num_classes
+    summary.total_params = sum(r.params for r in summary.rows)
+    summary.total_mult_adds = sum(r.mult_adds for r in summary.rows)
+    if summary.total_params > limits.max_params:
+        big = max(summary.rows, key=lambda r: r.params)
+        raise SpecError(
+            f"{summary.total_params:,} parameters is more than the limit of {limits.max_params:,}",
+            big.index,
+            big.type,
+        )
+    if summary.activation_floats > limits.max_activation_floats:
+        raise SpecError(
+            f"activations take {summary.activation_floats * 4 / 2**20:.0f} MB per picture, "
+            f"more than the limit of {limits.max_activation_floats * 4 / 2**20:.0f} MB"
+        )
+    return summary
+
+
+# ---------------------------------------------------------------------------------------
+# modules
+
+
+class GlobalAvgPool(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))  # (B, C, H, W) -> (B, C)
+
+
+class ResidualBlock(nn.Module):
+    """He et al.'s basic block: relu(bn(conv(relu(bn(conv(x))))) + shortcut(x))."""
+
+    def __init__(self, in_channels: int, filters: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, filters, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(filters)
+        self.conv2 = nn.Conv2d(filters, filters, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(filters)
+        self.shortcut = nn.Sequential()  # identity when the shapes already match
+        if stride != 1 or in_channels != filters:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, filters, 1, stride, bias=False), nn.BatchNorm2d(filters)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn1(self.conv1(x)))  # (B, F, H/s, W/s)
+        y = self.bn2(self.conv2(y))
+        return torch.relu(y + self.shortcut(x))
+
+
+class InceptionBlock(nn.Module):
+    """Four parallel branches concatenated on channels; 1x1 convs keep the 3x3s cheap."""
+
+    def __init__(
+        self, c: int, c1: int, c3_reduce: int, c3: int, c5_reduce: int, c5: int, pool_proj: int
+    ):
+        super().__init__()
+        relu = nn.ReLU
+        self.branch1 = nn.Sequential(nn.Conv2d(c, c1, 1), relu())
+        self.branch3 = nn.Sequential(
+            nn.Conv2d(c, c3_reduce, 1), relu(), nn.Conv2d(c3_reduce, c3, 3, padding=1), relu()
+        )
+        self.branch5 = nn.Sequential(  # two 3x3 see what one 5x5 sees, with fewer weights
+            nn.Conv2d(c, c5_reduce, 1), relu(),
+            nn.Conv2d(c5_reduce, c5, 3, padding=1), relu(),
+            nn.Conv2d(c5, c5, 3, padding=1), relu(),
+        )  # fmt: skip
+        self.branch_pool = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(c, pool_proj, 1), relu())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        branches = (self.branch1, self.branch3, self.branch5, self.branch_pool)
+        return torch.cat([b(x) for b in branches], dim=1)  # (B, c1+c3+c5+pool_proj, H, W)
+
+
+def _module(layer: dict, shape: Shape) -> nn.Module:
+    kind, spatial = layer["type"], len(shape) == 3
+    if kind == "conv2d":
+        return nn.Conv2d(
+            shape[0], layer["filters"], layer["kernel"], layer["stride"], layer["padding"]
+        )
+    if kind == "maxpool":
+        return nn.MaxPool2d(layer["kernel"], layer["stride"], layer["padding"])
+    if kind == "avgpool":
+        return nn.AvgPool2d(layer["kernel"], layer["stride"], layer["padding"])
+    if kind == "batchnorm":
+        return nn.BatchNorm2d(shape[0]) if spatial else nn.BatchNorm1d(shape[0])
+    if kind == "linear":
+        return nn.Linear(shape[0], layer["units"])
+    if kind == "leakyrelu":
+        return nn.LeakyReLU(layer["slope"])
+    if kind == "dropout":
+        return nn.Dropout(layer["p"])
+    if kind == "residual":
+        return ResidualBlock(shape[0], layer["filters"], layer["stride"])
+    if kind == "inception":
+        params = (layer[x] for x in ("c1", "c3_reduce", "c3", "c5_reduce", "c5", "pool_proj"))
+        return InceptionBlock(shape[0], *params)
+    simple = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "flatten": nn.Flatten}
+    return GlobalAvgPool() if kind == "globalavgpool" else simple[kind]()
+
+
+class Net(nn.Module):
+    """The spec's layers, then the classifier head. Takes pictures scaled to [0, 1]."""
+
+    def __init__(
+        self, spec: list[dict], input_shape: Shape, num_classes: int, limits: Limits = LIMITS
+    ):
+        super().__init__()
+        summary = summarize(spec, input_shape, num_classes, limits)
+        self.spec, self.input_shape, self.num_classes = (
+            normalize(spec, limits),
+            tuple(input_shape),
+            num_classes,
+        )
+        # the dataset's mean/std; kept inside the model so an exported model takes raw pictures
+        self.register_buffer("mean", torch.zeros(input_shape[0], 1, 1))
+        self.register_buffer("std", torch.ones(input_shape[0], 1, 1))
+        shapes = [tuple(input_shape)] + [tuple(r.output_shape) for r in summary.rows]
+        self.layers = nn.Sequential(
+            *(_module(layer, shapes[i]) for i, layer in enumerate(self.spec))
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shapes[-2]), num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean) / self.std  # (B, C, H, W)
+        return self.head(self.layers(x))  # (B, num_classes) logits
+
+
+def build(spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS) -> Net:
+    """Validate a spec and build it as a module for (C, H, W) inputs and num_classes outputs."""
+    return Net(spec, input_shape, num_classes, limits)
