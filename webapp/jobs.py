@@ -1,0 +1,186 @@
+"""The job lifecycle: every state change of every job goes through these functions.
+
+queued -> running -> succeeded | failed | cancelled. Changes are compare-and-set
+UPDATEs on the row, so two workers, a reaper and a user clicking "cancel" can race
+without a job running twice or ending in two states. Celery messages are sent only
+after the transaction commits, and only carry the job id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from webapp import events
+from webapp.jobkinds import get_kind
+from webapp.models import FINAL_STATES, Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+
+class JobRefused(Exception):
+    """A request about a job that cannot be honoured; the message is shown to the user."""
+
+
+def _send(job: Job) -> None:
+    from webapp.tasks import run_job
+
+    transaction.on_commit(lambda: run_job.apply_async(args=[str(job.id)], queue=job.queue))
+
+
+def job_create(
+    *,
+    user,
+    kind: str,
+    params: dict[str, Any],
+    files: Mapping[str, File | bytes] | None = None,
+    title: str = "",
+) -> Job:
+    """Store the inputs, write a queued Job row and send its task once committed."""
+    job_kind = get_kind(kind)
+    active = Job.objects.filter(user=user).active().count()
+    if active >= settings.USER_MAX_ACTIVE_JOBS:
+        raise JobRefused(
+            f"You already have {active} jobs queued or running (the limit is "
+            f"{settings.USER_MAX_ACTIVE_JOBS}); wait for one to finish or cancel one."
+        )
+    with transaction.atomic():
+        job = Job(user=user, kind=kind, params=dict(params), title=title[:200], queue=job_kind.queue)
+        stored: dict[str, str] = {}
+        for name, content in (files or {}).items():
+            blob = ContentFile(content) if isinstance(content, bytes) else content
+            stored[name] = default_storage.save(f"{job.storage_prefix}/input/{name}", blob)
+        if stored:
+            job.params["inputs"] = stored
+        job.save()
+        _send(job)
+    return job
+
+
+def job_cancel(*, job: Job) -> Job:
+    """A queued job is cancelled at once and never runs; a running one stops at its next step."""
+    now = timezone.now()
+    with transaction.atomic():
+        stopped_queued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.CANCELLED, finished_at=now, version=F("version") + 1,
+            error="Cancelled before it started.",
+        )
+        if not stopped_queued and not Job.objects.filter(
+            pk=job.pk, status=JobStatus.RUNNING
+        ).update(cancel_requested=True, version=F("version") + 1):
+            job.refresh_from_db()
+            raise JobRefused(f"This job has already {job.status}; there is nothing to cancel.")
+    job.refresh_from_db()
+    transaction.on_commit(lambda: events.publish_snapshot(job))
+    return job
+
+
+def job_retry(*, job: Job) -> Job:
+    """Run a failed or cancelled job again, from the start, keeping its page and inputs."""
+    with transaction.atomic():
+        updated = Job.objects.filter(
+            pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]
+        ).update(
+            status=JobStatus.QUEUED, queued_at=timezone.now(), started_at=None, finished_at=None,
+            heartbeat_at=None, progress=0.0, metrics={}, result={}, error="", worker="",
+            cancel_requested=False, control={}, attempts=0, version=F("version") + 1,
+        )
+        if not updated:
+            job.refresh_from_db()
+            raise JobRefused(f"Only failed or cancelled jobs can be retried; this one is {job.status}.")
+        job.refresh_from_db()
+        _send(job)
+    transaction.on_commit(lambda: events.publish_snapshot(job))
+    return job
+
+
+def job_requeue(*, job: Job, reason: str = "Requeued by staff.") -> Job:
+    """Staff action: put a running (stuck) or queued job back in the queue and resend it."""
+    with transaction.atomic():
+        if not Job.objects.filter(pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.QUEUED]).update(
+            status=JobStatus.QUEUED, queued_at=timezone.now(), worker="", heartbeat_at=None,
+            error=reason, version=F("version") + 1,
+        ):
+            job.refresh_from_db()
+            raise JobRefused(f"A {job.status} job cannot be requeued; retry it instead.")
+        job.refresh_from_db()
+        _send(job)
+    transaction.on_commit(lambda: events.publish_snapshot(job))
+    return job
+
+
+def job_control(*, job: Job, changes: dict[str, Any]) -> Job:
+    """Merge live commands (pause, learning rate, ...) into a running job's control dict."""
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status not in (JobStatus.RUNNING, JobStatus.QUEUED):
+            raise JobRefused(f"This job has already {locked.status}.")
+        locked.control = {**locked.control, **changes}
+        locked.version += 1
+        locked.save(update_fields=["control", "version"])
+    transaction.on_commit(lambda: events.publish_snapshot(locked))
+    return locked
+
+
+def job_claim(*, job_id: str, worker: str) -> Job | None:
+    """Compare-and-set queued -> running; None when another delivery already took it."""
+    now = timezone.now()
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker,
+        attempts=F("attempts") + 1, version=F("version") + 1, error="",
+    )
+    return Job.objects.get(pk=job_id) if claimed else None
+
+
+def job_finish(
+    *, job_id, worker: str, status: str, result: dict | None = None, error: str = ""
+) -> Job | None:
+    """Compare-and-set running -> a final state, only for the worker that holds the job."""
+    assert status in FINAL_STATES
+    fields: dict[str, Any] = dict(
+        status=status, finished_at=timezone.now(), error=error, version=F("version") + 1
+    )
+    if result is not None:
+        fields["result"] = result
+    if status == JobStatus.SUCCEEDED:
+        fields["progress"] = 1.0
+    if not Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker).update(**fields):
+        log.warning("job %s was no longer held by %s when it finished as %s", job_id, worker, status)
+        return None
+    return Job.objects.get(pk=job_id)
+
+
+def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
+    """Requeue (or, past the attempt limit, fail) running jobs whose worker stopped beating."""
+    stale_after = stale_after or timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    reaped = []
+    for job in Job.objects.stale(older_than=stale_after):
+        silent = f"the worker {job.worker or '?'} stopped responding"
+        with transaction.atomic():
+            if job.attempts < settings.JOB_MAX_ATTEMPTS:
+                fields = dict(status=JobStatus.QUEUED, queued_at=timezone.now(), worker="",
+                              error=f"Requeued: {silent} (attempt {job.attempts}).")
+            else:
+                fields = dict(status=JobStatus.FAILED, finished_at=timezone.now(),
+                              error=f"Failed: {silent} on each of {job.attempts} attempts.")
+            # CAS on the heartbeat we saw: a worker that beat meanwhile keeps its job.
+            if not Job.objects.filter(
+                pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at
+            ).update(version=F("version") + 1, **fields):
+                continue
+            job.refresh_from_db()
+            if job.status == JobStatus.QUEUED:
+                _send(job)
+        log.warning("reaped job %s: %s", job.id, job.error)
+        events.publish_snapshot(job)
+        reaped.append(job)
+    return reaped

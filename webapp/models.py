@@ -1,0 +1,115 @@
+"""The Job row is the source of truth for every job; Worker rows say who is alive."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_STATES = (JobStatus.QUEUED, JobStatus.RUNNING)
+FINAL_STATES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class JobQuerySet(models.QuerySet):
+    def active(self) -> JobQuerySet:
+        return self.filter(status__in=ACTIVE_STATES)
+
+    def visible_to(self, user) -> JobQuerySet:
+        """Staff see every job; everyone else only their own."""
+        if user.is_staff:
+            return self
+        return self.filter(user=user) if user.is_authenticated else self.none()
+
+    def stale(self, *, older_than: timedelta) -> JobQuerySet:
+        """Running jobs whose worker has not sent a heartbeat for `older_than`."""
+        return self.filter(
+            status=JobStatus.RUNNING, heartbeat_at__lt=timezone.now() - older_than
+        )
+
+
+class Job(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=32, db_index=True)
+    title = models.CharField(max_length=200, blank=True)
+    queue = models.CharField(max_length=32, default="gpu")
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    params = models.JSONField(default=dict, blank=True)  # validated form input, files by name
+    progress = models.FloatField(default=0.0)  # 0..1
+    metrics = models.JSONField(default=dict, blank=True)  # latest kind-specific live state
+    result = models.JSONField(default=dict, blank=True)  # kind-specific, files by name
+    error = models.TextField(blank=True)  # human-readable, shown to the user
+    cancel_requested = models.BooleanField(default=False)
+    control = models.JSONField(default=dict, blank=True)  # live commands (pause, lr, ...)
+    version = models.PositiveIntegerField(default=0)  # bumped on every published change
+    attempts = models.PositiveSmallIntegerField(default=0)  # claims by a worker
+    worker = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["status", "queued_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("job_detail", args=[self.id])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATES
+
+    @property
+    def storage_prefix(self) -> str:
+        return f"jobs/{self.id}"
+
+    @property
+    def wait_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.started_at - self.queued_at).total_seconds()
+
+    @property
+    def run_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()
+
+
+class Worker(models.Model):
+    """A worker process that runs jobs; it refreshes `last_seen` while it is alive."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    hostname = models.CharField(max_length=200)
+    pid = models.PositiveIntegerField(default=0)
+    device = models.CharField(max_length=200)  # "NVIDIA H100 80GB HBM3" or "CPU (8 threads)"
+    device_memory_mb = models.PositiveIntegerField(default=0)
+    queues = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,196 @@
+"""What a worker does with one job: claim, run the kind's function, record the outcome.
+
+The kind's function gets a JobContext: its parameters and inputs, a throttled progress
+reporter, a way to save result files, and `should_stop()`, which turns a cancel request
+into a clean stop at the engine's next step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import close_old_connections, connection
+from django.db.models import F
+from django.urls import reverse
+from django.utils import timezone
+
+from webapp import events
+from webapp.jobkinds import get_kind
+from webapp.jobs import job_claim, job_finish
+from webapp.models import Job, JobStatus
+
+log = logging.getLogger(__name__)
+
+
+class JobError(Exception):
+    """A failure to show the user as it is ("the picture is 1×1 pixels")."""
+
+
+class JobContext:
+    """The job as the kind's `run` function sees it."""
+
+    def __init__(self, job: Job, worker: str) -> None:
+        self.job = job
+        self.worker = worker
+        self.params: dict[str, Any] = job.params
+        self._last_sent: dict[str, float] = {}
+        self._pending: dict[str, tuple[dict, dict]] = {}
+        self._last_poll = 0.0
+        self._cancel = False
+        self._control: dict[str, Any] = dict(job.control)
+
+    # -- inputs and outputs ------------------------------------------------------------
+    def read_input(self, name: str) -> bytes:
+        with default_storage.open(self.params["inputs"][name], "rb") as fh:
+            return fh.read()
+
+    def save_file(self, name: str, data: bytes) -> str:
+        """Store a result file under the job (replacing one of that name); return its URL."""
+        path = f"{self.job.storage_prefix}/{name}"
+        # Write under a temporary name first so a reader never sees half a file.
+        tmp = default_storage.save(f"{self.job.storage_prefix}/tmp/{name}", ContentFile(data))
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        with default_storage.open(tmp, "rb") as fh:
+            saved = default_storage.save(path, fh)
+        default_storage.delete(tmp)
+        return reverse("job_file", args=[self.job.id, saved.rsplit("/", 1)[-1]])
+
+    # -- live progress -----------------------------------------------------------------
+    def report(
+        self,
+        progress: float | None = None,
+        *,
+        event: str = "progress",
+        data: dict[str, Any] | None = None,
+        metrics: dict[str, Any] | None = None,
+        force: bool = False,
+    ) -> None:
+        """Record and publish live state, at most once per interval per event type.
+
+        `metrics` keys are merged into Job.metrics (what a snapshot shows after a reload);
+        `data` goes only into the event. Between intervals the latest call is kept and
+        sent by the next one or by `flush()`.
+        """
+        update = {"progress": progress, "metrics": metrics or {}}
+        self._pending[event] = (update, data or {})
+        now = time.monotonic()
+        if force or now - self._last_sent.get(event, 0.0) >= settings.JOB_PUBLISH_INTERVAL_S:
+            self._send(event)
+
+    def flush(self) -> None:
+        for event in list(self._pending):
+            self._send(event)
+
+    def _send(self, event: str) -> None:
+        update, data = self._pending.pop(event)
+        self._last_sent[event] = time.monotonic()
+        fields: dict[str, Any] = {"version": F("version") + 1, "heartbeat_at": timezone.now()}
+        if update["progress"] is not None:
+            self.job.progress = max(0.0, min(1.0, float(update["progress"])))
+            fields["progress"] = self.job.progress
+        if update["metrics"]:
+            self.job.metrics = {**self.job.metrics, **update["metrics"]}
+            fields["metrics"] = self.job.metrics
+        Job.objects.filter(pk=self.job.pk, status=JobStatus.RUNNING).update(**fields)
+        version = Job.objects.filter(pk=self.job.pk).values_list("version", flat=True).first()
+        events.publish(
+            self.job.id,
+            {"type": event, "version": version, "progress": self.job.progress,
+             "metrics": update["metrics"], **data},
+        )
+
+    # -- cancel and live controls --------------------------------------------------------
+    def _poll(self) -> None:
+        now = time.monotonic()
+        if now - self._last_poll < settings.JOB_CANCEL_POLL_S:
+            return
+        self._last_poll = now
+        row = Job.objects.filter(pk=self.job.pk).values("cancel_requested", "control", "status").first()
+        if row is None or row["cancel_requested"] or row["status"] != JobStatus.RUNNING:
+            self._cancel = True
+        else:
+            self._control = row["control"]
+
+    def should_stop(self) -> bool:
+        """True once the user asked to cancel (checked against the database, rate-limited)."""
+        self._poll()
+        return self._cancel
+
+    def controls(self) -> dict[str, Any]:
+        """The live commands the user set on the job page (pause, learning rate, ...)."""
+        self._poll()
+        return dict(self._control)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel
+
+
+class _Heartbeat(threading.Thread):
+    """Beats for the job while its function runs, so the reaper knows the worker is alive."""
+
+    def __init__(self, job_id, worker: str) -> None:
+        super().__init__(daemon=True, name=f"heartbeat-{job_id}")
+        self.job_id, self.worker, self.done = job_id, worker, threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(settings.JOB_HEARTBEAT_S):
+                Job.objects.filter(
+                    pk=self.job_id, status=JobStatus.RUNNING, worker=self.worker
+                ).update(heartbeat_at=timezone.now())
+        except Exception:
+            log.exception("heartbeat for job %s stopped", self.job_id)
+        finally:
+            connection.close()
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A message for the user; the traceback goes to the worker's log."""
+    text = str(exc)
+    if "out of memory" in text.lower():
+        return ("The GPU ran out of memory for this job. Try a smaller size, fewer images "
+                "or a smaller batch.")
+    if type(exc).__name__ == "SoftTimeLimitExceeded":
+        minutes = settings.JOB_MAX_RUNTIME_S // 60
+        return f"The job ran longer than the limit of {minutes} minutes and was stopped."
+    return f"Internal error ({type(exc).__name__}). The operators have the details."
+
+
+def run_job(job_id: str, worker: str) -> str:
+    """Run one job end to end in this process; returns the final status (or 'skipped')."""
+    close_old_connections()
+    job = job_claim(job_id=job_id, worker=worker)
+    if job is None:
+        log.info("job %s is not queued any more; this delivery does nothing", job_id)
+        return "skipped"
+    events.publish_snapshot(job)
+    ctx = JobContext(job, worker)
+    beat = _Heartbeat(job.id, worker)
+    beat.start()
+    result, error, status = None, "", JobStatus.SUCCEEDED
+    try:
+        result = get_kind(job.kind).run(ctx)
+        ctx.flush()
+        if ctx.cancelled:
+            status, error = JobStatus.CANCELLED, "Cancelled while running."
+    except JobError as exc:
+        status, error = JobStatus.FAILED, str(exc)
+    except Exception as exc:  # SystemExit and the like propagate: the reaper requeues
+        log.exception("job %s failed", job_id)
+        status, error = JobStatus.FAILED, describe_failure(exc)
+    finally:
+        beat.done.set()
+        beat.join()
+    final = job_finish(job_id=job.id, worker=worker, status=status, result=result, error=error)
+    if final is not None:
+        events.publish_snapshot(final, "result" if status == JobStatus.SUCCEEDED else "status")
+        return final.status
+    return "lost"

@@ -1,0 +1,194 @@
+"""One settings module; every difference between machines comes from the environment.
+
+Defaults give a working single-machine site: SQLite, local media files, Redis on
+localhost. `STUDIO_PRODUCTION=1` turns on the hardening that `check --deploy` wants.
+See the configuration table in README.md.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    return env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+
+
+def env_int(name: str, default: int) -> int:
+    return int(env(name, str(default)))
+
+
+PRODUCTION = env_bool("STUDIO_PRODUCTION")
+DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+SECRET_KEY = env("SECRET_KEY") or ("" if PRODUCTION else "dev-only-insecure-key-change-me")
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise RuntimeError("STUDIO_PRODUCTION needs a SECRET_KEY of at least 50 random characters")
+ALLOWED_HOSTS = [h for h in env("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in env("CSRF_TRUSTED_ORIGINS").split(",") if o]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "webapp",
+    "playground",
+    "styletransfer",
+    "detection",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+ASGI_APPLICATION = "webapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "webapp.context_processors.nav_tools",
+            ],
+        },
+    },
+]
+
+# SQLite by default; a file even under test so that worker processes started by the
+# tests share the database with the test run.
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"), conn_max_age=60
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test-db.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Media is never served at a public URL: every file goes through a view that checks
+# the job's owner, so MEDIA_URL only names the storage's base.
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": env("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = not PRODUCTION
+
+# Where model weights and datasets live (fetched by `manage.py fetch_models`).
+STUDIO_DATA_DIR = Path(env("STUDIO_DATA_DIR", str(BASE_DIR / "data")))
+os.environ.setdefault("STUDIO_DATA_DIR", str(STUDIO_DATA_DIR))
+
+# --- Redis: Celery broker and Channels layer -------------------------------------------
+REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "studio")},
+    }
+}
+
+# --- Jobs: one place for every limit -----------------------------------------------------
+JOB_MAX_RUNTIME_S = env_int("JOB_MAX_RUNTIME_S", 2 * 3600)  # hard limit of any job
+JOB_HEARTBEAT_S = float(env("JOB_HEARTBEAT_S", "5"))  # a running job beats this often
+JOB_STALE_AFTER_S = float(env("JOB_STALE_AFTER_S", "60"))  # no beat for this long: dead
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # claims before the reaper gives up
+JOB_PUBLISH_INTERVAL_S = float(env("JOB_PUBLISH_INTERVAL_S", "0.25"))  # progress throttle
+JOB_CANCEL_POLL_S = float(env("JOB_CANCEL_POLL_S", "0.5"))
+DASHBOARD_PUSH_INTERVAL_S = float(env("DASHBOARD_PUSH_INTERVAL_S", "2"))
+USER_MAX_ACTIVE_JOBS = env_int("USER_MAX_ACTIVE_JOBS", 5)  # queued + running per user
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Extra job kinds to register (a module path); the tests use it for their own kind.
+STUDIO_EXTRA_JOB_KINDS = [m for m in env("STUDIO_EXTRA_JOB_KINDS").split(",") if m]
+
+# --- Celery -----------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None  # the database is the source of truth, not Celery results
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_TASK_ACKS_LATE = True  # a message is acknowledged only after the job finished
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # a child killed mid-job puts the message back
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a busy GPU worker holds no one else's jobs
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"webapp.tasks.run_job": {"queue": "gpu"}}
+CELERY_TASK_TIME_LIMIT = JOB_MAX_RUNTIME_S + 120
+CELERY_TASK_SOFT_TIME_LIMIT = JOB_MAX_RUNTIME_S
+# Redis redelivers an unacknowledged message after this long; it must outlast any job
+# or a long job would be handed to a second worker while the first still runs it.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_MAX_RUNTIME_S + 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BEAT_SCHEDULE = {
+    "reap-stale-jobs": {"task": "webapp.tasks.reap_stale_jobs", "schedule": 15.0},
+}
+
+# --- Production hardening -----------------------------------------------------------------
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}},
+}

@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from webapp import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("jobs/", views.job_list, name="job_list"),
+    path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),
+    path("jobs/<uuid:job_id>.json", views.job_json, name="job_json"),
+    path("jobs/<uuid:job_id>/cancel/", views.job_cancel_view, name="job_cancel"),
+    path("jobs/<uuid:job_id>/retry/", views.job_retry_view, name="job_retry"),
+    path("jobs/<uuid:job_id>/requeue/", views.job_requeue_view, name="job_requeue"),
+    path("jobs/<uuid:job_id>/control/", views.job_control_view, name="job_control"),
+    path("jobs/<uuid:job_id>/files/<str:name>", views.job_file, name="job_file"),
+    path("staff/dashboard/", views.dashboard, name="dashboard"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,155 @@
+"""Pages and JSON endpoints shared by every job kind. Thin: the lifecycle lives in jobs.py."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from webapp import events
+from webapp.jobkinds import KINDS
+from webapp.jobs import JobRefused, job_cancel, job_control, job_requeue, job_retry
+from webapp.models import Job, JobStatus
+
+# Result files are served with one of these types, or as a download; never as HTML.
+SAFE_INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "application/json"}
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    tools = [k for k in KINDS.values() if k.new_url_name]
+    return render(request, "webapp/home.html", {"tools": tools})
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome, {user.username}!")
+        return redirect("home")
+    return render(request, "registration/signup.html", {"form": form})
+
+
+def _job_for(request: HttpRequest, job_id) -> Job:
+    """The job if this user may see it; 404 otherwise (no hint that it exists)."""
+    return get_object_or_404(Job.objects.visible_to(request.user), pk=job_id)
+
+
+@login_required
+def job_list(request: HttpRequest) -> HttpResponse:
+    jobs = Job.objects.filter(user=request.user).order_by("-created_at")
+    status = request.GET.get("status")
+    if status in JobStatus.values:
+        jobs = jobs.filter(status=status)
+    page = Paginator(jobs, 25).get_page(request.GET.get("page"))
+    return render(request, "webapp/job_list.html", {"page": page, "kinds": KINDS,
+                                                     "status": status, "statuses": JobStatus.values})
+
+
+@login_required
+def job_detail(request: HttpRequest, job_id) -> HttpResponse:
+    job = _job_for(request, job_id)
+    kind = KINDS.get(job.kind)
+    template = kind.template if kind else "webapp/job_detail.html"
+    return render(request, template, {"job": job, "kind": kind,
+                                      "snapshot": events.job_snapshot(job)})
+
+
+@login_required
+def job_json(request: HttpRequest, job_id) -> JsonResponse:
+    return JsonResponse(events.job_snapshot(_job_for(request, job_id)))
+
+
+def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
+    try:
+        action(job=job)
+        messages.success(request, done)
+    except JobRefused as exc:
+        messages.error(request, str(exc))
+        if _wants_json(request):
+            return JsonResponse({"error": str(exc)}, status=409)
+    if _wants_json(request):
+        job.refresh_from_db()
+        return JsonResponse(events.job_snapshot(job))
+    return redirect(request.POST.get("next") or job.get_absolute_url())
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_POST
+def job_cancel_view(request: HttpRequest, job_id) -> HttpResponse:
+    return _act(request, _job_for(request, job_id), job_cancel, "Cancel requested.")
+
+
+@login_required
+@require_POST
+def job_retry_view(request: HttpRequest, job_id) -> HttpResponse:
+    return _act(request, _job_for(request, job_id), job_retry, "Queued again.")
+
+
+@staff_member_required
+@require_POST
+def job_requeue_view(request: HttpRequest, job_id) -> HttpResponse:
+    return _act(request, _job_for(request, job_id), job_requeue, "Requeued.")
+
+
+@login_required
+@require_POST
+def job_control_view(request: HttpRequest, job_id) -> JsonResponse:
+    """Live commands for a running job: a JSON object of small scalar values."""
+    job = _job_for(request, job_id)
+    try:
+        changes = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
+    if not isinstance(changes, dict) or len(changes) > 10 or not all(
+        isinstance(k, str) and len(k) <= 32 and isinstance(v, bool | int | float | str)
+        and len(str(v)) <= 64 for k, v in changes.items()
+    ):
+        return JsonResponse({"error": "Controls are at most 10 short name: value pairs."}, status=400)
+    try:
+        job = job_control(job=job, changes=changes)
+    except JobRefused as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
+    return JsonResponse(events.job_snapshot(job))
+
+
+@login_required
+def job_file(request: HttpRequest, job_id, name: str) -> FileResponse:
+    """A job's result file, for its owner or staff only. Never rendered as a page."""
+    job = _job_for(request, job_id)
+    if "/" in name or name.startswith("."):
+        raise Http404
+    path = f"{job.storage_prefix}/{name}"
+    if not default_storage.exists(path):
+        raise Http404
+    ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    download = request.GET.get("download") == "1" or ctype not in SAFE_INLINE_TYPES
+    response = FileResponse(
+        default_storage.open(path, "rb"), as_attachment=download, filename=name,
+        content_type=ctype if ctype in SAFE_INLINE_TYPES else "application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, max-age=0, must-revalidate"
+    return response
+
+
+@staff_member_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    from webapp.dashboard import dashboard_stats
+
+    return render(request, "webapp/dashboard.html", {"stats": dashboard_stats(), "kinds": KINDS})
+
