@@ -1,0 +1,56 @@
+"""A trained net on disk (checkpoint + TorchScript) and its predictions on a picture."""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from playground.netspec import Net, build
+
+
+def model_save(model: Net, classes: list[str], directory: Path) -> dict[str, Path]:
+    """Write model.pt (spec, classes, state dict) and model.torchscript.pt; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "checkpoint": directory / "model.pt",
+        "torchscript": directory / "model.torchscript.pt",
+    }
+    checkpoint = {
+        "spec": model.spec,
+        "input_shape": list(model.input_shape),
+        "classes": classes,
+        "state_dict": model.state_dict(),
+    }
+    model = model.eval().cpu()
+    with torch.no_grad():
+        scripted = torch.jit.trace(model, torch.rand(1, *model.input_shape))
+    for key, write in (
+        ("checkpoint", lambda p: torch.save(checkpoint, p)),
+        ("torchscript", scripted.save),
+    ):
+        partial = paths[key].with_suffix(".partial")  # rename once complete: never half a file
+        write(str(partial))
+        partial.replace(paths[key])
+    return paths
+
+
+def model_load(path: Path) -> tuple[Net, list[str]]:
+    """Rebuild a net saved by model_save; returns (model in eval mode, class names)."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    model = build(checkpoint["spec"], tuple(checkpoint["input_shape"]), len(checkpoint["classes"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval(), checkpoint["classes"]
+
+
+@torch.inference_mode()
+def predict(model: Net, picture: Image.Image, classes: list[str], top: int = 5) -> list[dict]:
+    """Class probabilities for one picture, resized to the net's input, best first."""
+    c, h, w = model.input_shape
+    pixels = np.asarray(picture.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR))
+    x = torch.tensor(pixels, dtype=torch.float32) / 255  # (H, W) or (H, W, 3)
+    x = x[None] if c == 1 else x.permute(2, 0, 1)  # (C, H, W)
+    device = next(model.parameters()).device
+    probs = model.eval()(x[None].to(device)).softmax(dim=1)[0].cpu()
+    best = probs.argsort(descending=True)[:top]
+    return [{"label": classes[i], "probability": float(probs[i])} for i in best]
