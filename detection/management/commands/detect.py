@@ -1,0 +1,65 @@
+"""`python manage.py detect IMAGE [IMAGE ...]`: YOLO detection from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from detection.annotate import annotate
+from detection.uploads import UploadError, UploadLimits, read_upload
+from detection.yolo import MODEL_CARD, Detector
+from webapp.modelfiles import ModelFileError, model_path
+
+
+class Command(BaseCommand):
+    help = "Detect objects in pictures with YOLOv3-tiny (COCO); print or draw the boxes."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("images", nargs="+", type=Path, help="pictures (or zips of them)")
+        parser.add_argument("--json", action="store_true", help="print one JSON list per image")
+        parser.add_argument("--conf", type=float, default=0.25, help="lowest score kept")
+        parser.add_argument("--iou", type=float, default=0.45, help="NMS overlap threshold")
+        parser.add_argument("--classes", default="", help="comma-separated class names to keep")
+        parser.add_argument("--out-dir", type=Path, help="write annotated pictures here")
+        parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+
+    def handle(self, *args, **opts) -> None:
+        try:
+            detector = Detector.from_files(
+                model_path(MODEL_CARD.cfg),
+                model_path(MODEL_CARD.weights),
+                model_path(MODEL_CARD.names),
+                device=opts["device"],
+            )
+        except ModelFileError as exc:
+            raise CommandError(str(exc)) from exc
+        pictures = []
+        for path in opts["images"]:
+            try:
+                with open(path, "rb") as fh:
+                    pictures += read_upload(fh, str(path), UploadLimits())
+            except (OSError, UploadError) as exc:
+                raise CommandError(str(exc)) from exc
+        classes = [c.strip() for c in opts["classes"].split(",") if c.strip()] or None
+        try:
+            results = detector.detect(
+                [p.image for p in pictures], opts["conf"], opts["iou"], classes
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+
+        for picture, found in zip(pictures, results, strict=True):
+            if opts["json"]:
+                items = [{k: v for k, v in d.to_dict().items() if k != "class_id"} for d in found]
+                self.stdout.write(json.dumps(items))
+            else:
+                self.stdout.write(f"{picture.name}: {len(found)} found")
+                for d in found:
+                    box = ", ".join(f"{v:.0f}" for v in d.box)
+                    self.stdout.write(f"  {d.class_name:<14} {d.score:.2f}  [{box}]")
+            if opts["out_dir"]:
+                opts["out_dir"].mkdir(parents=True, exist_ok=True)
+                target = opts["out_dir"] / (Path(picture.name).stem + ".detected.png")
+                annotate(picture.image, found).save(target)
