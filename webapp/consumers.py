@@ -34,17 +34,25 @@ def _snapshot(job_id: uuid.UUID) -> dict | None:
     return events.job_snapshot(job) if job else None
 
 
-class JobConsumer(AsyncJsonWebsocketConsumer):
+class RefusingConsumer(AsyncJsonWebsocketConsumer):
+    async def refuse(self, code: int) -> None:
+        """Accept, then close with `code`: a close before accepting reaches the browser
+        as a bare failed handshake, and the page could not say why."""
+        await self.accept()
+        await self.close(code=code)
+
+
+class JobConsumer(RefusingConsumer):
     """`/ws/jobs/<id>/`: the owner's (or staff's) live view of one job."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         self.job_id = self.scope["url_route"]["kwargs"]["job_id"]
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         if await _load_job(self.job_id, user) is None:
-            await self.close(code=CLOSE_FORBIDDEN)  # someone else's job, or none at all
+            await self.refuse(CLOSE_FORBIDDEN)  # someone else's job, or none at all
             return
         self.group = events.job_group(self.job_id)
         # Join before reading the snapshot: an event that lands in between is then
@@ -70,16 +78,16 @@ class JobConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message["event"])
 
 
-class DashboardConsumer(AsyncJsonWebsocketConsumer):
+class DashboardConsumer(RefusingConsumer):
     """`/ws/dashboard/`: staff only; pushes the queue statistics every few seconds."""
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+            await self.refuse(CLOSE_UNAUTHENTICATED)
             return
         if not user.is_staff:
-            await self.close(code=CLOSE_FORBIDDEN)
+            await self.refuse(CLOSE_FORBIDDEN)
             return
         await self.accept()
         self._task = asyncio.create_task(self._push_forever())

@@ -45,18 +45,16 @@ def worker_register(*, queues: str = "") -> None:
 
     device, memory = describe_device()
     name = current_worker_name()
-    Worker.objects.update_or_create(
-        name=name,
-        defaults=dict(hostname=socket.gethostname(), pid=os.getpid(), device=device,
-                      device_memory_mb=memory, queues=queues, started_at=timezone.now(),
-                      last_seen=timezone.now()),
-    )
+    row = dict(name=name, hostname=socket.gethostname(), pid=os.getpid(), device=device,
+               device_memory_mb=memory, queues=queues, started_at=timezone.now())
+    Worker.objects.update_or_create(name=name, defaults={**row, "last_seen": timezone.now()})
     stop = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(settings.JOB_HEARTBEAT_S):
-                Worker.objects.filter(name=name).update(last_seen=timezone.now())
+                if not Worker.objects.filter(name=name).update(last_seen=timezone.now()):
+                    Worker.objects.create(last_seen=timezone.now(), **row)  # row was wiped
         finally:
             connection.close()
 

@@ -1,0 +1,204 @@
+"""Fixtures that start the real parts: Celery workers and an ASGI server as separate
+processes, on the real Redis and the test database that pytest-django created."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1,
+             what: str = "condition"):
+    """Poll until `predicate()` is truthy; return its value or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def parent_pid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def database_url() -> str:
+    """The test database as a URL, for the processes the tests start."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Process:
+    """A child process in its own process group, with its output in a log file."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the whole group (a Celery worker and its pool children)."""
+        try:
+            os.killpg(self.popen.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.popen.poll() is None:
+            self.kill(signal.SIGTERM)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.popen.wait(5)
+        self.kill(signal.SIGKILL)  # any orphaned pool child
+        self._log.close()
+
+
+class Stack:
+    """Starts workers and web servers that share the test database and Redis."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+        self.processes: list[Process] = []
+        self._count = 0
+
+    def worker(self, queues: str = "gpu,default", name: str | None = None) -> Process:
+        from webapp.models import Worker
+
+        self._count += 1
+        name = name or f"w{self._count}"
+        proc = Process(f"worker-{name}", [
+            sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "-c", "1",
+            "-P", "prefork", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
+            "-l", "warning",
+        ], {**self.env, "STUDIO_WORKER_QUEUES": queues}, self.log_dir)
+        self.processes.append(proc)
+
+        def registered():
+            assert proc.popen.poll() is None, f"worker died:\n{proc.log()}"
+            return {w.name for w in Worker.objects.all() if parent_pid(w.pid) == proc.pid}
+
+        proc.worker_names = wait_for(registered, timeout=60, what=f"worker {name} to start")
+        return proc
+
+    def web(self) -> tuple[Process, str]:
+        port = free_port()
+        proc = Process(f"web-{port}", [
+            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            "webapp.asgi:application",
+        ], self.env, self.log_dir)
+        self.processes.append(proc)
+
+        def listening():
+            assert proc.popen.poll() is None, f"web server died:\n{proc.log()}"
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", port)) == 0
+
+        wait_for(listening, timeout=60, what="the web server to listen")
+        return proc, f"http://127.0.0.1:{port}"
+
+    def redis_llen(self, queue: str) -> int:
+        return redis.Redis.from_url(settings.REDIS_URL).llen(queue)
+
+    def stop(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_client() -> redis.Redis:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis is not reachable at {settings.REDIS_URL} ({exc}); `make test` starts it")
+    client.flushdb()  # messages left by an earlier, interrupted run
+    return client
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup, django_db_blocker, redis_client, tmp_path_factory):
+    """A real Celery worker and a real ASGI server, shared by the tests of a session."""
+    with django_db_blocker.unblock():
+        s = Stack(tmp_path_factory.mktemp("stack-logs"))
+        try:
+            s.worker(name="main")
+            s.web_proc, s.base_url = s.web()
+            yield s
+        finally:
+            s.stop()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username: str = "ada", *, staff: bool = False, password: str = "pw-for-tests-1"):
+        return get_user_model().objects.create_user(
+            username=username, password=password, is_staff=staff
+        )
+
+    return make
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def ws_collect(url: str, *, cookie: str | None, origin: str, until: Callable[[dict], bool],
+                     timeout: float = 30) -> list[dict]:
+    """Connect a real websocket client and gather messages until `until(msg)` holds."""
+    from websockets.asyncio.client import connect
+
+    headers = {"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"} if cookie else {}
+    received: list[dict] = []
+    async with connect(url, origin=origin, additional_headers=headers, open_timeout=10) as ws:
+        async with asyncio.timeout(timeout):
+            async for raw in ws:
+                msg = json.loads(raw)
+                received.append(msg)
+                if until(msg):
+                    break
+    return received

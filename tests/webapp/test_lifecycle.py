@@ -1,0 +1,151 @@
+"""The job lifecycle through a real Celery worker, real Redis and the real database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+
+from tests.conftest import session_cookie, wait_for, ws_collect
+from webapp import runner
+from webapp.jobs import JobRefused, job_cancel, job_create, job_retry, jobs_reap
+from webapp.models import Job, JobStatus
+from webapp.tasks import run_job
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def final(job: Job, timeout: float = 60) -> Job:
+    def done():
+        job.refresh_from_db()
+        return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    wait_for(done, timeout=timeout, what=f"job {job.id} to finish")
+    return job
+
+
+def runs_logged(path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_job_runs_end_to_end_and_websocket_sees_snapshot_progress_result(stack, make_user, tmp_path):
+    user = make_user()
+    job = job_create(user=user, kind="countdown", params={"steps": 12, "delay": 0.25})
+    url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
+    msgs = asyncio.run(ws_collect(
+        url, cookie=session_cookie(user), origin=stack.base_url,
+        until=lambda m: m["type"] == "result" or m.get("job", {}).get("status") == "failed",
+    ))
+    types = [m["type"] for m in msgs]
+    assert types[0] == "snapshot"
+    assert types[-1] == "result", types
+    progress = [m["progress"] for m in msgs if m["type"] == "progress"]
+    assert len(progress) >= 3, types
+    assert progress == sorted(progress), "progress went backwards"
+    versions = [m["version"] for m in msgs]
+    assert versions == sorted(versions), "events out of order"
+    result = msgs[-1]["job"]
+    assert result["status"] == "succeeded" and result["progress"] == 1.0
+    assert result["result"]["steps_done"] == 12
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED and job.worker and job.attempts == 1
+    assert job.metrics["step"] == 12
+
+
+def test_same_task_delivered_twice_runs_the_job_once(stack, make_user, tmp_path):
+    log = tmp_path / "runs.log"
+    job = job_create(user=make_user(), kind="countdown",
+                     params={"steps": 3, "delay": 0.2, "log": str(log)})
+    run_job.apply_async(args=[str(job.id)], queue="gpu")  # a second delivery of the message
+    run_job.apply_async(args=[str(job.id)], queue="gpu")  # and a third
+    final(job)
+    wait_for(lambda: stack.redis_llen("gpu") == 0, what="the queue to drain")
+    assert job.status == JobStatus.SUCCEEDED
+    assert len(runs_logged(log)) == 1
+    assert runner.run_job(str(job.id), "late-delivery") == "skipped"
+    assert len(runs_logged(log)) == 1
+
+
+def test_cancelled_queued_job_never_runs(stack, make_user, tmp_path):
+    log = tmp_path / "runs.log"
+    with transaction.atomic():  # the message leaves on commit, after the cancel
+        job = job_create(user=make_user(), kind="countdown", params={"steps": 2, "log": str(log)})
+        job_cancel(job=job)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+    wait_for(lambda: stack.redis_llen("gpu") == 0, what="the message to be consumed")
+    time.sleep(1)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.started_at is None
+    assert runs_logged(log) == []
+
+
+def test_cancel_running_job_stops_it_at_the_next_step(stack, make_user):
+    job = job_create(user=make_user(), kind="countdown", params={"steps": 200, "delay": 0.05})
+    wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.02, what="the job to make progress")
+    job_cancel(job=job)
+    final(job, timeout=10)
+    assert job.status == JobStatus.CANCELLED
+    assert job.result["steps_done"] < 200
+    with pytest.raises(JobRefused):
+        job_cancel(job=job)
+
+
+def test_retry_a_failed_job(stack, make_user, tmp_path):
+    fixed = tmp_path / "fixed"
+    job = job_create(user=make_user(), kind="countdown",
+                     params={"steps": 3, "delay": 0.05, "fail_unless": str(fixed), "fail_at": 2})
+    final(job)
+    assert job.status == JobStatus.FAILED
+    assert job.error == "Step 2 failed on purpose."
+    fixed.touch()
+    job_retry(job=job)
+    final(job)
+    assert job.status == JobStatus.SUCCEEDED and job.error == ""
+    with pytest.raises(JobRefused):
+        job_retry(job=job)
+
+
+def test_worker_killed_mid_job_is_requeued_and_finishes(stack, make_user, tmp_path):
+    log = tmp_path / "runs.log"
+    doomed = stack.worker(queues="doomed", name="doomed")
+    with transaction.atomic():
+        job = job_create(user=make_user(), kind="countdown",
+                         params={"steps": 100, "delay": 0.05, "log": str(log)})
+        job.queue = "doomed"  # only the doomed worker listens there
+        job.save(update_fields=["queue"])
+    wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.05, what="the doomed worker to start")
+    doomed.kill()  # SIGKILL to the worker and its pool child: no goodbye, no ack
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.worker in doomed.worker_names
+    Job.objects.filter(pk=job.pk).update(queue="gpu")  # where the surviving worker listens
+    reaped = wait_for(lambda: jobs_reap(), timeout=30, what="the reaper to notice")
+    assert [j.pk for j in reaped] == [job.pk]
+    assert "stopped responding" in reaped[0].error
+    final(job)
+    assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+    assert len(runs_logged(log)) == 2
+
+
+def test_reaper_gives_up_after_the_attempt_limit(make_user, settings):
+    from django.utils import timezone
+
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
+    job = Job.objects.create(
+        user=make_user(), kind="countdown", status=JobStatus.RUNNING, worker="gone:1",
+        attempts=settings.JOB_MAX_ATTEMPTS, started_at=stale, heartbeat_at=stale,
+    )
+    fresh = Job.objects.create(
+        user=job.user, kind="countdown", status=JobStatus.RUNNING, worker="alive:1",
+        attempts=1, started_at=timezone.now(), heartbeat_at=timezone.now(),
+    )
+    assert [j.pk for j in jobs_reap()] == [job.pk]
+    job.refresh_from_db()
+    fresh.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error == (f"Failed: the worker gone:1 stopped responding on each of "
+                         f"{settings.JOB_MAX_ATTEMPTS} attempts.")
+    assert fresh.status == JobStatus.RUNNING
