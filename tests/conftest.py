@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -101,6 +102,7 @@ class Stack:
     def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
         self.env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+        self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # only the test process needs it
         self.processes: list[Process] = []
         self._count = 0
 
@@ -202,3 +204,49 @@ async def ws_collect(url: str, *, cookie: str | None, origin: str, until: Callab
                 if until(msg):
                     break
     return received
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run",
+                 "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Real headless Chromium (Debian's), driven by Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("Chromium is not installed; `make test` installs it (apt package chromium)")
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
+    # make between browser steps are still plain synchronous code.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, stack, tmp_path):
+    """A fresh browser context on the live site; a screenshot is kept when a test fails."""
+    context = browser.new_context(base_url=stack.base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(20_000)
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.js_errors = errors
+    yield pg
+    shots = ROOT / "data" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(shots / f"{os.environ.get('PYTEST_CURRENT_TEST', 'page').split(' ')[0].replace('/', '_').replace(':', '_')}.png"), full_page=True)
+    context.close()
+
+
+def browser_login(page, user, password: str = "pw-for-tests-1") -> None:
+    page.goto("/accounts/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/")
