@@ -1,8 +1,11 @@
 """Fixtures for the style-transfer tests: tiny VGG-shaped nets and small pictures."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+import torchvision
 from PIL import Image
 
 from styletransfer.vgg import VGGFeatures
@@ -38,3 +41,13 @@ def red_painting() -> Image.Image:
 @pytest.fixture
 def blue_painting() -> Image.Image:
     return _picture(3, (40, 60, 200), (40, 40))
+
+
+@pytest.fixture(scope="session")
+def torchvision_vgg_file(tmp_path_factory) -> Path:
+    """A randomly initialised VGG19 saved the way torchvision's weight file is laid out."""
+    torch.manual_seed(0)
+    features = torchvision.models.vgg19(weights=None).features
+    path = tmp_path_factory.mktemp("weights") / "vgg19.pth"
+    torch.save({f"features.{k}": v for k, v in features.state_dict().items()}, path)
+    return path
