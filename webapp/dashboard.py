@@ -6,26 +6,16 @@ import statistics
 from datetime import timedelta
 from typing import Any
 
-import redis
-from django.conf import settings
 from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
+from webapp.broker import queue_depth
 from webapp.jobkinds import KINDS
 from webapp.models import Job, JobStatus, Worker
 
 QUEUES = ("gpu", "default")
 WORKER_ONLINE_S = 30  # a worker not seen for this long is shown offline
-
-
-def queue_depths() -> dict[str, int | None]:
-    """Messages waiting in each Celery queue (None when the broker cannot be reached)."""
-    try:
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1)
-        return {q: int(client.llen(q)) for q in QUEUES}
-    except redis.RedisError:
-        return {q: None for q in QUEUES}
 
 
 def _median(values: list[float]) -> float | None:
@@ -73,7 +63,7 @@ def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
     ).count()
     return {
         "time": now.isoformat(),
-        "queues": queue_depths(),
+        "queues": {q: queue_depth(q) for q in QUEUES},
         "by_state": by_state,
         "running": running,
         "workers": workers,

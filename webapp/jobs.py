@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from webapp import events
@@ -132,13 +132,37 @@ def job_control(*, job: Job, changes: dict[str, Any]) -> Job:
 
 
 def job_claim(*, job_id: str, worker: str) -> Job | None:
-    """Compare-and-set queued -> running; None when another delivery already took it."""
-    now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
-        status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker,
-        attempts=F("attempts") + 1, version=F("version") + 1, error="",
+    """Take the fairest queued job of `job_id`'s queue: compare-and-set queued -> running.
+
+    A Celery message is a token that runs one job, not necessarily the one it names:
+    the worker serves the user who was served least recently (never-served users
+    first, then oldest job), so one user's hundred jobs cannot starve another user's
+    one. Every job sends one token, so every queued job still gets a run; a repeated
+    delivery finds nothing queued, or runs a job whose own token will then find nothing.
+    Returns None when there is nothing to run.
+    """
+    queue = Job.objects.filter(pk=job_id).values_list("queue", flat=True).first()
+    if queue is None:
+        return None
+    last_served = (
+        Job.objects.filter(user=OuterRef("user"), started_at__isnull=False)
+        .order_by("-started_at").values("started_at")[:1]
     )
-    return Job.objects.get(pk=job_id) if claimed else None
+    candidates = (
+        Job.objects.filter(status=JobStatus.QUEUED, queue=queue)
+        .annotate(last_served=Subquery(last_served))
+        .order_by(F("last_served").asc(nulls_first=True), "queued_at")
+        .values_list("pk", flat=True)[:10]
+    )
+    now = timezone.now()
+    for pk in candidates:
+        claimed = Job.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
+            status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker,
+            attempts=F("attempts") + 1, version=F("version") + 1, error="",
+        )
+        if claimed:
+            return Job.objects.get(pk=pk)
+    return None
 
 
 def job_finish(
@@ -184,3 +208,22 @@ def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
         events.publish_snapshot(job)
         reaped.append(job)
     return reaped
+
+
+def jobs_resend_lost(*, older_than: timedelta | None = None) -> int:
+    """Send a fresh token for queued jobs whose message is gone (say Redis restarted
+    empty): their queue holds no message yet they have waited `older_than`. Tokens are
+    interchangeable and claims are compare-and-set, so a spare token costs nothing."""
+    from webapp.broker import queue_depth
+
+    older_than = older_than or timedelta(seconds=settings.JOB_STALE_AFTER_S)
+    sent = 0
+    waiting = Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=timezone.now() - older_than)
+    for queue in waiting.values_list("queue", flat=True).distinct():
+        if queue_depth(queue) != 0:
+            continue  # tokens are still waiting, or the broker is unreachable
+        for job in waiting.filter(queue=queue)[:500]:
+            log.warning("job %s waited with no message in queue %s; sending one", job.id, queue)
+            _send(job)
+            sent += 1
+    return sent

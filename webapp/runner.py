@@ -169,7 +169,7 @@ def run_job(job_id: str, worker: str) -> str:
     close_old_connections()
     job = job_claim(job_id=job_id, worker=worker)
     if job is None:
-        log.info("job %s is not queued any more; this delivery does nothing", job_id)
+        log.info("nothing queued for the token of job %s; this delivery does nothing", job_id)
         return "skipped"
     events.publish_snapshot(job)
     ctx = JobContext(job, worker)

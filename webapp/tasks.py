@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from webapp import runner
-from webapp.jobs import jobs_reap
+from webapp.jobs import jobs_reap, jobs_resend_lost
 from webapp.workers import current_worker_name
 
 
@@ -14,4 +14,5 @@ def run_job(job_id: str) -> str:
 
 @shared_task(name="webapp.tasks.reap_stale_jobs")
 def reap_stale_jobs() -> int:
-    return len(jobs_reap())
+    """Requeue jobs whose worker died, and re-send tokens that the broker lost."""
+    return len(jobs_reap()) + jobs_resend_lost()

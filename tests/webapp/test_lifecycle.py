@@ -11,7 +11,7 @@ from django.db import transaction
 
 from tests.conftest import session_cookie, wait_for, ws_collect
 from webapp import runner
-from webapp.jobs import JobRefused, job_cancel, job_create, job_retry, jobs_reap
+from webapp.jobs import JobRefused, job_cancel, job_create, job_retry, jobs_reap, jobs_resend_lost
 from webapp.models import Job, JobStatus
 from webapp.tasks import run_job
 
@@ -149,3 +149,31 @@ def test_reaper_gives_up_after_the_attempt_limit(make_user, settings):
     assert job.error == (f"Failed: the worker gone:1 stopped responding on each of "
                          f"{settings.JOB_MAX_ATTEMPTS} attempts.")
     assert fresh.status == JobStatus.RUNNING
+
+
+def test_one_users_many_jobs_do_not_starve_another_users_one(stack, make_user):
+    hog, newcomer = make_user("hog"), make_user("newcomer")
+    with transaction.atomic():  # all tokens reach the queue at once, the hog's first
+        hogs = [job_create(user=hog, kind="countdown", params={"steps": 2, "delay": 0.1})
+                for _ in range(4)]
+        theirs = job_create(user=newcomer, kind="countdown", params={"steps": 2, "delay": 0.1})
+    for job in [*hogs, theirs]:
+        final(job)
+    order = sorted([*hogs, theirs], key=lambda j: j.started_at)
+    assert order[0].user == hog  # both unserved: the older job goes first
+    assert order[1] == theirs  # then the user not served yet, before the hog's 2nd job
+    assert all(j.status == JobStatus.SUCCEEDED for j in order)
+
+
+def test_queued_job_whose_message_was_lost_is_sent_again(stack, make_user, redis_client, settings):
+    from django.utils import timezone
+
+    # A queued row with no message in the broker: what a Redis restart leaves behind.
+    long_ago = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
+    job = Job.objects.create(user=make_user(), kind="countdown", params={"steps": 2, "delay": 0},
+                             queued_at=long_ago)
+    wait_for(lambda: stack.redis_llen("gpu") == 0, what="the queue to be empty")
+    assert jobs_resend_lost() == 1
+    final(job)
+    assert job.status == JobStatus.SUCCEEDED
+    assert jobs_resend_lost() == 0
