@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from playground import views
 
 app_name = "playground"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.builder, name="new"),
+    path("summary/", views.summary, name="summary"),
+    path("presets/<str:name>/", views.preset, name="preset"),
+    path("runs/", views.runs, name="runs"),
+    path("compare/", views.compare, name="compare"),
+    path("runs/<uuid:job_id>/predict/", views.predict, name="predict"),
+    path("runs/<uuid:job_id>/share/", views.share, name="share"),
+    path("shared/<str:token>/", views.shared, name="shared"),
+]

@@ -1,0 +1,207 @@
+"""The playground's pages and JSON endpoints. Thin: the logic is in services.py."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from playground import services
+from playground.forms import INIT_CHOICES, OPTIMIZER_CHOICES, TrainForm
+from playground.limits import LIMITS
+from webapp import events
+from webapp.jobkinds import get_kind
+from webapp.jobs import JobRefused
+from webapp.models import Job
+
+LAYER_TYPES_HELP = {
+    "conv2d": "Slides filters over the picture; each output pixel sees a kernel×kernel window.",
+    "maxpool": "Keeps the largest value of each window: smaller maps, some shift tolerance.",
+    "avgpool": "Averages each window (LeNet's subsampling).",
+    "relu": "max(0, x): gradient 1 for positive inputs, so it does not vanish.",
+    "leakyrelu": "Like ReLU with a small slope for negatives, so units cannot die.",
+    "sigmoid": "Squashes to (0, 1); its slope is at most 1/4, so deep stacks lose gradient.",
+    "tanh": "Squashes to (−1, 1), zero-centred; still saturates for large inputs.",
+    "batchnorm": "Normalises each channel over the batch: keeps activations in a good range.",
+    "dropout": "Zeroes a fraction p of units while training: a regulariser.",
+    "flatten": "Turns C×H×W maps into one vector for linear layers.",
+    "linear": "Fully connected: every input to every unit.",
+    "globalavgpool": "Averages each channel to one number: no weights, any picture size.",
+    "residual": "Two 3×3 convs with batch norm plus a shortcut: y = F(x) + x.",
+    "inception": "1×1, 3×3, two stacked 3×3 (a 5×5's view) and a pooling branch, concatenated.",
+}
+PRESET_LABELS = {
+    "lenet5": "LeNet-5", "alexnet_small": "AlexNet-like", "vgg_small": "VGG-like",
+    "deep_sigmoid": "Deep sigmoid", "deep_relu_bn": "Deep ReLU + BN",
+    "resnet_small": "Small ResNet", "inception_small": "Inception",
+}
+
+
+def _shape_from(request_data: dict) -> tuple[tuple[int, int, int], int]:
+    dataset = request_data.get("dataset", "stripes")
+    if dataset not in services.BUILTIN_SHAPES and dataset != services.UPLOAD:
+        raise ValueError(f"unknown dataset {str(dataset)[:40]!r}")
+    size, channels = int(request_data.get("image_size", 32)), int(request_data.get("channels", 3))
+    if not 1 <= size <= LIMITS.max_input_side or channels not in (1, 3):
+        raise ValueError(f"the picture size must be 1..{LIMITS.max_input_side}, channels 1 or 3")
+    shape = services.input_shape_for(dataset=dataset, image_size=size, channels=channels)
+    classes = (services.BUILTIN_SHAPES[dataset][1] if dataset != services.UPLOAD
+               else int(request_data.get("classes", 2)))
+    if not 2 <= classes <= LIMITS.max_classes:
+        raise ValueError(f"the number of classes must be 2..{LIMITS.max_classes}")
+    return shape, classes
+
+
+def builder(request: HttpRequest) -> HttpResponse:
+    """The net builder and the training form; POST starts a run."""
+    initial: dict = {}
+    source = request.GET.get("from")
+    if source:  # "run again with these settings"
+        job = Job.objects.visible_to(request.user).filter(pk=_uuid_or_none(source),
+                                                          kind=services.KIND).first()
+        if job:
+            p = job.params
+            initial = {k: v for k, v in p.items() if k in TrainForm.base_fields and k != "spec"}
+            initial.update(p.get("augment", {}), spec=json.dumps(p.get("spec", [])))
+            if initial.get("dataset") == services.UPLOAD:
+                initial["dataset"] = "stripes"
+    form = TrainForm(initial=initial)
+    status = 200
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"/accounts/login/?next={request.path}")
+        form = TrainForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                job = services.training_start(user=request.user, params=form.job_params(),
+                                              dataset_zip=form.cleaned_data.get("dataset_zip"))
+            except JobRefused as exc:
+                messages.error(request, str(exc))
+                status = 409
+            else:
+                return redirect(job.get_absolute_url())
+        else:
+            status = 400
+    return render(request, "playground/builder.html", {
+        "form": form, "datasets": services.dataset_options(), "limits": LIMITS,
+        "layer_help": LAYER_TYPES_HELP, "presets": PRESET_LABELS,
+        "optimizers": OPTIMIZER_CHOICES, "inits": INIT_CHOICES,
+        "spec_error_index": getattr(form, "spec_error_index", None),
+    }, status=status)
+
+
+def _uuid_or_none(text: str):
+    import uuid
+
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def _json_body(request: HttpRequest) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        raise ValueError("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise ValueError("the body must be a JSON object")
+    return body
+
+
+@require_POST
+def summary(request: HttpRequest) -> JsonResponse:
+    """POST {spec, dataset, image_size?, channels?, classes?} -> the spec's summary table."""
+    from playground.netspec import SpecError, spec_from_json
+
+    if len(request.body) > 200_000:
+        return JsonResponse({"ok": False, "error": "The spec is too large.", "index": None},
+                            status=400)
+    try:
+        body = spec_from_json(request.body or b"{}")
+        if not isinstance(body, dict):
+            raise SpecError("the body must be a JSON object")
+        shape, classes = _shape_from(body)
+    except (SpecError, ValueError, TypeError) as exc:
+        return JsonResponse({"ok": False, "error": str(exc), "index": None}, status=400)
+    answer = services.spec_summary(spec=body.get("spec"), input_shape=shape, num_classes=classes)
+    return JsonResponse(answer, status=200 if answer["ok"] else 400)
+
+
+def preset(request: HttpRequest, name: str) -> JsonResponse:
+    """GET ?dataset=...[&image_size&channels] -> {"spec": [...]} for that picture shape."""
+    try:
+        shape, _ = _shape_from(request.GET.dict())
+        spec = services.preset_spec(name=name, input_shape=shape)
+    except (KeyError, ValueError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"name": name, "spec": spec})
+
+
+@login_required
+def runs(request: HttpRequest) -> HttpResponse:
+    return render(request, "playground/runs.html", {"runs": services.runs_of(user=request.user)})
+
+
+@login_required
+def compare(request: HttpRequest) -> HttpResponse:
+    ids = [i for i in request.GET.get("runs", "").split(",") if i]
+    chosen = services.runs_compare(user=request.user, ids=ids)
+    if len(chosen) < 2:
+        messages.error(request, "Choose two or more of your training runs to compare.")
+        return redirect("playground:runs")
+    return render(request, "playground/compare.html", {"runs": chosen})
+
+
+def _own_run(request: HttpRequest, job_id) -> Job:
+    return get_object_or_404(Job.objects.visible_to(request.user), pk=job_id, kind=services.KIND)
+
+
+@login_required
+@require_POST
+def predict(request: HttpRequest, job_id) -> JsonResponse:
+    """POST a picture (multipart field "picture") -> the run's top predictions."""
+    job = _own_run(request, job_id)
+    upload = request.FILES.get("picture")
+    if upload is None:
+        return JsonResponse({"error": "Choose a picture first."}, status=400)
+    if upload.size > settings.UPLOAD_MAX_BYTES:
+        return JsonResponse({"error": "The picture is too large."}, status=400)
+    try:
+        top = services.run_predict(job=job, picture=upload.read())
+    except services.PredictError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"predictions": top})
+
+
+@login_required
+@require_POST
+def share(request: HttpRequest, job_id) -> JsonResponse:
+    """Make (or, with {"off": true}, remove) the run's read-only link; owner only."""
+    job = get_object_or_404(Job, pk=job_id, kind=services.KIND, user=request.user)
+    try:
+        body = _json_body(request)
+    except ValueError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    if body.get("off"):
+        services.run_unshare(job=job)
+        return JsonResponse({"url": None})
+    token = services.run_share(job=job).token
+    return JsonResponse({"url": request.build_absolute_uri(f"/playground/shared/{token}/")})
+
+
+def shared(request: HttpRequest, token: str) -> HttpResponse:
+    """A run as its owner shared it: read-only, drawn from the stored snapshot."""
+    job = services.shared_run(token=token[:64])
+    if job is None:
+        raise Http404
+    snapshot = events.job_snapshot(job)
+    snapshot["result"] = {k: v for k, v in (job.result or {}).items() if k != "files"}
+    snapshot["params"] = {k: v for k, v in job.params.items() if k != "inputs"}
+    return render(request, "playground/shared.html", {
+        "job": job, "kind": get_kind(job.kind), "snapshot": snapshot, "shared": True})

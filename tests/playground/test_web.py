@@ -1,0 +1,238 @@
+"""The playground's pages and endpoints: the live summary, presets, the training form's
+refusals (nothing queued), compare, share and the built-in dataset shapes."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from playground.datasets import dataset_load
+from playground.services import BUILTIN_SHAPES
+from webapp.models import Job
+
+pytestmark = pytest.mark.django_db
+
+TINY = [{"type": "conv2d", "filters": 4, "kernel": 3, "padding": 1}, {"type": "relu"},
+        {"type": "maxpool", "kernel": 2}, {"type": "globalavgpool"}]
+
+
+def summary(client, body) -> tuple[int, dict]:
+    resp = client.post(reverse("playground:summary"), json.dumps(body),
+                       content_type="application/json")
+    return resp.status_code, resp.json()
+
+
+def form_data(**over) -> dict:
+    data = {"spec": json.dumps(TINY), "dataset": "stripes", "image_size": 32, "max_samples": 200,
+            "val_fraction": 0.2, "optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1,
+            "weight_decay": 0, "init": "he", "seed": 0, "activation_sample": 0, "rotate": 0,
+            "shift": 0, "color": 0}
+    data.update(over)
+    return data
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def png(colour: int, size: int = 12) -> bytes:
+    buf = io.BytesIO()
+    Image.new("L", (size, size), colour).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_summary_rows_show_shapes_arithmetic_params_and_receptive_fields(client):
+    status, body = summary(client, {"spec": TINY, "dataset": "stripes"})
+    assert status == 200 and body["ok"]
+    rows = body["summary"]["rows"]
+    assert [r["type"] for r in rows] == ["conv2d", "relu", "maxpool", "globalavgpool", "classifier"]
+    assert rows[0]["output_shape"] == [4, 16, 16]
+    assert rows[0]["arithmetic"] == "floor((16+2*1-3)/1)+1 = 16"
+    assert rows[0]["params"] == 4 * (1 * 9 + 1)
+    assert rows[2]["output_shape"] == [4, 8, 8] and rows[2]["receptive_field"] == 4
+    assert rows[-1]["output_shape"] == [4]  # stripes has 4 classes
+    assert body["summary"]["total_params"] == 40 + 4 * 4 + 4
+
+
+def test_summary_of_invalid_spec_names_the_layer_where_it_breaks(client):
+    spec = [{"type": "conv2d", "filters": 4, "kernel": 3}, {"type": "maxpool", "kernel": 2},
+            {"type": "conv2d", "filters": 4, "kernel": 9}]
+    status, body = summary(client, {"spec": spec, "dataset": "digits"})  # 8x8 -> 6x6 -> 3x3
+    assert status == 400 and not body["ok"]
+    assert body["index"] == 2
+    assert "kernel 9 is larger than the 3×3 input" in body["error"]
+
+
+@pytest.mark.parametrize("spec, words", [
+    ([{"type": "conv2d", "filters": -3}], "outside"),
+    ([{"type": "conv2d", "filters": 100000}], "outside"),
+    ([{"type": "warp_drive"}], "unknown layer type"),
+    ("not a list", "a spec is a list"),
+    ([{"type": "conv2d", "filters": 8, "kernel": 3}] * 60, "limit"),
+])
+def test_hostile_specs_get_a_message(client, spec, words):
+    status, body = summary(client, {"spec": spec, "dataset": "stripes"})
+    assert status == 400 and words in body["error"]
+
+
+def test_deeply_nested_or_broken_json_is_refused(client):
+    deep = '{"spec": ' + "[" * 5000 + "]" * 5000 + ', "dataset": "stripes"}'
+    resp = client.post(reverse("playground:summary"), deep, content_type="application/json")
+    assert resp.status_code == 400 and resp.json()["error"]
+    resp = client.post(reverse("playground:summary"), "{nope", content_type="application/json")
+    assert resp.status_code == 400 and "not valid JSON" in resp.json()["error"]
+
+
+def test_presets_load_for_the_chosen_picture_shape(client):
+    resp = client.get(reverse("playground:preset", args=["lenet5"]), {"dataset": "digits"})
+    spec = resp.json()["spec"]
+    status, body = summary(client, {"spec": spec, "dataset": "digits"})
+    assert status == 200 and body["ok"]
+    assert client.get(reverse("playground:preset", args=["nope"]),
+                      {"dataset": "digits"}).status_code == 400
+
+
+@pytest.mark.parametrize("name", ["stripes", "shapes", "digits"])
+def test_builtin_shapes_match_the_loaded_datasets(name):
+    data = dataset_load(name, max_samples=40)
+    assert (data.input_shape, len(data.classes)) == BUILTIN_SHAPES[name]
+
+
+def test_builder_page_lists_datasets_presets_and_layer_types(client):
+    body = client.get(reverse("playground:new")).content.decode()
+    for word in ("stripes", "digits", "LeNet-5", "Small ResNet", "Inception", "residual",
+                 "inception", "Xavier", "RMSProp", "Log in to train"):
+        assert word in body, word
+
+
+def test_valid_form_queues_one_run_with_the_params(client, make_user):
+    client.force_login(make_user())
+    resp = client.post(reverse("playground:new"), form_data())
+    job = Job.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == job.get_absolute_url()
+    assert job.kind == "train" and job.params["spec"][0]["filters"] == 4
+    assert job.params["augment"] == {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0,
+                                     "color": 0.0}
+
+
+@pytest.mark.parametrize("over, message", [
+    ({"spec": json.dumps([{"type": "conv2d", "filters": 4, "kernel": 11}]), "dataset": "digits"},
+     "kernel 11 is larger than the 8×8 input"),
+    ({"spec": json.dumps([{"type": "linear", "units": 10}])}, "add a flatten"),
+    ({"spec": "[[[[[[[[[[[]]]]]]]]]]]"}, "nested deeper"),
+    ({"spec": json.dumps([{"type": "conv2d", "filters": 512, "kernel": 3, "padding": 1}] * 3)},
+     "parameters is more than the limit"),
+    ({"epochs": 1000}, "less than or equal to 100"),
+    ({"lr": -1}, "greater than or equal to"),
+    ({"dataset": "upload"}, "Choose a zip"),
+])
+def test_invalid_forms_queue_nothing_and_say_why(client, make_user, over, message):
+    client.force_login(make_user())
+    resp = client.post(reverse("playground:new"), form_data(**over))
+    assert resp.status_code == 400
+    assert message in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"../evil/a.png": png(0), "ok/b.png": png(255)}, "points outside the archive"),
+    ({"only/a.png": png(0), "only/b.png": png(9)}, "at least 2 classes"),
+    ({"a/x.png": b"not a png at all", "b/y.png": png(9)}, "corrupt"),
+])
+def test_bad_zips_are_refused_before_anything_is_queued(client, make_user, files, message):
+    client.force_login(make_user())
+    upload = SimpleUploadedFile("data.zip", zip_of(files), content_type="application/zip")
+    resp = client.post(reverse("playground:new"), form_data(dataset="upload", dataset_zip=upload))
+    assert resp.status_code == 400 and message in resp.content.decode()
+    garbage = SimpleUploadedFile("data.zip", b"PK\x03\x04 broken", content_type="application/zip")
+    resp = client.post(reverse("playground:new"), form_data(dataset="upload", dataset_zip=garbage))
+    assert "not a readable zip" in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_good_zip_is_stored_with_the_run(client, make_user):
+    client.force_login(make_user())
+    shades = (("dark", 10), ("light", 240))
+    files = {f"{c}/{i}.png": png(v + i) for c, v in shades for i in range(4)}
+    upload = SimpleUploadedFile("data.zip", zip_of(files), content_type="application/zip")
+    resp = client.post(reverse("playground:new"),
+                       form_data(dataset="upload", dataset_zip=upload, image_size=12))
+    assert resp.status_code == 302
+    job = Job.objects.get()
+    assert job.params["dataset"] == "upload" and "dataset.zip" in job.params["inputs"]
+
+
+def test_anonymous_visitors_cannot_start_runs(client):
+    resp = client.post(reverse("playground:new"), form_data())
+    assert resp.status_code == 302 and "/accounts/login/" in resp["Location"]
+    assert Job.objects.count() == 0
+
+
+def test_run_again_prefills_the_builder(client, make_user):
+    user = make_user()
+    job = Job.objects.create(user=user, kind="train", params={**form_data(), "spec": TINY,
+                                                              "augment": {"hflip": True}})
+    client.force_login(user)
+    body = client.get(reverse("playground:new"), {"from": str(job.id)}).content.decode()
+    assert "&quot;filters&quot;: 4" in body and 'name="hflip" checked' in body
+
+
+def _finished_run(user, val_accuracies) -> Job:
+    epochs = [{"epoch": i + 1, "val_accuracy": a, "val_loss": 1 - a, "train_loss": 1 - a,
+               "train_accuracy": a} for i, a in enumerate(val_accuracies)]
+    return Job.objects.create(user=user, kind="train", status="succeeded",
+                              params=form_data(), metrics={"epochs": epochs})
+
+
+def test_compare_shows_only_my_runs(client, make_user):
+    me, other = make_user("me"), make_user("other")
+    a, b = _finished_run(me, [0.5, 0.7]), _finished_run(me, [0.3])
+    theirs = _finished_run(other, [0.9])
+    client.force_login(me)
+    resp = client.get(reverse("playground:compare"), {"runs": f"{a.id},{b.id},{theirs.id},junk"})
+    runs = resp.context["runs"]
+    assert [r["id"] for r in runs] == [str(a.id), str(b.id)]
+    assert runs[0]["epochs"][-1]["val_accuracy"] == 0.7
+    resp = client.get(reverse("playground:compare"), {"runs": str(a.id)})
+    assert resp.status_code == 302  # one run is not a comparison
+    assert str(a.id) in client.get(reverse("playground:runs")).content.decode()
+
+
+def test_share_link_is_read_only_and_owner_made(client, make_user):
+    me, other = make_user("me"), make_user("other")
+    run = _finished_run(me, [0.8])
+    client.force_login(other)
+    assert client.post(reverse("playground:share", args=[run.id]), "{}",
+                       content_type="application/json").status_code == 404
+    client.force_login(me)
+    url = client.post(reverse("playground:share", args=[run.id]), "{}",
+                      content_type="application/json").json()["url"]
+    client.logout()
+    page = client.get(url)
+    assert page.status_code == 200 and "Shared training run" in page.content.decode()
+    assert client.get("/playground/shared/guessed-token/").status_code == 404
+    client.force_login(me)
+    client.post(reverse("playground:share", args=[run.id]), '{"off": true}',
+                content_type="application/json")
+    client.logout()
+    assert client.get(url).status_code == 404
+
+
+def test_predict_without_a_model_or_with_junk_says_why(client, make_user):
+    user = make_user()
+    run = _finished_run(user, [0.8])
+    client.force_login(user)
+    url = reverse("playground:predict", args=[run.id])
+    assert client.post(url).json()["error"] == "Choose a picture first."
+    resp = client.post(url, {"picture": SimpleUploadedFile("a.png", png(3))})
+    assert resp.status_code == 400 and "no trained model" in resp.json()["error"]
