@@ -1,0 +1,142 @@
+"""Training runs through the real worker, real Redis and the real database."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import pytest
+import torch
+from django.test import Client
+from django.urls import reverse
+
+from tests.conftest import session_cookie, wait_for, ws_collect
+from webapp.jobs import job_control, job_create
+from webapp.models import Job, JobStatus
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+NET = [{"type": "conv2d", "filters": 8, "kernel": 3, "padding": 1}, {"type": "relu"},
+       {"type": "maxpool", "kernel": 2},
+       {"type": "conv2d", "filters": 8, "kernel": 3, "padding": 1}, {"type": "relu"},
+       {"type": "globalavgpool"}]
+
+
+def params(**over) -> dict:
+    p = {"spec": NET, "preset": "", "dataset": "stripes", "image_size": 32, "max_samples": 800,
+         "val_fraction": 0.2, "optimizer": "adam", "lr": 0.01, "batch_size": 16, "epochs": 2,
+         "weight_decay": 0.0, "init": "he", "seed": 1, "activation_sample": 3,
+         "augment": {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0, "color": 0.0}}
+    p.update(over)
+    return p
+
+
+def finished(job: Job, timeout: float = 60) -> Job:
+    def done():
+        job.refresh_from_db()
+        return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+    wait_for(done, timeout=timeout, what=f"job {job.id} to finish")
+    return job
+
+
+def test_training_run_streams_the_live_view_and_learns(stack, make_user):
+    user = make_user()
+    job = job_create(user=user, kind="train", params=params())
+    url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
+    msgs = asyncio.run(ws_collect(
+        url, cookie=session_cookie(user), origin=stack.base_url, timeout=60,
+        until=lambda m: m["type"] == "result" or m.get("job", {}).get("status") == "failed",
+    ))
+    assert msgs[-1]["type"] == "result", msgs[-1]
+    by_type: dict[str, list[dict]] = {}
+    for m in msgs:
+        by_type.setdefault(m["type"], []).append(m)
+    for kind in ("metrics", "gradients", "filters", "activations", "epoch", "confusion",
+                 "samples", "status"):
+        assert kind in by_type, f"no {kind} event; got {sorted(by_type)}"
+    assert {e["epoch"] for e in by_type["epoch"]} == {1, 2}
+    act = by_type["activations"][-1]
+    assert [layer["index"] for layer in act["layers"]] == [0, 3]
+    assert act["input"].startswith("data:image/png;base64,")
+    assert len(by_type["gradients"][-1]["norms"]) == len(NET) + 1
+    matrix = by_type["confusion"][-1]["matrix"]
+    assert len(matrix) == 4 and sum(map(sum, matrix)) == 160  # every validation picture
+    versions = [m["version"] for m in msgs]
+    assert versions == sorted(versions)
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.result["summary"]["val_accuracy"] > 0.5  # chance is 0.25
+    # what a reloaded page draws from: the whole history, kept in the row
+    assert [e["epoch"] for e in job.metrics["epochs"]] == [1, 2]
+    assert job.metrics["curve"] and job.metrics["activations"]["layers"]
+    assert job.metrics["confusion"][-1]["epoch"] == 2 and job.metrics["samples"]["items"]
+    assert len(json.dumps(job.metrics)) < 400_000
+
+    client = Client()
+    client.force_login(user)
+    files = {f["name"]: f["url"] for f in job.result["files"]}
+    assert set(files) == {"model.pt", "model.torchscript.pt", "spec.json"}
+    checkpoint = torch.load(io.BytesIO(b"".join(client.get(files["model.pt"]).streaming_content)),
+                            weights_only=True)
+    assert checkpoint["classes"] == ["0°", "45°", "90°", "135°"]
+    scripted = torch.jit.load(io.BytesIO(
+        b"".join(client.get(files["model.torchscript.pt"]).streaming_content)))
+    assert scripted(torch.rand(2, 1, 16, 16)).shape == (2, 4)
+    spec = json.loads(b"".join(client.get(files["spec.json"]).streaming_content))
+    assert spec["spec"][0]["filters"] == 8
+
+    # try the trained model on an uploaded picture
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.new("L", (40, 40), 128).save(buf, format="PNG")
+    buf.seek(0)
+    buf.name = "grey.png"
+    top = client.post(reverse("playground:predict", args=[job.id]), {"picture": buf}).json()
+    assert len(top["predictions"]) == 4
+    assert abs(sum(p["probability"] for p in top["predictions"]) - 1) < 1e-4
+
+
+def test_pause_change_lr_resume_and_stop_keeps_the_model(stack, make_user):
+    user = make_user()
+    job = job_create(user=user, kind="train",
+                     params=params(epochs=50, max_samples=2000, batch_size=8))
+    wait_for(lambda: Job.objects.get(pk=job.pk).metrics.get("last"), timeout=40,
+             what="the first metrics")
+    job_control(job=job, changes={"paused": True})
+    wait_for(lambda: Job.objects.get(pk=job.pk).metrics.get("state") == "paused", timeout=10,
+             what="the run to pause")
+    job.refresh_from_db()
+    step = job.metrics["last"]["step"]
+    progress = job.progress
+    wait_for(lambda: Job.objects.get(pk=job.pk).heartbeat_at > job.heartbeat_at, timeout=5,
+             what="a heartbeat while paused")
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.progress == progress
+    assert job.metrics["last"]["step"] == step
+
+    job_control(job=job, changes={"paused": False, "lr": 0.0005})
+    wait_for(lambda: Job.objects.get(pk=job.pk).metrics.get("last", {}).get("lr") == 0.0005,
+             timeout=20, what="the new learning rate to be used")
+    assert Job.objects.get(pk=job.pk).metrics["state"] == "running"
+
+    job_control(job=job, changes={"stop": True})
+    finished(job, timeout=30)
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.result["summary"]["stopped"] is True
+    assert job.result["summary"]["epochs"] < 50
+    assert {f["name"] for f in job.result["files"]} >= {"model.pt", "model.torchscript.pt"}
+    assert job.metrics["state"] == "stopped"
+
+
+def test_a_spec_that_does_not_fit_fails_with_a_message_and_the_worker_lives(stack, make_user):
+    user = make_user()  # the form refuses this; a hand-made job must fail cleanly all the same
+    job = job_create(user=user, kind="train", params=params(
+        dataset="digits", spec=[{"type": "conv2d", "filters": 4, "kernel": 11}]))
+    finished(job)
+    assert job.status == JobStatus.FAILED and "kernel 11 is larger than the 8×8 input" in job.error
+    ok = job_create(user=user, kind="train", params=params(epochs=1, max_samples=100))
+    finished(ok)
+    assert ok.status == JobStatus.SUCCEEDED
