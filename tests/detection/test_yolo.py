@@ -56,6 +56,15 @@ def test_a_drawn_box_lands_where_the_mapping_says_and_maps_back():
     torch.testing.assert_close(lb.to_picture(lb.to_net(box)), box)
 
 
+def test_letterbox_resizes_like_opencv():
+    photo = load_sample_image("china.jpg")  # 427x640 RGB
+    x, lb = letterbox(Image.fromarray(photo), 416, 416)
+    expected = cv2.resize(photo, (416, 277), interpolation=cv2.INTER_LINEAR) / 255
+    ours = x[:, lb.pad_y : lb.pad_y + 277].permute(1, 2, 0).numpy()
+    assert lb.pad_y == (416 - 277) // 2
+    np.testing.assert_allclose(ours, expected, atol=1.01 / 255)  # uint8 rounding
+
+
 def test_boxes_mapped_back_are_clipped_to_the_picture():
     _, lb = letterbox(Image.new("RGB", (200, 100)), 416, 416)
     out = lb.to_picture(torch.tensor([[-50.0, -50.0, 500.0, 500.0]]))
