@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from detection import views
 
 app_name = "detection"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.new, name="new"),
+]
