@@ -74,7 +74,7 @@ def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_DAPHNE_LOG", os.devnull), "w"),
     )
     for _ in range(300):
         with socket.socket() as s:

@@ -130,7 +130,7 @@ os.environ.setdefault("STUDIO_DATA_DIR", str(STUDIO_DATA_DIR))
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": env("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "studio")},
     }
 }
