@@ -1,0 +1,122 @@
+"""A detection job through the real worker, the real ASGI server and Redis, on the real model."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import zipfile
+
+import pytest
+from django.test import Client
+from PIL import Image, ImageOps
+
+from tests.conftest import session_cookie, ws_collect
+from webapp.modelfiles import ModelFileError, model_path
+from webapp.models import Job
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True), pytest.mark.weights]
+
+
+def oranges_png() -> bytes:
+    """A 160x160 crop of scikit-learn's bundled flower photo where YOLOv3-tiny sees oranges
+    (scores from about 0.05 up to about 0.4: some above, some below the default 0.25)."""
+    from sklearn.datasets import load_sample_image
+
+    photo = ImageOps.mirror(Image.fromarray(load_sample_image("flower.jpg")))
+    buffer = io.BytesIO()
+    photo.crop((240, 0, 400, 160)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def sideways_jpeg() -> bytes:
+    """64x32 pixels stored, with EXIF saying "rotate 90°": people see it 32x64."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 32), "teal").save(buffer, "JPEG", exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+@pytest.fixture(autouse=True)
+def real_model():
+    try:
+        model_path("yolov3-tiny.weights")
+    except ModelFileError as exc:
+        pytest.skip(str(exc))
+
+
+def test_a_job_detects_reports_per_picture_and_stores_boxes_in_picture_pixels(stack, make_user):
+    user = make_user("olga")
+    client = Client()
+    client.force_login(user)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("more/sideways.jpg", sideways_jpeg())
+    response = client.post("/detect/", {
+        "conf": "0.25", "iou": "0.45",
+        "pictures": [
+            _file("oranges.png", oranges_png()),
+            _file("more.zip", archive.getvalue()),
+        ],
+    })
+    job = Job.objects.get()
+    assert response.status_code == 302
+
+    url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
+    events = asyncio.run(ws_collect(
+        url, cookie=session_cookie(user), origin=stack.base_url, timeout=60,
+        until=lambda m: m["type"] == "result" or m.get("job", {}).get("status") == "failed",
+    ))
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    types = [e["type"] for e in events]
+    assert types[-1] == "result"
+    pictures_events = [e for e in events if e["type"] == "picture"]
+    assert [e["picture"]["name"] for e in pictures_events] == ["oranges.png", "more/sideways.jpg"]
+    assert [e["progress"] for e in pictures_events] == [0.5, 1.0]
+
+    result = events[-1]["job"]["result"]
+    assert result["model"]["name"] == "YOLOv3-tiny" and len(result["class_names"]) == 80
+    oranges, sideways = result["pictures"]
+    assert (oranges["width"], oranges["height"]) == (160, 160)
+    assert (sideways["width"], sideways["height"]) == (32, 64), "EXIF rotation is applied"
+
+    stored = json.loads(_get(client, oranges["candidates_url"]))
+    found = stored["candidates"]
+    assert {d["class"] for d in found if d["score"] >= 0.25} == {"orange"}
+    assert min(d["score"] for d in found) < 0.25 < max(d["score"] for d in found)
+    for d in found:
+        x1, y1, x2, y2 = d["box"]
+        assert 0 <= x1 < x2 <= 160 and 0 <= y1 < y2 <= 160
+    assert oranges["found"] == sum(1 for d in found if d["score"] >= 0.25) - _merged(found)
+
+    annotated = Image.open(io.BytesIO(_get(client, oranges["annotated_url"])))
+    assert annotated.format == "PNG" and annotated.size == (160, 160)
+    original = Image.open(io.BytesIO(_get(client, sideways["url"])))
+    assert original.size == (32, 64) and original.mode == "RGB"
+    summary = json.loads(_get(client, result["files"][0]["url"]))
+    assert [p["image"] for p in summary] == ["oranges.png", "more/sideways.jpg"]
+    assert len(summary[0]["detections"]) == oranges["found"]
+    assert set(summary[0]["detections"][0]) == {"class", "score", "box"}
+
+
+def _merged(found) -> int:
+    """How many of the boxes at >= 0.25 the default NMS (IoU 0.45) merges into another."""
+    from detection.yolo import Detection, refilter
+
+    kept = [Detection(d["class_id"], d["class"], d["score"], tuple(d["box"])) for d in found]
+    above = [d for d in kept if d.score >= 0.25]
+    return len(above) - len(refilter(kept, conf=0.25, iou=0.45))
+
+
+def _file(name: str, data: bytes):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data)
+
+
+def _get(client: Client, url: str) -> bytes:
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return b"".join(response.streaming_content)
