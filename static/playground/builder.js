@@ -82,7 +82,7 @@
     tools.className = "pg-tools";
     for (const [label, title, fn] of [
       ["↑", "move up", () => move(i, -1)], ["↓", "move down", () => move(i, 1)],
-      ["⧉", "duplicate", () => { spec.splice(i + 1, 0, { ...spec[i] }); changed(); }],
+      ["+", "duplicate", () => { spec.splice(i + 1, 0, { ...spec[i] }); changed(); }],
       ["✕", "remove", () => { spec.splice(i, 1); changed(); }],
     ]) {
       const b = document.createElement("button");
