@@ -72,6 +72,9 @@
 
     const frame = document.createElement("div");
     frame.className = "det-frame";
+    // Small pictures are shown larger (at least 22rem wide), big ones fit the column and 75vh.
+    const wide = Math.max(entry.width, 352);
+    frame.style.width = `min(100%, ${wide}px, ${(75 * entry.width) / entry.height}vh)`;
     const img = document.createElement("img");
     img.src = entry.url;
     img.alt = entry.name;
