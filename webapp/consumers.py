@@ -72,6 +72,8 @@ class JobConsumer(RefusingConsumer):
 
     async def receive_json(self, content, **kwargs) -> None:
         if isinstance(content, dict) and content.get("type") == "resync":
+            # Join again: a Redis restart forgets group membership.
+            await self.channel_layer.group_add(self.group, self.channel_name)
             await self._send_snapshot()
 
     async def job_event(self, message: dict) -> None:

@@ -85,6 +85,7 @@
   Studio.jobSocket = new Studio.JobSocket(`/ws/jobs/${initial.id}/`, {
     onSnapshot: render,
     onEvent,
+    isActive: () => job.status === "queued" || job.status === "running",
     onConnection: (state, why) => {
       conn.className = "small conn-" + state;
       conn.title = why || `live connection: ${state}`;

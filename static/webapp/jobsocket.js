@@ -3,6 +3,7 @@
 // an older one is dropped, a gap asks the server for a fresh snapshot.
 (function () {
   "use strict";
+  const QUIET_MS = 10000;
   const DENIED = { 4401: "Log in to watch this job.", 4403: "This job is not yours.", 4404: "No such job." };
 
   class JobSocket {
@@ -20,7 +21,13 @@
       const ws = new WebSocket(scheme + location.host + this.path);
       this.ws = ws;
       ws.onopen = () => { this.retry = 0; this.handlers.onConnection?.("live"); };
-      ws.onmessage = (msg) => this.receive(JSON.parse(msg.data));
+      ws.onmessage = (msg) => { this.lastHeard = Date.now(); this.receive(JSON.parse(msg.data)); };
+      // Quiet for a while? Ask again: events may be lost, and a Redis restart forgets
+      // which sockets watch the job (the server re-joins the group on a resync).
+      clearInterval(this.watchdog);
+      this.watchdog = setInterval(() => {
+        if (Date.now() - (this.lastHeard || 0) > QUIET_MS && this.active()) this.resync();
+      }, QUIET_MS / 2);
       ws.onclose = (ev) => {
         if (this.closedByUs) return;
         if (DENIED[ev.code]) { this.handlers.onConnection?.("denied", DENIED[ev.code]); return; }
@@ -45,11 +52,15 @@
       this.handlers.onEvent?.(ev);
     }
 
+    active() {
+      return this.handlers.isActive ? this.handlers.isActive() : true;
+    }
+
     resync() {
       if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: "resync" }));
     }
 
-    close() { this.closedByUs = true; this.ws?.close(); }
+    close() { this.closedByUs = true; clearInterval(this.watchdog); this.ws?.close(); }
   }
 
   function csrfToken() {
