@@ -11,7 +11,7 @@
     allowed: null, // Set of class names shown, or null for all
     classNames: [],
     pictures: new Map(), // index -> {entry, candidates, shown, card, frame, count}
-    configured: false,
+    configured: false, // sliders set from the job's params (once: then they are the user's)
   };
 
   // ------------------------------------------------------------------ the algorithm
@@ -138,7 +138,9 @@
       box.style.setProperty("--c", classColour(d.class_id));
       box.title = `${d.class} ${d.score.toFixed(2)} · [${d.box.map((v) => Math.round(v)).join(", ")}]`;
       const label = document.createElement("span");
-      label.className = "det-label" + (y1 / entry.height < 0.06 ? " inside" : "");
+      // Inside the box at the top edge; anchored right near the right edge, so it stays on the picture.
+      label.className = "det-label" + (y1 / entry.height < 0.06 ? " inside" : "") +
+        (x1 / entry.width > 0.6 ? " right" : "");
       label.textContent = `${d.class} ${d.score.toFixed(2)}`;
       box.append(label);
       frame.append(box);
@@ -222,19 +224,22 @@
     redraw();
   }
 
-  function configure(result) {
-    $("det-conf").value = result.conf;
-    $("det-iou").value = result.iou;
-    state.allowed = result.classes && result.classes.length ? new Set(result.classes) : null;
+  // The sliders and ticked classes start at the job's own settings.
+  function applySettings(settings) {
+    $("det-conf").value = settings.conf ?? 0.25;
+    $("det-iou").value = settings.iou ?? 0.45;
+    state.allowed = settings.classes && settings.classes.length ? new Set(settings.classes) : null;
+  }
+
+  function describeModel(result) {
     state.classNames = result.class_names || [];
     const m = result.model;
-    if (m) {
-      $("det-model").textContent = `${m.name}, ${m.input_size[0]}×${m.input_size[1]} input, ` +
-        `${m.classes} ${m.dataset} classes, ${m.published_map50} mAP@0.5 published` +
-        (result.device ? ` · ran on ${result.device}` : "");
-      $("det-conf").min = m.floor;
-      $("det-iou").max = m.candidate_iou;
-    }
+    if (!m) return;
+    $("det-model").textContent = `${m.name}, ${m.input_size[0]}×${m.input_size[1]} input, ` +
+      `${m.classes} ${m.dataset} classes, ${m.published_map50} mAP@0.5 published` +
+      (result.device ? ` · ran on ${result.device}` : "");
+    $("det-conf").min = m.floor;
+    $("det-iou").max = m.candidate_iou;
   }
 
   $("det-conf").addEventListener("input", redraw);
@@ -242,8 +247,7 @@
   $("det-all").addEventListener("click", () => { state.allowed = null; redraw(); });
   $("det-none").addEventListener("click", () => { state.allowed = new Set(); redraw(); });
   $("det-reset").addEventListener("click", () => {
-    const job = Studio.currentJob();
-    if (job.result && job.result.conf !== undefined) configure(job.result);
+    applySettings(Studio.currentJob().params || {});
     redraw();
   });
 
@@ -354,11 +358,10 @@
     showWaiting(job);
     const result = job.result || {};
     if (!state.configured) {
-      const source = result.conf !== undefined ? result : job.params || {};
-      configure({ conf: source.conf ?? 0.25, iou: source.iou ?? 0.45, classes: source.classes,
-                  class_names: result.class_names, model: result.model, device: result.device });
-      state.configured = result.conf !== undefined;
+      applySettings(job.params || {});
+      state.configured = true;
     }
+    if (result.model && !state.classNames.length) describeModel(result);
     const pictures = result.pictures || [];
     if (pictures.length || state.pictures.size) $("det-app").hidden = false;
     pictures.forEach(addPicture);

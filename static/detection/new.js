@@ -28,9 +28,12 @@
     }
   });
 
+  // Uploading can take a while: say so, and undo it when the page comes back from history.
+  const submit = document.getElementById("det-submit");
+  const label = submit.textContent;
   document.getElementById("det-form").addEventListener("submit", () => {
-    const btn = document.getElementById("det-submit");
-    btn.disabled = true;
-    btn.textContent = "Uploading…";
+    submit.disabled = true;
+    submit.textContent = "Uploading…";
   });
+  window.addEventListener("pageshow", () => { submit.disabled = false; submit.textContent = label; });
 })();

@@ -48,10 +48,12 @@ def test_upload_see_boxes_filter_them_live_and_export(page, make_user, tmp_path)
     picture.write_bytes(oranges_png())
     page.set_input_files("#id_pictures", str(picture))
     expect(page.locator("#det-chosen")).to_contain_text("1 file")
+    page.fill("#id_conf", "0.3")
     page.click("#det-submit")
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
 
+    expect(page.locator("#det-conf-value")).to_have_text("0.30")  # the job's own setting
     boxes = page.locator("#det-pictures .det-box")
     expect(boxes.first).to_be_visible()
     at_default = boxes.count()
@@ -92,5 +94,15 @@ def test_upload_see_boxes_filter_them_live_and_export(page, make_user, tmp_path)
     page.locator("#det-conf").fill("0.05")
     expect(boxes).not_to_have_count(high)
     assert boxes.count() > at_default
-    page.locator("#det-conf").fill("0.25")
+    page.locator("#det-conf").fill("0.3")
     assert page.js_errors == []
+
+    # "Run again with these settings" opens the form with this job's knobs.
+    page.click("#job-again")
+    expect(page.locator("#id_conf")).to_have_value("0.3")
+    expect(page.locator(".flash.info")).to_contain_text("Settings copied from")
+    page.go_back()
+    expect(page.locator("#det-pictures .det-box").first).to_be_visible()
+    page.set_viewport_size({"width": 420, "height": 900})  # a phone: one column
+    page.screenshot(path=str(SHOTS / "detection_job_narrow.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
