@@ -96,12 +96,20 @@ class Process:
         self._log.close()
 
 
+def _pings(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
 class Stack:
     """Starts workers and web servers that share the test database and Redis."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, **env: str) -> None:
         self.log_dir = log_dir
-        self.env = {**os.environ, "DATABASE_URL": database_url(), "DJANGO_SETTINGS_MODULE": "webapp.settings"}
+        self.env = {**os.environ, "DATABASE_URL": database_url(),
+                    "DJANGO_SETTINGS_MODULE": "webapp.settings", **env}
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # only the test process needs it
         self.processes: list[Process] = []
         self._count = 0
@@ -123,6 +131,26 @@ class Stack:
             return {w.name for w in Worker.objects.all() if parent_pid(w.pid) == proc.pid}
 
         proc.worker_names = wait_for(registered, timeout=60, what=f"worker {name} to start")
+        return proc
+
+    def beat(self) -> Process:
+        """The scheduler that runs the reaper every JOB_REAPER_INTERVAL_S."""
+        proc = Process("beat", [
+            sys.executable, "-m", "celery", "-A", "webapp", "beat", "-l", "warning",
+            "-s", str(self.log_dir / "beat-schedule"),
+        ], self.env, self.log_dir)
+        self.processes.append(proc)
+        return proc
+
+    def redis(self) -> Process:
+        """A Redis of this stack's own (for tests that restart it), at self.env's REDIS_URL."""
+        port = int(self.env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
+        proc = Process(f"redis-{port}", [
+            shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
+            "--save", "", "--appendonly", "no",
+        ], self.env, self.log_dir)
+        self.processes.append(proc)
+        wait_for(lambda: _pings(self.env["REDIS_URL"]), timeout=20, what="redis-server to start")
         return proc
 
     def web(self) -> tuple[Process, str]:

@@ -15,6 +15,7 @@ DEFAULTS = {
     "MEDIA_ROOT": tempfile.mkdtemp(prefix="studio-test-media-"),
     "JOB_HEARTBEAT_S": "0.5",
     "JOB_STALE_AFTER_S": "4",
+    "JOB_REAPER_INTERVAL_S": "1",
     "JOB_PUBLISH_INTERVAL_S": "0.05",
     "JOB_CANCEL_POLL_S": "0.1",
     "DASHBOARD_PUSH_INTERVAL_S": "0.5",

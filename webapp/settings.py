@@ -140,6 +140,7 @@ JOB_MAX_RUNTIME_S = env_int("JOB_MAX_RUNTIME_S", 2 * 3600)  # hard limit of any 
 JOB_HEARTBEAT_S = float(env("JOB_HEARTBEAT_S", "5"))  # a running job beats this often
 JOB_STALE_AFTER_S = float(env("JOB_STALE_AFTER_S", "60"))  # no beat for this long: dead
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # claims before the reaper gives up
+JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "15"))  # how often beat reaps
 JOB_PUBLISH_INTERVAL_S = float(env("JOB_PUBLISH_INTERVAL_S", "0.25"))  # progress throttle
 JOB_CANCEL_POLL_S = float(env("JOB_CANCEL_POLL_S", "0.5"))
 DASHBOARD_PUSH_INTERVAL_S = float(env("DASHBOARD_PUSH_INTERVAL_S", "2"))
@@ -170,7 +171,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_MAX_RUNTIME_S + 360
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-jobs": {"task": "webapp.tasks.reap_stale_jobs", "schedule": 15.0},
+    "reap-stale-jobs": {"task": "webapp.tasks.reap_stale_jobs", "schedule": JOB_REAPER_INTERVAL_S},
 }
 
 # --- Production hardening -----------------------------------------------------------------
