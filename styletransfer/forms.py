@@ -63,6 +63,10 @@ class MultipleFileField(forms.FileField):
         return [f for f in (super(MultipleFileField, self).clean(d, initial) for d in items) if f]
 
 
+def _bytes(n: int) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{max(1, round(n / 1024))} KB"
+
+
 def read_picture(upload: UploadedFile) -> Image.Image:
     """Decode one upload within the site's limits, or raise ValidationError naming the file."""
     from styletransfer.engine import MIN_SIDE
@@ -70,8 +74,8 @@ def read_picture(upload: UploadedFile) -> Image.Image:
     name = upload.name or "the picture"
     if upload.size > settings.UPLOAD_MAX_BYTES:
         raise forms.ValidationError(
-            f"{name} is {upload.size / 2**20:.1f} MB; the limit is "
-            f"{settings.UPLOAD_MAX_BYTES / 2**20:.0f} MB per picture."
+            f"{name} is {_bytes(upload.size)}; the limit is "
+            f"{_bytes(settings.UPLOAD_MAX_BYTES)} per picture."
         )
     try:
         picture = open_rgb(upload, max_pixels=settings.UPLOAD_MAX_PIXELS)

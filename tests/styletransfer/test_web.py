@@ -1,0 +1,215 @@
+"""The new-job form: every bad picture is refused with a message and queues nothing;
+odd but valid pictures are converted; "run again" starts from an earlier job."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from django.core.files.storage import default_storage
+from django.test import override_settings
+from PIL import Image
+
+from styletransfer.engine import MIN_SIDE, PRESETS
+from styletransfer.forms import KNOBS
+from webapp.models import Job
+
+pytestmark = pytest.mark.django_db
+
+KNOB_DATA = {"preset": "quick", **{k: getattr(PRESETS["quick"], k) for k in KNOBS}}
+
+
+def _file(name: str, picture: Image.Image | None = None, fmt: str = "PNG", **save) -> io.BytesIO:
+    buffer = io.BytesIO()
+    picture = picture or Image.effect_mandelbrot((60, 40), (-2, -1.2, 1, 1.2), 50).convert("RGB")
+    picture.save(buffer, fmt, **save)
+    buffer.seek(0)
+    buffer.name = name
+    return buffer
+
+
+def _raw(name: str, data: bytes) -> io.BytesIO:
+    buffer = io.BytesIO(data)
+    buffer.name = name
+    return buffer
+
+
+def _bomb_png(side: int = 50_000) -> bytes:
+    """A PNG header claiming side x side pixels, with almost no data: a decompression bomb."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def client(client, make_user):
+    client.force_login(make_user("artist"))
+    return client
+
+
+def _post(client, **fields):
+    data = {**KNOB_DATA, "content": _file("photo.png"), "gallery": ["waves"], **fields}
+    return client.post("/style/", {k: v for k, v in data.items() if v is not None})
+
+
+def test_page_shows_the_cli_defaults_and_the_gallery(client):
+    body = client.get("/style/").content.decode()
+    standard = PRESETS["standard"]  # what `manage.py stylize` uses without options
+    assert f'name="size" value="{standard.size}"' in body
+    assert f'name="steps" value="{standard.steps}"' in body
+    assert f'name="style_weight" value="{standard.style_weight}"' in body
+    assert 'value="standard" selected' in body
+    for name in ("brush", "swirl", "waves", "mosaic", "stripes", "dots"):
+        assert f'src="/style/gallery/{name}.png"' in body
+
+
+def test_gallery_pictures_are_generated_the_same_every_time(client):
+    first, second = client.get("/style/gallery/mosaic.png"), client.get("/style/gallery/mosaic.png")
+    assert first["Content-Type"] == "image/png" and first.content == second.content
+    assert Image.open(io.BytesIO(first.content)).size == (256, 256)
+    assert client.get("/style/gallery/nothing.png").status_code == 404
+
+
+def test_a_valid_form_queues_one_job_with_blended_styles(client):
+    resp = _post(client, styles=[_file("a.png"), _file("b.jpg", fmt="JPEG")],
+                 upload_blend=["3", "1"], gallery=["waves"], gallery_blend_waves="0.5")
+    job = Job.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == job.get_absolute_url()
+    assert [(s["label"], s["weight"]) for s in job.params["styles"]] == [
+        ("a.png", 3.0), ("b.jpg", 1.0), ("Woodblock sea", 0.5)]
+    assert job.params["config"]["size"] == PRESETS["quick"].size
+    assert set(job.params["inputs"]) == {"content", "style0", "style1", "style2"}
+
+
+BAD = {
+    "not a picture": (lambda: _raw("notes.png", b"just some text"), "not a picture"),
+    "truncated": (lambda: _raw("cut.png", _file("x.png").getvalue()[:300]), "truncated"),
+    "decompression bomb": (lambda: _raw("bomb.png", _bomb_png()), "pixels"),
+    "one pixel": (lambda: _file("dot.png", Image.new("RGB", (1, 1))), "1×1"),
+    "too thin": (lambda: _file("thin.png", Image.new("RGB", (400, MIN_SIDE - 1))),
+                 f"at least {MIN_SIDE} pixels"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+@pytest.mark.parametrize("role", ["content", "styles"])
+def test_a_bad_picture_is_refused_with_a_message_and_nothing_is_queued(client, case, role):
+    make, message = BAD[case]
+    resp = _post(client, **{role: make()})
+    assert resp.status_code == 200
+    assert message in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+@override_settings(UPLOAD_MAX_BYTES=2000)
+def test_a_file_over_the_upload_limit_is_refused(client):
+    resp = _post(client, content=_file("big.png", Image.effect_noise((80, 80), 60).convert("RGB")))
+    assert "; the limit is 2 KB per picture" in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+@override_settings(UPLOAD_MAX_PIXELS=1000)
+def test_a_picture_over_the_pixel_limit_is_refused(client):
+    resp = _post(client, content=_file("wide.png", Image.new("RGB", (50, 40))))
+    assert "the limit is 1,000" in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"gallery": None}, "Add at least one style picture"),
+    ({"content": None}, "Choose a photo to paint"),
+    ({"gallery_blend_waves": "-1"}, "must be a number from 0 to"),
+    ({"gallery_blend_waves": "lots"}, "must be a number from 0 to"),
+    ({"gallery_blend_waves": "0"}, "needs a blend weight above 0"),
+    ({"size": 100_000}, "Choose a size from"),
+    ({"steps": 5000}, "the limit is"),
+    ({"optimizer": "sgd"}, "Select a valid choice"),
+    ({"style_weight": "heavy"}, "Enter a number"),
+])
+def test_bad_settings_are_refused_and_kept(client, fields, message):
+    resp = _post(client, **fields)
+    body = resp.content.decode()
+    assert resp.status_code == 200 and message in body
+    assert Job.objects.count() == 0
+    assert 'name="content_weight" value="1.0"' in body  # what was typed is still there
+
+
+@override_settings(USER_MAX_ACTIVE_JOBS=0)
+def test_over_the_job_limit_is_refused_with_a_message(client):
+    resp = _post(client)
+    assert resp.status_code == 200 and "the limit is 0" in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+def _stored(job: Job, name: str) -> Image.Image:
+    with default_storage.open(job.params["inputs"][name], "rb") as fh:
+        return Image.open(io.BytesIO(fh.read())).copy()
+
+
+def test_alpha_greyscale_cmyk_and_exif_rotation_are_converted(client):
+    clear = Image.new("RGBA", (40, 30), (255, 0, 0, 0))  # fully transparent red
+    grey = Image.new("L", (40, 30), 90)
+    cmyk = Image.new("CMYK", (40, 30), (0, 255, 255, 0))  # red in CMYK
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    rotated = Image.new("RGB", (60, 30), (0, 0, 200))
+    resp = _post(client, content=_file("turned.jpg", rotated, "JPEG", exif=exif.tobytes()),
+                 styles=[_file("clear.png", clear), _file("grey.png", grey),
+                         _file("cmyk.jpg", cmyk, "JPEG")], gallery=None)
+    assert resp.status_code == 302
+    job = Job.objects.get()
+    assert _stored(job, "content").size == (30, 60)  # upright, as the camera meant
+    pictures = [_stored(job, f"style{i}") for i in range(3)]
+    assert all(p.mode == "RGB" for p in pictures)
+    assert np.asarray(pictures[0])[5, 5].tolist() == [255, 255, 255]  # laid over white
+    assert np.asarray(pictures[1])[5, 5].tolist() == [90, 90, 90]
+    r, g, b = np.asarray(pictures[2])[5, 5].tolist()
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_big_pictures_are_stored_no_larger_than_the_largest_output(client):
+    largest = max(p.size for p in PRESETS.values())
+    _post(client, content=_file("huge.png", Image.new("RGB", (largest * 2, largest))))
+    assert _stored(Job.objects.get(), "content").size == (largest, largest // 2)
+
+
+def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_user):
+    _post(client, styles=[_file("mine.png")], upload_blend=["2"], style_weight="7.5",
+          preserve_color="luminance")
+    first = Job.objects.get()
+    body = client.get(f"/style/?from={first.id}").content.decode()
+    assert 'name="style_weight" value="7.5"' in body
+    assert 'value="luminance" selected' in body
+    assert f'src="/style/jobs/{first.id}/inputs/content.png"' in body
+    assert 'name="reuse_blend_0" value="2.0"' in body
+
+    # Submitting without new uploads uses the earlier job's photo and styles.
+    resp = client.post("/style/", {**KNOB_DATA, "from_job": first.id, "reuse_content": "on",
+                                   "reuse_style": ["0", "1"], "reuse_blend_0": "4"})
+    assert resp.status_code == 302
+    second = Job.objects.exclude(pk=first.pk).get()
+    assert [(s["label"], s["weight"]) for s in second.params["styles"]] == [
+        ("mine.png", 4.0), ("Woodblock sea", 1.0)]
+    for name in ("content", "style0", "style1"):
+        assert second.params["inputs"][name] != first.params["inputs"][name]
+        assert _stored(second, name).tobytes() == _stored(first, name).tobytes()
+
+    other = client.__class__()
+    other.force_login(make_user("someone-else"))
+    assert other.get(f"/style/?from={first.id}").status_code == 404
+    assert other.get(f"/style/jobs/{first.id}/inputs/content.png").status_code == 404
+    assert client.get(f"/style/jobs/{first.id}/inputs/content.png")["Content-Type"] == "image/png"
+
+
+def test_the_job_page_shows_the_pictures_and_settings(client):
+    _post(client, styles=[_file("mine.png")])
+    job = Job.objects.get()
+    body = client.get(job.get_absolute_url()).content.decode()
+    assert f"/style/jobs/{job.id}/inputs/style1.png" in body
+    assert 'id="st-preview"' in body and 'id="st-plot"' in body and "Woodblock sea" in body
