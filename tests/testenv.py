@@ -13,6 +13,9 @@ DEFAULTS = {
     "REDIS_URL": "redis://127.0.0.1:6379/13",
     "CHANNELS_PREFIX": f"studio-test-{_run}",
     "MEDIA_ROOT": tempfile.mkdtemp(prefix="studio-test-media-"),
+    # A file (not :memory:) so the worker processes share it; one per run, so two runs
+    # on one machine do not trample each other.
+    "SQLITE_TEST_NAME": os.path.join(tempfile.gettempdir(), f"studio-test-{_run}.sqlite3"),
     "JOB_HEARTBEAT_S": "0.5",
     "JOB_STALE_AFTER_S": "4",
     "JOB_REAPER_INTERVAL_S": "1",
