@@ -1,11 +1,17 @@
 """Loaded by pytest before Django (`-p tests.testenv` in pyproject.toml): test defaults.
 
 The worker and web-server processes the tests start inherit this environment, so they
-see the same Redis database, channel prefix, media folder and fast timings.
+see the same Redis, channel prefix, media folder and fast timings. Unless REDIS_URL is
+set, each run starts a Redis server of its own.
 """
 
+import atexit
 import os
+import shutil
+import socket
+import subprocess
 import tempfile
+import time
 
 _run = f"{os.getpid()}"
 DEFAULTS = {
@@ -29,5 +35,32 @@ DEFAULTS = {
     # torch from oversubscribing (measured ~30x slower training with two threads here).
     "OMP_NUM_THREADS": "1",
 }
+
+
+def _own_redis() -> str | None:
+    """Start a private redis-server for this test run, so that parallel runs on one
+    machine never share queues; None when no redis-server binary is installed."""
+    binary = shutil.which("redis-server")
+    if not binary:
+        return None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    atexit.register(proc.kill)
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return f"redis://127.0.0.1:{port}/0"
+        time.sleep(0.05)
+    proc.kill()
+    return None
+
+
+if "REDIS_URL" not in os.environ:
+    DEFAULTS["REDIS_URL"] = _own_redis() or DEFAULTS["REDIS_URL"]
 for key, value in DEFAULTS.items():
     os.environ.setdefault(key, value)
