@@ -227,9 +227,9 @@ class Detector:
 
     On CUDA it runs in float16 by default (`half=False` to turn off); boxes are decoded in
     float32 either way. `compiled=True` runs the network through `torch.compile` with frozen
-    weights (conv + activation fused, weights pre-packed): ~15-25% faster on a CPU, after a
-    one-off compile of 15-80 s per batch size, so it suits long-lived workers, not one-shot
-    commands.
+    weights (conv + activation fused, weights pre-packed): 5-35% faster on a CPU
+    (docs/benchmarks-detection.md), after a one-off compile of 15-80 s per batch size, so it
+    suits long-lived workers, not one-shot commands.
     """
 
     def __init__(
@@ -246,11 +246,8 @@ class Detector:
                 f"{len(class_names)} class names for a model with {model.class_count} classes"
             )
         self.device = torch.device(device)
-        self.dtype = (
-            torch.float16
-            if (self.device.type == "cuda" if half is None else half)
-            else torch.float32
-        )
+        use_half = self.device.type == "cuda" if half is None else half
+        self.dtype = torch.float16 if use_half else torch.float32
         self.model = model.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
         self.network = (
             torch.compile(self.model, options={"freezing": True}) if compiled else self.model
