@@ -153,8 +153,8 @@ class Stack:
         wait_for(lambda: _pings(self.env["REDIS_URL"]), timeout=20, what="redis-server to start")
         return proc
 
-    def web(self) -> tuple[Process, str]:
-        port = free_port()
+    def web(self, port: int | None = None) -> tuple[Process, str]:
+        port = port or free_port()
         proc = Process(f"web-{port}", [
             sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
             "webapp.asgi:application",

@@ -1,0 +1,59 @@
+"""Worker faults: two workers on one queue, and a deploy's SIGTERM mid-job."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from django.db import transaction
+
+from tests.conftest import Stack, wait_for
+from webapp.jobs import job_create
+from webapp.models import Job, JobStatus
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def _finished(job: Job) -> bool:
+    job.refresh_from_db()
+    return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def test_two_workers_on_one_queue_run_each_job_exactly_once(stack, make_user, tmp_path):
+    second = stack.worker(name="second")
+    users = [make_user(f"u{i}") for i in range(4)]
+    logs = []
+    with transaction.atomic():
+        jobs = []
+        for i in range(12):
+            log = tmp_path / f"job{i}.log"
+            logs.append(log)
+            jobs.append(job_create(user=users[i % 4], kind="countdown",
+                                   params={"steps": 3, "delay": 0.05, "log": str(log)}))
+    for job in jobs:
+        wait_for(lambda j=job: _finished(j), timeout=90, what=f"job {job.id}")
+    assert all(j.status == JobStatus.SUCCEEDED for j in jobs)
+    assert [len(log.read_text().splitlines()) for log in logs] == [1] * 12
+    workers = {j.worker for j in jobs}
+    assert workers & second.worker_names, "the second worker took no job"
+    second.stop()
+
+
+def test_sigterm_during_a_deploy_lets_the_running_job_finish(make_user, tmp_path, django_db_blocker):
+    own = Stack(tmp_path)
+    try:
+        worker = own.worker(queues="deploy", name="deploying")
+        with transaction.atomic():
+            job = job_create(user=make_user(), kind="countdown", params={"steps": 30, "delay": 0.1})
+            job.queue = "deploy"
+            job.save(update_fields=["queue"])
+        wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.1, what="the job to start")
+        # What a deploy does (systemd KillMode=mixed, honcho): SIGTERM to the main process,
+        # a warm shutdown that finishes the job in hand and takes no more.
+        os.kill(worker.pid, signal.SIGTERM)
+        worker.popen.wait(60)
+        job.refresh_from_db()
+        assert job.status == JobStatus.SUCCEEDED and job.result["steps_done"] == 30
+    finally:
+        own.stop()
