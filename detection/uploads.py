@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import BinaryIO
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 PICTURE_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 ZIP_MAGIC = b"PK\x03\x04"
@@ -42,7 +42,7 @@ class UploadLimits:
 
 @dataclass(frozen=True)
 class Picture:
-    """A picture that passed every check, decoded to RGB."""
+    """A picture that passed every check, decoded to RGB and turned upright (EXIF)."""
 
     name: str  # file name, or path inside the zip
     image: Image.Image
@@ -68,7 +68,8 @@ def read_picture(data: bytes, name: str, limits: UploadLimits = UploadLimits()) 
             )
         try:
             image.load()
-            rgb = image.convert("RGB")
+            # Turned the way people see it: phones store pixels sideways plus an EXIF hint.
+            rgb = ImageOps.exif_transpose(image).convert("RGB")
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise UploadError(f"{name}: the picture is corrupt or incomplete ({exc})") from exc
     return Picture(name, rgb)

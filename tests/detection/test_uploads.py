@@ -35,6 +35,15 @@ def test_one_picture_is_read_as_rgb():
     assert picture.image.mode == "RGB" and picture.image.size == (40, 30)
 
 
+def test_exif_rotation_is_applied():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to view
+    out = io.BytesIO()
+    Image.new("RGB", (64, 32), "teal").save(out, "JPEG", exif=exif.tobytes())
+    (picture,) = upload(out.getvalue(), "phone.jpg")
+    assert picture.image.size == (32, 64)
+
+
 def test_a_zip_of_pictures_in_folders_skips_folders_and_mac_metadata():
     data = zip_bytes(
         {
