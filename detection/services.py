@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
+from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
 from detection.uploads import UploadLimits
 from webapp.jobs import job_create
 from webapp.modelfiles import ModelFileError, model_path
@@ -30,8 +31,6 @@ def upload_limits() -> UploadLimits:
 
 def model_card() -> dict[str, Any]:
     """The default model as the pages describe it (from the engine's MODEL_CARD)."""
-    from detection.yolo import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
-
     return {
         "name": MODEL_CARD.name,
         "input_size": list(MODEL_CARD.input_size),
@@ -52,8 +51,6 @@ def _read_names(path: str, mtime: float) -> tuple[str, ...]:
 
 def class_names() -> list[str]:
     """The default model's class names; raises ModelFileError when the files are missing."""
-    from detection.yolo import MODEL_CARD
-
     path = model_path(MODEL_CARD.names)
     return list(_read_names(str(path), path.stat().st_mtime))
 

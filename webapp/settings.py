@@ -133,7 +133,12 @@ REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": env("CHANNEL_LAYER_BACKEND", "channels_redis.core.RedisChannelLayer"),
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("CHANNELS_PREFIX", "studio")},
+        "CONFIG": {
+            # channels_redis blocks on Redis for 5 s (BZPOPMIN); redis-py's default read
+            # timeout is also 5 s, so a job socket with nothing to say for 5 s would die.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env("CHANNELS_PREFIX", "studio"),
+        },
     }
 }
 
