@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -63,3 +64,23 @@ def test_dashboard_socket_is_staff_only(stack, make_user):
     assert msgs[0]["type"] == "dashboard"
     assert set(stats["queues"]) == {"gpu", "default"}
     assert any(w["online"] for w in stats["workers"])
+
+
+def test_a_quiet_socket_stays_open(stack, make_user):
+    from websockets.asyncio.client import connect
+
+    from webapp.models import Job
+
+    user = make_user("patient")
+    job = Job.objects.create(user=user, kind="countdown")  # a row only: nothing will happen
+    url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
+    headers = {"Cookie": f"sessionid={session_cookie(user)}"}
+
+    async def wait_then_resync():
+        async with connect(url, origin=stack.base_url, additional_headers=headers) as ws:
+            assert json.loads(await ws.recv())["type"] == "snapshot"
+            await asyncio.sleep(8)  # longer than channels_redis's 5 s blocking read
+            await ws.send(json.dumps({"type": "resync"}))
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    assert asyncio.run(wait_then_resync())["type"] == "snapshot"
