@@ -73,8 +73,20 @@ def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "webapp.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=open(os.environ.get("BENCH_DAPHNE_LOG", os.devnull), "w"),
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "webapp.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(os.environ.get("BENCH_DAPHNE_LOG", os.devnull), "w"),
     )
     for _ in range(300):
         with socket.socket() as s:
@@ -84,7 +96,9 @@ def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
     raise RuntimeError("daphne did not start")
 
 
-async def ours(port: int, job_id, cookie: str, clients: int, events: int, rate: float) -> list[float]:
+async def ours(
+    port: int, job_id, cookie: str, clients: int, events: int, rate: float
+) -> list[float]:
     from channels.layers import get_channel_layer
     from websockets.asyncio.client import connect
 
@@ -142,8 +156,9 @@ async def peer(clients: int, events: int, rate: float) -> list[float]:
     listeners = [asyncio.create_task(listen(p)) for _, p in subs]
     publisher = aioredis.Redis.from_url(url)
     for i in range(events):
-        await publisher.publish(channel, json.dumps({"type": "progress", "version": i + 1,
-                                                     "sent": time.time()}))
+        await publisher.publish(
+            channel, json.dumps({"type": "progress", "version": i + 1, "sent": time.time()})
+        )
         await asyncio.sleep(1 / rate)
     await asyncio.wait_for(asyncio.gather(*listeners), timeout=120)
     for client, pubsub in subs:
@@ -164,26 +179,43 @@ def main() -> None:
         job, cookie = make_job_and_cookie()
         daphne, port = start_daphne(env)
         try:
-            ms_ours = [x * 1000 for x in asyncio.run(
-                ours(port, job.id, cookie, args.clients, args.events, args.rate))]
+            ms_ours = [
+                x * 1000
+                for x in asyncio.run(
+                    ours(port, job.id, cookie, args.clients, args.events, args.rate)
+                )
+            ]
         finally:
             daphne.terminate()
             daphne.wait(10)
         ms_peer = [x * 1000 for x in asyncio.run(peer(args.clients, args.events, args.rate))]
     rows = {}
     for name, ms in (("studio websocket", ms_ours), ("raw Redis pub/sub", ms_peer)):
-        rows[name] = {"p50": percentile(ms, 50), "p95": percentile(ms, 95),
-                      "mean": statistics.fmean(ms), "n": len(ms)}
+        rows[name] = {
+            "p50": percentile(ms, 50),
+            "p95": percentile(ms, 95),
+            "mean": statistics.fmean(ms),
+            "n": len(ms),
+        }
     print(f"{args.clients} clients, {args.events} events at {args.rate}/s")
     print(f"{'path':22} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8} {'samples':>8}")
     for name, r in rows.items():
         print(f"{name:22} {r['p50']:8.2f} {r['p95']:8.2f} {r['mean']:8.2f} {r['n']:8d}")
     ours_r, peer_r = rows["studio websocket"], rows["raw Redis pub/sub"]
-    print(json.dumps({"clients": args.clients, "events": args.events,
-                      "ours_p50_ms": round(ours_r["p50"], 2), "ours_p95_ms": round(ours_r["p95"], 2),
-                      "peer_p50_ms": round(peer_r["p50"], 2), "peer_p95_ms": round(peer_r["p95"], 2),
-                      "ratio_p50": round(ours_r["p50"] / peer_r["p50"], 2),
-                      "ratio_p95": round(ours_r["p95"] / peer_r["p95"], 2)}))
+    print(
+        json.dumps(
+            {
+                "clients": args.clients,
+                "events": args.events,
+                "ours_p50_ms": round(ours_r["p50"], 2),
+                "ours_p95_ms": round(ours_r["p95"], 2),
+                "peer_p50_ms": round(peer_r["p50"], 2),
+                "peer_p95_ms": round(peer_r["p95"], 2),
+                "ratio_p50": round(ours_r["p50"] / peer_r["p50"], 2),
+                "ratio_p95": round(ours_r["p95"] / peer_r["p95"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -10,14 +10,21 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHES = ["bench_detection.py", "bench_playground.py", "bench_websocket.py", "bench_styletransfer.py"]
+BENCHES = [
+    "bench_detection.py",
+    "bench_playground.py",
+    "bench_websocket.py",
+    "bench_styletransfer.py",
+]
 
 if __name__ == "__main__":
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     failed = []
     for name in BENCHES:
         print(f"\n=== {name}", flush=True)
-        if subprocess.run([sys.executable, str(ROOT / "bench" / name)], cwd=ROOT, env=env).returncode:
+        if subprocess.run(
+            [sys.executable, str(ROOT / "bench" / name)], cwd=ROOT, env=env
+        ).returncode:
             failed.append(name)
     if failed:
         sys.exit(f"failed: {', '.join(failed)}")

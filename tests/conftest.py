@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -25,8 +26,12 @@ from django.test import Client
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 30, interval: float = 0.1,
-             what: str = "condition"):
+def wait_for(
+    predicate: Callable[[], object],
+    timeout: float = 30,
+    interval: float = 0.1,
+    what: str = "condition",
+):
     """Poll until `predicate()` is truthy; return its value or fail naming `what`."""
     deadline = time.monotonic() + timeout
     while True:
@@ -67,8 +72,14 @@ class Process:
         self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")
-        self.popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self._log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+        self.popen = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def pid(self) -> int:
@@ -108,8 +119,12 @@ class Stack:
 
     def __init__(self, log_dir: Path, **env: str) -> None:
         self.log_dir = log_dir
-        self.env = {**os.environ, "DATABASE_URL": database_url(),
-                    "DJANGO_SETTINGS_MODULE": "webapp.settings", **env}
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DJANGO_SETTINGS_MODULE": "webapp.settings",
+            **env,
+        }
         self.env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # only the test process needs it
         self.processes: list[Process] = []
         self._count = 0
@@ -119,11 +134,31 @@ class Stack:
 
         self._count += 1
         name = name or f"w{self._count}"
-        proc = Process(f"worker-{name}", [
-            sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queues, "-c", "1",
-            "-P", "prefork", "-n", f"{name}@%h", "--without-gossip", "--without-mingle",
-            "-l", "warning",
-        ], {**self.env, "STUDIO_WORKER_QUEUES": queues}, self.log_dir)
+        proc = Process(
+            f"worker-{name}",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "worker",
+                "-Q",
+                queues,
+                "-c",
+                "1",
+                "-P",
+                "prefork",
+                "-n",
+                f"{name}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "warning",
+            ],
+            {**self.env, "STUDIO_WORKER_QUEUES": queues},
+            self.log_dir,
+        )
         self.processes.append(proc)
 
         def registered():
@@ -135,30 +170,66 @@ class Stack:
 
     def beat(self) -> Process:
         """The scheduler that runs the reaper every JOB_REAPER_INTERVAL_S."""
-        proc = Process("beat", [
-            sys.executable, "-m", "celery", "-A", "webapp", "beat", "-l", "warning",
-            "-s", str(self.log_dir / "beat-schedule"),
-        ], self.env, self.log_dir)
+        proc = Process(
+            "beat",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "webapp",
+                "beat",
+                "-l",
+                "warning",
+                "-s",
+                str(self.log_dir / "beat-schedule"),
+            ],
+            self.env,
+            self.log_dir,
+        )
         self.processes.append(proc)
         return proc
 
     def redis(self) -> Process:
         """A Redis of this stack's own (for tests that restart it), at self.env's REDIS_URL."""
         port = int(self.env["REDIS_URL"].rsplit(":", 1)[1].split("/")[0])
-        proc = Process(f"redis-{port}", [
-            shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no",
-        ], self.env, self.log_dir)
+        proc = Process(
+            f"redis-{port}",
+            [
+                shutil.which("redis-server") or "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            self.env,
+            self.log_dir,
+        )
         self.processes.append(proc)
         wait_for(lambda: _pings(self.env["REDIS_URL"]), timeout=20, what="redis-server to start")
         return proc
 
     def web(self, port: int | None = None) -> tuple[Process, str]:
         port = port or free_port()
-        proc = Process(f"web-{port}", [
-            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-            "webapp.asgi:application",
-        ], self.env, self.log_dir)
+        proc = Process(
+            f"web-{port}",
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "webapp.asgi:application",
+            ],
+            self.env,
+            self.log_dir,
+        )
         self.processes.append(proc)
 
         def listening():
@@ -183,7 +254,9 @@ def redis_client() -> redis.Redis:
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.fail(f"Redis is not reachable at {settings.REDIS_URL} ({exc}); `make test` starts it")
+        pytest.fail(
+            f"Redis is not reachable at {settings.REDIS_URL} ({exc}); `make test` starts it"
+        )
     client.flushdb()  # messages left by an earlier, interrupted run
     return client
 
@@ -217,8 +290,9 @@ def session_cookie(user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def ws_collect(url: str, *, cookie: str | None, origin: str, until: Callable[[dict], bool],
-                     timeout: float = 30) -> list[dict]:
+async def ws_collect(
+    url: str, *, cookie: str | None, origin: str, until: Callable[[dict], bool], timeout: float = 30
+) -> list[dict]:
     """Connect a real websocket client and gather messages until `until(msg)` holds."""
     from websockets.asyncio.client import connect
 
@@ -234,9 +308,15 @@ async def ws_collect(url: str, *, cookie: str | None, origin: str, until: Callab
     return received
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 @pytest.fixture(scope="session")
@@ -244,7 +324,9 @@ def browser():
     """Real headless Chromium (Debian's), driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
-    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    )
     if not path:
         pytest.fail("Chromium is not installed; `make test` installs it (apt package chromium)")
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests
@@ -268,7 +350,8 @@ def page(browser, stack, tmp_path):
     yield pg
     shots = ROOT / "data" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
-    pg.screenshot(path=str(shots / f"{os.environ.get('PYTEST_CURRENT_TEST', 'page').split(' ')[0].replace('/', '_').replace(':', '_')}.png"), full_page=True)
+    test_name = os.environ.get("PYTEST_CURRENT_TEST", "page").split(" ")[0]
+    pg.screenshot(path=str(shots / (re.sub(r"[^\w.-]", "_", test_name) + ".png")), full_page=True)
     context.close()
 
 

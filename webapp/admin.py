@@ -24,14 +24,32 @@ def _bulk(action, verb: str):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "user", "status", "progress", "worker", "attempts",
-                    "created_at", "finished_at")
+    list_display = (
+        "id",
+        "kind",
+        "user",
+        "status",
+        "progress",
+        "worker",
+        "attempts",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "kind", "queue", "created_at")
     search_fields = ("id", "user__username", "worker", "error", "title")
-    readonly_fields = ("created_at", "queued_at", "started_at", "finished_at", "heartbeat_at",
-                       "version")
-    actions = [_bulk(job_cancel, "Cancelled"), _bulk(job_retry, "Retried"),
-               _bulk(job_requeue, "Requeued")]
+    readonly_fields = (
+        "created_at",
+        "queued_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "version",
+    )
+    actions = [
+        _bulk(job_cancel, "Cancelled"),
+        _bulk(job_retry, "Retried"),
+        _bulk(job_requeue, "Requeued"),
+    ]
 
 
 @admin.register(Worker)

@@ -29,26 +29,41 @@ def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
         by_state[row["status"]] = row["n"]
     running = [
         {
-            "id": str(j.id), "kind": j.kind, "label": KINDS[j.kind].label if j.kind in KINDS else j.kind,
-            "user": j.user.username, "progress": j.progress, "worker": j.worker,
+            "id": str(j.id),
+            "kind": j.kind,
+            "label": KINDS[j.kind].label if j.kind in KINDS else j.kind,
+            "user": j.user.username,
+            "progress": j.progress,
+            "worker": j.worker,
             "started_at": j.started_at.isoformat() if j.started_at else None,
             "url": reverse("job_detail", args=[j.id]),
         }
-        for j in Job.objects.filter(status=JobStatus.RUNNING).select_related("user").order_by("started_at")[:50]
+        for j in Job.objects.filter(status=JobStatus.RUNNING)
+        .select_related("user")
+        .order_by("started_at")[:50]
     ]
     workers = [
         {
-            "name": w.name, "device": w.device, "memory_mb": w.device_memory_mb, "queues": w.queues,
+            "name": w.name,
+            "device": w.device,
+            "memory_mb": w.device_memory_mb,
+            "queues": w.queues,
             "last_seen_s": round((now - w.last_seen).total_seconds(), 1),
             "online": (now - w.last_seen).total_seconds() < WORKER_ONLINE_S,
         }
         for w in Worker.objects.order_by("name")[:100]
     ]
     failures = [
-        {"id": str(j.id), "kind": j.kind, "user": j.user.username, "error": j.error[:300],
-         "finished_at": j.finished_at.isoformat() if j.finished_at else None,
-         "url": reverse("job_detail", args=[j.id])}
-        for j in Job.objects.filter(status=JobStatus.FAILED).select_related("user")
+        {
+            "id": str(j.id),
+            "kind": j.kind,
+            "user": j.user.username,
+            "error": j.error[:300],
+            "finished_at": j.finished_at.isoformat() if j.finished_at else None,
+            "url": reverse("job_detail", args=[j.id]),
+        }
+        for j in Job.objects.filter(status=JobStatus.FAILED)
+        .select_related("user")
         .order_by("-finished_at")[:10]
     ]
     finished = list(

@@ -54,7 +54,9 @@ def job_create(
             f"{settings.USER_MAX_ACTIVE_JOBS}); wait for one to finish or cancel one."
         )
     with transaction.atomic():
-        job = Job(user=user, kind=kind, params=dict(params), title=title[:200], queue=job_kind.queue)
+        job = Job(
+            user=user, kind=kind, params=dict(params), title=title[:200], queue=job_kind.queue
+        )
         stored: dict[str, str] = {}
         for name, content in (files or {}).items():
             blob = ContentFile(content) if isinstance(content, bytes) else content
@@ -71,7 +73,9 @@ def job_cancel(*, job: Job) -> Job:
     now = timezone.now()
     with transaction.atomic():
         stopped_queued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.CANCELLED, finished_at=now, version=F("version") + 1,
+            status=JobStatus.CANCELLED,
+            finished_at=now,
+            version=F("version") + 1,
             error="Cancelled before it started.",
         )
         if not stopped_queued and not Job.objects.filter(
@@ -90,13 +94,26 @@ def job_retry(*, job: Job) -> Job:
         updated = Job.objects.filter(
             pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]
         ).update(
-            status=JobStatus.QUEUED, queued_at=timezone.now(), started_at=None, finished_at=None,
-            heartbeat_at=None, progress=0.0, metrics={}, result={}, error="", worker="",
-            cancel_requested=False, control={}, attempts=0, version=F("version") + 1,
+            status=JobStatus.QUEUED,
+            queued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+            heartbeat_at=None,
+            progress=0.0,
+            metrics={},
+            result={},
+            error="",
+            worker="",
+            cancel_requested=False,
+            control={},
+            attempts=0,
+            version=F("version") + 1,
         )
         if not updated:
             job.refresh_from_db()
-            raise JobRefused(f"Only failed or cancelled jobs can be retried; this one is {job.status}.")
+            raise JobRefused(
+                f"Only failed or cancelled jobs can be retried; this one is {job.status}."
+            )
         job.refresh_from_db()
         _send(job)
     transaction.on_commit(lambda: events.publish_snapshot(job))
@@ -106,9 +123,15 @@ def job_retry(*, job: Job) -> Job:
 def job_requeue(*, job: Job, reason: str = "Requeued by staff.") -> Job:
     """Staff action: put a running (stuck) or queued job back in the queue and resend it."""
     with transaction.atomic():
-        if not Job.objects.filter(pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.QUEUED]).update(
-            status=JobStatus.QUEUED, queued_at=timezone.now(), worker="", heartbeat_at=None,
-            error=reason, version=F("version") + 1,
+        if not Job.objects.filter(
+            pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.QUEUED]
+        ).update(
+            status=JobStatus.QUEUED,
+            queued_at=timezone.now(),
+            worker="",
+            heartbeat_at=None,
+            error=reason,
+            version=F("version") + 1,
         ):
             job.refresh_from_db()
             raise JobRefused(f"A {job.status} job cannot be requeued; retry it instead.")
@@ -146,7 +169,8 @@ def job_claim(*, job_id: str, worker: str) -> Job | None:
         return None
     last_served = (
         Job.objects.filter(user=OuterRef("user"), started_at__isnull=False)
-        .order_by("-started_at").values("started_at")[:1]
+        .order_by("-started_at")
+        .values("started_at")[:1]
     )
     candidates = (
         Job.objects.filter(status=JobStatus.QUEUED, queue=queue)
@@ -157,8 +181,13 @@ def job_claim(*, job_id: str, worker: str) -> Job | None:
     now = timezone.now()
     for pk in candidates:
         claimed = Job.objects.filter(pk=pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker,
-            attempts=F("attempts") + 1, version=F("version") + 1, error="",
+            status=JobStatus.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker,
+            attempts=F("attempts") + 1,
+            version=F("version") + 1,
+            error="",
         )
         if claimed:
             return Job.objects.get(pk=pk)
@@ -178,7 +207,9 @@ def job_finish(
     if status == JobStatus.SUCCEEDED:
         fields["progress"] = 1.0
     if not Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker).update(**fields):
-        log.warning("job %s was no longer held by %s when it finished as %s", job_id, worker, status)
+        log.warning(
+            "job %s was no longer held by %s when it finished as %s", job_id, worker, status
+        )
         return None
     return Job.objects.get(pk=job_id)
 
@@ -191,11 +222,18 @@ def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
         silent = f"the worker {job.worker or '?'} stopped responding"
         with transaction.atomic():
             if job.attempts < settings.JOB_MAX_ATTEMPTS:
-                fields = dict(status=JobStatus.QUEUED, queued_at=timezone.now(), worker="",
-                              error=f"Requeued: {silent} (attempt {job.attempts}).")
+                fields = dict(
+                    status=JobStatus.QUEUED,
+                    queued_at=timezone.now(),
+                    worker="",
+                    error=f"Requeued: {silent} (attempt {job.attempts}).",
+                )
             else:
-                fields = dict(status=JobStatus.FAILED, finished_at=timezone.now(),
-                              error=f"Failed: {silent} on each of {job.attempts} attempts.")
+                fields = dict(
+                    status=JobStatus.FAILED,
+                    finished_at=timezone.now(),
+                    error=f"Failed: {silent} on each of {job.attempts} attempts.",
+                )
             # CAS on the heartbeat we saw: a worker that beat meanwhile keeps its job.
             if not Job.objects.filter(
                 pk=job.pk, status=JobStatus.RUNNING, heartbeat_at=job.heartbeat_at

@@ -35,14 +35,14 @@ class JobQuerySet(models.QuerySet):
 
     def stale(self, *, older_than: timedelta) -> JobQuerySet:
         """Running jobs whose worker has not sent a heartbeat for `older_than`."""
-        return self.filter(
-            status=JobStatus.RUNNING, heartbeat_at__lt=timezone.now() - older_than
-        )
+        return self.filter(status=JobStatus.RUNNING, heartbeat_at__lt=timezone.now() - older_than)
 
 
 class Job(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs"
+    )
     kind = models.CharField(max_length=32, db_index=True)
     title = models.CharField(max_length=200, blank=True)
     queue = models.CharField(max_length=32, default="gpu")
@@ -69,7 +69,10 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "status"]), models.Index(fields=["status", "queued_at"])]
+        indexes = [
+            models.Index(fields=["user", "status"]),
+            models.Index(fields=["status", "queued_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.status})"

@@ -102,8 +102,13 @@ class JobContext:
         version = Job.objects.filter(pk=self.job.pk).values_list("version", flat=True).first()
         events.publish(
             self.job.id,
-            {"type": event, "version": version, "progress": self.job.progress,
-             "metrics": update["metrics"], **data},
+            {
+                "type": event,
+                "version": version,
+                "progress": self.job.progress,
+                "metrics": update["metrics"],
+                **data,
+            },
         )
 
     # -- cancel and live controls --------------------------------------------------------
@@ -112,7 +117,11 @@ class JobContext:
         if now - self._last_poll < settings.JOB_CANCEL_POLL_S:
             return
         self._last_poll = now
-        row = Job.objects.filter(pk=self.job.pk).values("cancel_requested", "control", "status").first()
+        row = (
+            Job.objects.filter(pk=self.job.pk)
+            .values("cancel_requested", "control", "status")
+            .first()
+        )
         if row is None or row["cancel_requested"] or row["status"] != JobStatus.RUNNING:
             self._cancel = True
         else:
@@ -156,8 +165,10 @@ def describe_failure(exc: BaseException) -> str:
     """A message for the user; the traceback goes to the worker's log."""
     text = str(exc)
     if "out of memory" in text.lower():
-        return ("The GPU ran out of memory for this job. Try a smaller size, fewer images "
-                "or a smaller batch.")
+        return (
+            "The GPU ran out of memory for this job. Try a smaller size, fewer images "
+            "or a smaller batch."
+        )
     if type(exc).__name__ == "SoftTimeLimitExceeded":
         minutes = settings.JOB_MAX_RUNTIME_S // 60
         return f"The job ran longer than the limit of {minutes} minutes and was stopped."

@@ -52,8 +52,11 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if status in JobStatus.values:
         jobs = jobs.filter(status=status)
     page = Paginator(jobs, 25).get_page(request.GET.get("page"))
-    return render(request, "webapp/job_list.html", {"page": page, "kinds": KINDS,
-                                                     "status": status, "statuses": JobStatus.values})
+    return render(
+        request,
+        "webapp/job_list.html",
+        {"page": page, "kinds": KINDS, "status": status, "statuses": JobStatus.values},
+    )
 
 
 @login_required
@@ -61,8 +64,9 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     job = _job_for(request, job_id)
     kind = KINDS.get(job.kind)
     template = kind.template if kind else "webapp/job_detail.html"
-    return render(request, template, {"job": job, "kind": kind,
-                                      "snapshot": events.job_snapshot(job)})
+    return render(
+        request, template, {"job": job, "kind": kind, "snapshot": events.job_snapshot(job)}
+    )
 
 
 @login_required
@@ -115,11 +119,20 @@ def job_control_view(request: HttpRequest, job_id) -> JsonResponse:
         changes = json.loads(request.body or b"{}")
     except ValueError:
         return JsonResponse({"error": "The body must be a JSON object."}, status=400)
-    if not isinstance(changes, dict) or len(changes) > 10 or not all(
-        isinstance(k, str) and len(k) <= 32 and isinstance(v, bool | int | float | str)
-        and len(str(v)) <= 64 for k, v in changes.items()
+    if (
+        not isinstance(changes, dict)
+        or len(changes) > 10
+        or not all(
+            isinstance(k, str)
+            and len(k) <= 32
+            and isinstance(v, bool | int | float | str)
+            and len(str(v)) <= 64
+            for k, v in changes.items()
+        )
     ):
-        return JsonResponse({"error": "Controls are at most 10 short name: value pairs."}, status=400)
+        return JsonResponse(
+            {"error": "Controls are at most 10 short name: value pairs."}, status=400
+        )
     try:
         job = job_control(job=job, changes=changes)
     except JobRefused as exc:
@@ -139,7 +152,9 @@ def job_file(request: HttpRequest, job_id, name: str) -> FileResponse:
     ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
     download = request.GET.get("download") == "1" or ctype not in SAFE_INLINE_TYPES
     response = FileResponse(
-        default_storage.open(path, "rb"), as_attachment=download, filename=name,
+        default_storage.open(path, "rb"),
+        as_attachment=download,
+        filename=name,
         content_type=ctype if ctype in SAFE_INLINE_TYPES else "application/octet-stream",
     )
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -152,4 +167,3 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from webapp.dashboard import dashboard_stats
 
     return render(request, "webapp/dashboard.html", {"stats": dashboard_stats(), "kinds": KINDS})
-

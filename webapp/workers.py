@@ -45,8 +45,15 @@ def worker_register(*, queues: str = "") -> None:
 
     device, memory = describe_device()
     name = current_worker_name()
-    row = dict(name=name, hostname=socket.gethostname(), pid=os.getpid(), device=device,
-               device_memory_mb=memory, queues=queues, started_at=timezone.now())
+    row = dict(
+        name=name,
+        hostname=socket.gethostname(),
+        pid=os.getpid(),
+        device=device,
+        device_memory_mb=memory,
+        queues=queues,
+        started_at=timezone.now(),
+    )
     Worker.objects.update_or_create(name=name, defaults={**row, "last_seen": timezone.now()})
     stop = threading.Event()
 

@@ -23,7 +23,9 @@ def test_jobs_survive_a_redis_restart(make_user, tmp_path, django_db_blocker):
         _, base_url = own.web()
         user = make_user()
         # Rows are written here; the messages go through this stack's own Redis.
-        running = Job.objects.create(user=user, kind="countdown", params={"steps": 60, "delay": 0.1})
+        running = Job.objects.create(
+            user=user, kind="countdown", params={"steps": 60, "delay": 0.1}
+        )
         waiting = Job.objects.create(user=user, kind="countdown", params={"steps": 3, "delay": 0.1})
         own_send(own, running)
         own_send(own, waiting)
@@ -34,16 +36,22 @@ def test_jobs_survive_a_redis_restart(make_user, tmp_path, django_db_blocker):
         redis_proc = own.redis()  # back, empty
 
         for job in (running, waiting):
-            wait_for(lambda j=job: Job.objects.get(pk=j.pk).status == JobStatus.SUCCEEDED,
-                     timeout=90, what=f"job {job.id} to finish after the restart")
+            wait_for(
+                lambda j=job: Job.objects.get(pk=j.pk).status == JobStatus.SUCCEEDED,
+                timeout=90,
+                what=f"job {job.id} to finish after the restart",
+            )
         # The web server talks to the new Redis too: a page that reconnects sees the truth.
         url = base_url.replace("http", "ws") + f"/ws/jobs/{waiting.id}/"
-        msgs = asyncio.run(ws_collect(url, cookie=session_cookie(user), origin=base_url,
-                                      until=lambda m: True))
+        msgs = asyncio.run(
+            ws_collect(url, cookie=session_cookie(user), origin=base_url, until=lambda m: True)
+        )
         assert msgs[0]["job"]["status"] == "succeeded"
         # The queued job's message died with Redis; the reaper sent a new one.
         assert f"job {waiting.id} waited with no message" in worker.log()
-        assert Job.objects.get(pk=running.pk).attempts + Job.objects.get(pk=waiting.pk).attempts <= 3
+        assert (
+            Job.objects.get(pk=running.pk).attempts + Job.objects.get(pk=waiting.pk).attempts <= 3
+        )
     finally:
         own.stop()
 

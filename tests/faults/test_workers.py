@@ -29,8 +29,13 @@ def test_two_workers_on_one_queue_run_each_job_exactly_once(stack, make_user, tm
         for i in range(12):
             log = tmp_path / f"job{i}.log"
             logs.append(log)
-            jobs.append(job_create(user=users[i % 4], kind="countdown",
-                                   params={"steps": 3, "delay": 0.05, "log": str(log)}))
+            jobs.append(
+                job_create(
+                    user=users[i % 4],
+                    kind="countdown",
+                    params={"steps": 3, "delay": 0.05, "log": str(log)},
+                )
+            )
     for job in jobs:
         wait_for(lambda j=job: _finished(j), timeout=90, what=f"job {job.id}")
     assert all(j.status == JobStatus.SUCCEEDED for j in jobs)
@@ -40,7 +45,9 @@ def test_two_workers_on_one_queue_run_each_job_exactly_once(stack, make_user, tm
     second.stop()
 
 
-def test_sigterm_during_a_deploy_lets_the_running_job_finish(make_user, tmp_path, django_db_blocker):
+def test_sigterm_during_a_deploy_lets_the_running_job_finish(
+    make_user, tmp_path, django_db_blocker
+):
     own = Stack(tmp_path)
     try:
         worker = own.worker(queues="deploy", name="deploying")

@@ -31,14 +31,20 @@ def runs_logged(path) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
-def test_job_runs_end_to_end_and_websocket_sees_snapshot_progress_result(stack, make_user, tmp_path):
+def test_job_runs_end_to_end_and_websocket_sees_snapshot_progress_result(
+    stack, make_user, tmp_path
+):
     user = make_user()
     job = job_create(user=user, kind="countdown", params={"steps": 12, "delay": 0.25})
     url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
-    msgs = asyncio.run(ws_collect(
-        url, cookie=session_cookie(user), origin=stack.base_url,
-        until=lambda m: m["type"] == "result" or m.get("job", {}).get("status") == "failed",
-    ))
+    msgs = asyncio.run(
+        ws_collect(
+            url,
+            cookie=session_cookie(user),
+            origin=stack.base_url,
+            until=lambda m: m["type"] == "result" or m.get("job", {}).get("status") == "failed",
+        )
+    )
     types = [m["type"] for m in msgs]
     assert types[0] == "snapshot"
     assert types[-1] == "result", types
@@ -57,8 +63,9 @@ def test_job_runs_end_to_end_and_websocket_sees_snapshot_progress_result(stack, 
 
 def test_same_task_delivered_twice_runs_the_job_once(stack, make_user, tmp_path):
     log = tmp_path / "runs.log"
-    job = job_create(user=make_user(), kind="countdown",
-                     params={"steps": 3, "delay": 0.2, "log": str(log)})
+    job = job_create(
+        user=make_user(), kind="countdown", params={"steps": 3, "delay": 0.2, "log": str(log)}
+    )
     run_job.apply_async(args=[str(job.id)], queue="gpu")  # a second delivery of the message
     run_job.apply_async(args=[str(job.id)], queue="gpu")  # and a third
     final(job)
@@ -96,8 +103,11 @@ def test_cancel_running_job_stops_it_at_the_next_step(stack, make_user):
 
 def test_retry_a_failed_job(stack, make_user, tmp_path):
     fixed = tmp_path / "fixed"
-    job = job_create(user=make_user(), kind="countdown",
-                     params={"steps": 3, "delay": 0.05, "fail_unless": str(fixed), "fail_at": 2})
+    job = job_create(
+        user=make_user(),
+        kind="countdown",
+        params={"steps": 3, "delay": 0.05, "fail_unless": str(fixed), "fail_at": 2},
+    )
     final(job)
     assert job.status == JobStatus.FAILED
     assert job.error == "Step 2 failed on purpose."
@@ -113,8 +123,11 @@ def test_worker_killed_mid_job_is_requeued_and_finishes(stack, make_user, tmp_pa
     log = tmp_path / "runs.log"
     doomed = stack.worker(queues="doomed", name="doomed")
     with transaction.atomic():
-        job = job_create(user=make_user(), kind="countdown",
-                         params={"steps": 100, "delay": 0.05, "log": str(log)})
+        job = job_create(
+            user=make_user(),
+            kind="countdown",
+            params={"steps": 100, "delay": 0.05, "log": str(log)},
+        )
         job.queue = "doomed"  # only the doomed worker listens there
         job.save(update_fields=["queue"])
     wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.05, what="the doomed worker to start")
@@ -135,27 +148,41 @@ def test_reaper_gives_up_after_the_attempt_limit(make_user, settings):
 
     stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
     job = Job.objects.create(
-        user=make_user(), kind="countdown", status=JobStatus.RUNNING, worker="gone:1",
-        attempts=settings.JOB_MAX_ATTEMPTS, started_at=stale, heartbeat_at=stale,
+        user=make_user(),
+        kind="countdown",
+        status=JobStatus.RUNNING,
+        worker="gone:1",
+        attempts=settings.JOB_MAX_ATTEMPTS,
+        started_at=stale,
+        heartbeat_at=stale,
     )
     fresh = Job.objects.create(
-        user=job.user, kind="countdown", status=JobStatus.RUNNING, worker="alive:1",
-        attempts=1, started_at=timezone.now(), heartbeat_at=timezone.now(),
+        user=job.user,
+        kind="countdown",
+        status=JobStatus.RUNNING,
+        worker="alive:1",
+        attempts=1,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
     )
     assert [j.pk for j in jobs_reap()] == [job.pk]
     job.refresh_from_db()
     fresh.refresh_from_db()
     assert job.status == JobStatus.FAILED
-    assert job.error == (f"Failed: the worker gone:1 stopped responding on each of "
-                         f"{settings.JOB_MAX_ATTEMPTS} attempts.")
+    assert job.error == (
+        f"Failed: the worker gone:1 stopped responding on each of "
+        f"{settings.JOB_MAX_ATTEMPTS} attempts."
+    )
     assert fresh.status == JobStatus.RUNNING
 
 
 def test_one_users_many_jobs_do_not_starve_another_users_one(stack, make_user):
     hog, newcomer = make_user("hog"), make_user("newcomer")
     with transaction.atomic():  # all tokens reach the queue at once, the hog's first
-        hogs = [job_create(user=hog, kind="countdown", params={"steps": 2, "delay": 0.1})
-                for _ in range(4)]
+        hogs = [
+            job_create(user=hog, kind="countdown", params={"steps": 2, "delay": 0.1})
+            for _ in range(4)
+        ]
         theirs = job_create(user=newcomer, kind="countdown", params={"steps": 2, "delay": 0.1})
     for job in [*hogs, theirs]:
         final(job)
@@ -170,8 +197,9 @@ def test_queued_job_whose_message_was_lost_is_sent_again(stack, make_user, redis
 
     # A queued row with no message in the broker: what a Redis restart leaves behind.
     long_ago = timezone.now() - timedelta(seconds=settings.JOB_STALE_AFTER_S + 5)
-    job = Job.objects.create(user=make_user(), kind="countdown", params={"steps": 2, "delay": 0},
-                             queued_at=long_ago)
+    job = Job.objects.create(
+        user=make_user(), kind="countdown", params={"steps": 2, "delay": 0}, queued_at=long_ago
+    )
     wait_for(lambda: stack.redis_llen("gpu") == 0, what="the queue to be empty")
     assert jobs_resend_lost() == 1
     final(job)

@@ -9,17 +9,34 @@ from tests.conftest import ROOT
 
 
 def test_check_deploy_is_clean_in_production_mode():
-    env = {**os.environ, "STUDIO_PRODUCTION": "1", "SECRET_KEY": secrets.token_urlsafe(60),
-           "ALLOWED_HOSTS": "studio.example.org", "DEBUG": "0"}
-    out = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "STUDIO_PRODUCTION": "1",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "studio.example.org",
+        "DEBUG": "0",
+    }
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "no issues" in out.stdout
 
 
 def test_production_refuses_to_start_without_a_real_secret_key():
     env = {**os.environ, "STUDIO_PRODUCTION": "1", "SECRET_KEY": ""}
-    out = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode != 0
     assert "SECRET_KEY" in out.stderr

@@ -21,8 +21,11 @@ def _queued(user, **params) -> Job:
 
 
 def test_signup_logs_in_and_lands_home(client):
-    resp = client.post(reverse("signup"), {"username": "grace", "password1": "a-long-pass-42",
-                                           "password2": "a-long-pass-42"}, follow=True)
+    resp = client.post(
+        reverse("signup"),
+        {"username": "grace", "password1": "a-long-pass-42", "password2": "a-long-pass-42"},
+        follow=True,
+    )
     assert resp.status_code == 200
     assert resp.context["user"].username == "grace"
 
@@ -51,7 +54,9 @@ def test_staff_sees_any_job(client, make_user):
 def test_result_files_only_for_owner_and_never_as_html(client, make_user):
     owner = make_user("owner")
     job = _queued(owner)
-    default_storage.save(f"{job.storage_prefix}/page.html", ContentFile(b"<script>alert(1)</script>"))
+    default_storage.save(
+        f"{job.storage_prefix}/page.html", ContentFile(b"<script>alert(1)</script>")
+    )
     default_storage.save(f"{job.storage_prefix}/out.png", ContentFile(b"\x89PNG\r\n\x1a\n"))
     url = reverse("job_file", args=[job.id, "page.html"])
     client.force_login(make_user("mallory"))
@@ -86,8 +91,15 @@ def test_requeue_is_staff_only(client, make_user):
     assert resp.status_code == 302 and "/admin/login/" in resp["Location"]
 
 
-@pytest.mark.parametrize("body", ["not json", "[1, 2]", json.dumps({"x": {"nested": 1}}),
-                                  json.dumps({f"k{i}": i for i in range(20)})])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"x": {"nested": 1}}),
+        json.dumps({f"k{i}": i for i in range(20)}),
+    ],
+)
 def test_control_rejects_malformed_bodies(client, make_user, body):
     job = _queued(make_user("owner"))
     client.force_login(job.user)

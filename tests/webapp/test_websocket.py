@@ -16,7 +16,9 @@ pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 def _open(stack, job, *, cookie, origin):
     url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
-    return asyncio.run(ws_collect(url, cookie=cookie, origin=origin, until=lambda m: True, timeout=10))
+    return asyncio.run(
+        ws_collect(url, cookie=cookie, origin=origin, until=lambda m: True, timeout=10)
+    )
 
 
 @pytest.fixture
@@ -30,7 +32,9 @@ def test_owner_gets_a_snapshot(stack, job):
 
 
 def test_staff_may_watch_any_job(stack, job, make_user):
-    msgs = _open(stack, job, cookie=session_cookie(make_user("op", staff=True)), origin=stack.base_url)
+    msgs = _open(
+        stack, job, cookie=session_cookie(make_user("op", staff=True)), origin=stack.base_url
+    )
     assert msgs[0]["type"] == "snapshot"
 
 
@@ -55,11 +59,25 @@ def test_another_users_job_is_refused(stack, job, make_user):
 def test_dashboard_socket_is_staff_only(stack, make_user):
     url = stack.base_url.replace("http", "ws") + "/ws/dashboard/"
     with pytest.raises(ConnectionClosed) as exc:
-        asyncio.run(ws_collect(url, cookie=session_cookie(make_user("pleb")), origin=stack.base_url,
-                               until=lambda m: True, timeout=10))
+        asyncio.run(
+            ws_collect(
+                url,
+                cookie=session_cookie(make_user("pleb")),
+                origin=stack.base_url,
+                until=lambda m: True,
+                timeout=10,
+            )
+        )
     assert exc.value.rcvd.code == 4403
-    msgs = asyncio.run(ws_collect(url, cookie=session_cookie(make_user("boss", staff=True)),
-                                  origin=stack.base_url, until=lambda m: True, timeout=10))
+    msgs = asyncio.run(
+        ws_collect(
+            url,
+            cookie=session_cookie(make_user("boss", staff=True)),
+            origin=stack.base_url,
+            until=lambda m: True,
+            timeout=10,
+        )
+    )
     stats = msgs[0]["stats"]
     assert msgs[0]["type"] == "dashboard"
     assert set(stats["queues"]) == {"gpu", "default"}
