@@ -23,8 +23,21 @@ from webapp.models import Job
 DEFAULT_PRESET = "standard"  # what `manage.py stylize` uses without --preset
 MAX_TOTAL_STEPS = 1000  # most optimiser steps over all levels of one job
 MAX_BLEND = 100.0  # largest blend weight of one style (only ratios matter)
-KNOBS = ("size", "steps", "levels", "coarse_steps", "style_weight", "content_weight",
-         "tv_weight", "optimizer", "learning_rate", "init", "pooling", "preserve_color", "seed")
+KNOBS = (
+    "size",
+    "steps",
+    "levels",
+    "coarse_steps",
+    "style_weight",
+    "content_weight",
+    "tv_weight",
+    "optimizer",
+    "learning_rate",
+    "init",
+    "pooling",
+    "preserve_color",
+    "seed",
+)
 
 
 def engine_limits() -> dict[str, Any]:
@@ -97,18 +110,22 @@ def stored_picture(job: Job, name: str) -> Image.Image:
 
 class StylizeForm(forms.Form):
     content = forms.FileField(
-        required=False, label="Your photo",
+        required=False,
+        label="Your photo",
         widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
     )
     styles = MultipleFileField(required=False, label="Upload style pictures")
     gallery = forms.MultipleChoiceField(
-        required=False, choices=[(s.name, s.label) for s in STYLES.values()],
-        widget=forms.CheckboxSelectMultiple, label="Or pick from the gallery",
+        required=False,
+        choices=[(s.name, s.label) for s in STYLES.values()],
+        widget=forms.CheckboxSelectMultiple,
+        label="Or pick from the gallery",
     )
     from_job = forms.UUIDField(required=False, widget=forms.HiddenInput)
     reuse_content = forms.BooleanField(required=False, label="Use the photo of the earlier job")
-    reuse_style = forms.TypedMultipleChoiceField(coerce=int, required=False,
-                                                 widget=forms.CheckboxSelectMultiple)
+    reuse_style = forms.TypedMultipleChoiceField(
+        coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     preset = forms.ChoiceField(label="Size and quality")
     size = forms.IntegerField(label="Size (longest side, px)")
@@ -138,20 +155,34 @@ class StylizeForm(forms.Form):
         f["size"].widget.attrs.update(min=limits["min_side"], max=limits["max_size"])
         f["steps"].widget.attrs.update(min=0, max=MAX_TOTAL_STEPS)
         f["coarse_steps"].widget.attrs.update(min=0, max=MAX_TOTAL_STEPS)
-        f["optimizer"].choices = _choices(limits["optimizers"], {"lbfgs": "L-BFGS (best quality)",
-                                                                 "adam": "Adam (fast on GPUs)"})
-        f["init"].choices = _choices(limits["inits"], {
-            "content": "the photo", "noise": "noise",
-            "style-colors": "the photo in the style's colours"})
-        f["pooling"].choices = _choices(limits["poolings"], {"max": "max (crisper)",
-                                                             "avg": "average (smoother)"})
-        f["preserve_color"].choices = _choices(limits["color_modes"], {
-            "none": "no – take the style's colours",
-            "luminance": "yes – transfer light and texture only",
-            "match": "yes – recolour the style to the photo first"})
+        f["optimizer"].choices = _choices(
+            limits["optimizers"], {"lbfgs": "L-BFGS (best quality)", "adam": "Adam (fast on GPUs)"}
+        )
+        f["init"].choices = _choices(
+            limits["inits"],
+            {
+                "content": "the photo",
+                "noise": "noise",
+                "style-colors": "the photo in the style's colours",
+            },
+        )
+        f["pooling"].choices = _choices(
+            limits["poolings"], {"max": "max (crisper)", "avg": "average (smoother)"}
+        )
+        f["preserve_color"].choices = _choices(
+            limits["color_modes"],
+            {
+                "none": "no – take the style's colours",
+                "luminance": "yes – transfer light and texture only",
+                "match": "yes – recolour the style to the photo first",
+            },
+        )
         base = presets[DEFAULT_PRESET]
-        self.initial = {"preset": DEFAULT_PRESET, **{k: getattr(base, k) for k in KNOBS},
-                        **self.initial}
+        self.initial = {
+            "preset": DEFAULT_PRESET,
+            **{k: getattr(base, k) for k in KNOBS},
+            **self.initial,
+        }
         if source is not None:
             self.initial.update(self._from_source(source))
             f["reuse_style"].choices = [
@@ -161,9 +192,12 @@ class StylizeForm(forms.Form):
     @staticmethod
     def _from_source(source: Job) -> dict[str, Any]:
         params = source.params
-        initial = {"preset": params.get("preset", DEFAULT_PRESET), "from_job": source.id,
-                   "reuse_content": True,
-                   "reuse_style": list(range(len(params.get("styles", []))))}
+        initial = {
+            "preset": params.get("preset", DEFAULT_PRESET),
+            "from_job": source.id,
+            "reuse_content": True,
+            "reuse_style": list(range(len(params.get("styles", [])))),
+        }
         initial.update({k: v for k, v in params.get("config", {}).items() if k in KNOBS})
         return initial
 
@@ -176,9 +210,13 @@ class StylizeForm(forms.Form):
             return []
         checked = {str(v) for v in self["reuse_style"].value() or []}
         return [
-            {"index": i, "index_str": str(i), "label": s["label"],
-             "checked": str(i) in checked,
-             "weight": self._weight_shown(f"reuse_blend_{i}", s["weight"])}
+            {
+                "index": i,
+                "index_str": str(i),
+                "label": s["label"],
+                "checked": str(i) in checked,
+                "weight": self._weight_shown(f"reuse_blend_{i}", s["weight"]),
+            }
             for i, s in enumerate(self.source.params.get("styles", []))
         ]
 
@@ -186,8 +224,13 @@ class StylizeForm(forms.Form):
         """The gallery for the template: name, label, about, checked, weight."""
         checked = set(self["gallery"].value() or [])
         return [
-            {"name": s.name, "label": s.label, "about": s.about, "checked": s.name in checked,
-             "weight": self._weight_shown(f"gallery_blend_{s.name}", 1)}
+            {
+                "name": s.name,
+                "label": s.label,
+                "about": s.about,
+                "checked": s.name in checked,
+                "weight": self._weight_shown(f"gallery_blend_{s.name}", 1),
+            }
             for s in STYLES.values()
         ]
 
@@ -229,8 +272,11 @@ class StylizeForm(forms.Form):
         except ValueError:
             weight = -1.0
         if not 0 <= weight <= MAX_BLEND:  # also catches NaN
-            self.add_error(None, f"The blend weight of {label} must be a number from 0 to "
-                                 f"{MAX_BLEND:g}, not {raw!r}.")
+            self.add_error(
+                None,
+                f"The blend weight of {label} must be a number from 0 to "
+                f"{MAX_BLEND:g}, not {raw!r}.",
+            )
             return default
         return weight
 
@@ -245,17 +291,25 @@ class StylizeForm(forms.Form):
             styles.append(StyleInput(picture=picture, label=name, weight=weight))
         for name in data.get("gallery") or []:
             style = STYLES[name]
-            styles.append(StyleInput(picture=gallery_picture(name), label=style.label,
-                                     weight=self._blend(self.data.get(f"gallery_blend_{name}"),
-                                                        style.label),
-                                     gallery=name))
+            styles.append(
+                StyleInput(
+                    picture=gallery_picture(name),
+                    label=style.label,
+                    weight=self._blend(self.data.get(f"gallery_blend_{name}"), style.label),
+                    gallery=name,
+                )
+            )
         if self.source is not None:
             for i in data.get("reuse_style") or []:
                 spec = self.source.params["styles"][i]
-                styles.append(StyleInput(picture=stored_picture(self.source, f"style{i}"),
-                                         label=spec["label"], gallery=spec.get("gallery", ""),
-                                         weight=self._blend(self.data.get(f"reuse_blend_{i}"),
-                                                            spec["label"])))
+                styles.append(
+                    StyleInput(
+                        picture=stored_picture(self.source, f"style{i}"),
+                        label=spec["label"],
+                        gallery=spec.get("gallery", ""),
+                        weight=self._blend(self.data.get(f"reuse_blend_{i}"), spec["label"]),
+                    )
+                )
         content = data.get("content")
         content_label = self.files["content"].name if content is not None else ""
         if content is None and self.source is not None and data.get("reuse_content"):
@@ -263,14 +317,18 @@ class StylizeForm(forms.Form):
         if content is None and "content" not in self.errors:
             self.add_error("content", "Choose a photo to paint.")
         if not styles and "styles" not in self.errors:
-            self.add_error("styles", "Add at least one style picture: upload one or pick one "
-                                     "from the gallery.")
+            self.add_error(
+                "styles", "Add at least one style picture: upload one or pick one from the gallery."
+            )
         elif styles and sum(s.weight for s in styles) <= 0:
             self.add_error(None, "At least one style needs a blend weight above 0.")
         total = self._total_steps(data)
         if total is not None and total > MAX_TOTAL_STEPS:
-            self.add_error("steps", f"These settings make {total} steps in all; the limit is "
-                                    f"{MAX_TOTAL_STEPS}. Use fewer steps or levels.")
+            self.add_error(
+                "steps",
+                f"These settings make {total} steps in all; the limit is "
+                f"{MAX_TOTAL_STEPS}. Use fewer steps or levels.",
+            )
         data["style_inputs"], data["content_picture"] = styles, content
         data["content_label"] = content_label
         return data
@@ -280,9 +338,13 @@ class StylizeForm(forms.Form):
             return None
         from styletransfer.engine import preset
 
-        config = preset(data.get("preset") or DEFAULT_PRESET, size=data["size"],
-                        steps=data["steps"], levels=data["levels"],
-                        coarse_steps=data["coarse_steps"])
+        config = preset(
+            data.get("preset") or DEFAULT_PRESET,
+            size=data["size"],
+            steps=data["steps"],
+            levels=data["levels"],
+            coarse_steps=data["coarse_steps"],
+        )
         return config.total_steps
 
     def job_arguments(self) -> dict[str, Any]:

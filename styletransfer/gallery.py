@@ -63,9 +63,11 @@ def _waves(rng: np.random.Generator) -> Image.Image:
     """Layered crests in deep blue and foam white, like a woodblock sea."""
     y, x = np.mgrid[0:SIDE, 0:SIDE].astype(np.float64)
     phase = rng.uniform(0, 2 * np.pi, 3)
-    field = (np.sin(x / 11 + 3 * np.sin(y / 23 + phase[0]))
-             + 0.6 * np.sin(y / 7 + 2 * np.sin(x / 31 + phase[1]))
-             + 0.3 * np.sin((x + y) / 5 + phase[2]))
+    field = (
+        np.sin(x / 11 + 3 * np.sin(y / 23 + phase[0]))
+        + 0.6 * np.sin(y / 7 + 2 * np.sin(x / 31 + phase[1]))
+        + 0.3 * np.sin((x + y) / 5 + phase[2])
+    )
     t = (field - field.min()) / (field.max() - field.min())  # 0..1
     bands = np.floor(t * 6) / 5  # woodblock prints have few flat tones
     deep, light = np.array([18, 40, 92]), np.array([226, 236, 240])

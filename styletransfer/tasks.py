@@ -158,8 +158,17 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
     net = _vgg(config.last_layer)
     device = describe(pick_device(config.device))
-    ctx.report(0.0, metrics={"device": device, "total_steps": config.total_steps, "step": 0,
-                             "history": [], "preview_url": ""}, force=True)
+    ctx.report(
+        0.0,
+        metrics={
+            "device": device,
+            "total_steps": config.total_steps,
+            "step": 0,
+            "history": [],
+            "preview_url": "",
+        },
+        force=True,
+    )
     history: list[list[float]] = []  # [step, total, content, style, tv]
     level_ends = _level_ends(config)
     last_preview = 0.0
@@ -167,26 +176,38 @@ def run(ctx: JobContext) -> dict[str, Any]:
     def on_progress(event: StyleProgress) -> None:
         nonlocal last_preview
         losses = _rounded(event.losses)
-        history.append([event.step, losses["total"], losses["content"], losses["style"],
-                        losses["tv"]])
+        history.append(
+            [event.step, losses["total"], losses["content"], losses["style"], losses["tv"]]
+        )
         fraction = event.step / event.total_steps
-        ctx.report(fraction, metrics={
-            "step": event.step, "level": event.level, "size": list(event.size),
-            "losses": losses, "seconds": round(event.seconds, 2),
-            "history": _thinned(history, HISTORY_POINTS),
-        })
+        ctx.report(
+            fraction,
+            metrics={
+                "step": event.step,
+                "level": event.level,
+                "size": list(event.size),
+                "losses": losses,
+                "seconds": round(event.seconds, 2),
+                "history": _thinned(history, HISTORY_POINTS),
+            },
+        )
         now = time.monotonic()
         if event.step == 1 or event.step in level_ends or now - last_preview >= PREVIEW_EVERY_S:
             last_preview = now
             url = ctx.save_file("preview.png", png_bytes(event.preview()))
             versioned = f"{url}?v={event.step}"
-            ctx.report(fraction, event="preview", force=True,
-                       data={"url": versioned, "step": event.step, "size": list(event.size)},
-                       metrics={"preview_url": versioned, "preview_step": event.step})
+            ctx.report(
+                fraction,
+                event="preview",
+                force=True,
+                data={"url": versioned, "step": event.step, "size": list(event.size)},
+                metrics={"preview_url": versioned, "preview_step": event.step},
+            )
 
     try:
-        result = stylize(content, styles, config, net=net, on_progress=on_progress,
-                         should_stop=ctx.should_stop)
+        result = stylize(
+            content, styles, config, net=net, on_progress=on_progress, should_stop=ctx.should_stop
+        )
     except torch.OutOfMemoryError as exc:
         torch.cuda.empty_cache()
         raise JobError(
@@ -209,11 +230,13 @@ def run(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-register(JobKind(
-    name="stylize",
-    label="Style transfer",
-    run=run,
-    template="styletransfer/job.html",
-    new_url_name="styletransfer:new",
-    blurb="Paint your photo in the style of one or more pictures and watch it form.",
-))
+register(
+    JobKind(
+        name="stylize",
+        label="Style transfer",
+        run=run,
+        template="styletransfer/job.html",
+        new_url_name="styletransfer:new",
+        blurb="Paint your photo in the style of one or more pictures and watch it form.",
+    )
+)

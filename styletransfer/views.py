@@ -45,21 +45,25 @@ def new(request: HttpRequest) -> HttpResponse:
         name: {k: getattr(p, k) for k in KNOBS} | {"total_steps": p.total_steps}
         for name, p in form.limits["presets"].items()
     }
-    return render(request, "styletransfer/new.html", {
-        "form": form,
-        "gallery": form.gallery_items(),
-        "source": source,
-        "source_styles": form.source_styles(),
-        "presets": presets,
-        "limits": {
-            "max_mb": settings.UPLOAD_MAX_BYTES / 2**20,
-            "max_megapixels": settings.UPLOAD_MAX_PIXELS / 1e6,
-            "max_bytes": settings.UPLOAD_MAX_BYTES,
-            "max_steps": MAX_TOTAL_STEPS,
-            "max_blend": MAX_BLEND,
-            **form.limits,
+    return render(
+        request,
+        "styletransfer/new.html",
+        {
+            "form": form,
+            "gallery": form.gallery_items(),
+            "source": source,
+            "source_styles": form.source_styles(),
+            "presets": presets,
+            "limits": {
+                "max_mb": settings.UPLOAD_MAX_BYTES / 2**20,
+                "max_megapixels": settings.UPLOAD_MAX_PIXELS / 1e6,
+                "max_bytes": settings.UPLOAD_MAX_BYTES,
+                "max_steps": MAX_TOTAL_STEPS,
+                "max_blend": MAX_BLEND,
+                **form.limits,
+            },
         },
-    })
+    )
 
 
 def gallery_image(request: HttpRequest, name: str) -> HttpResponse:

@@ -16,10 +16,22 @@ from webapp.models import Job, JobStatus
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True), pytest.mark.weights]
 
-TINY = {"preset": "quick", "size": 48, "steps": 6, "levels": 1, "coarse_steps": 0,
-        "style_weight": 3, "content_weight": 1, "tv_weight": 0, "optimizer": "lbfgs",
-        "learning_rate": 0.02, "init": "content", "pooling": "max", "preserve_color": "none",
-        "seed": 0}
+TINY = {
+    "preset": "quick",
+    "size": 48,
+    "steps": 6,
+    "levels": 1,
+    "coarse_steps": 0,
+    "style_weight": 3,
+    "content_weight": 1,
+    "tv_weight": 0,
+    "optimizer": "lbfgs",
+    "learning_rate": 0.02,
+    "init": "content",
+    "pooling": "max",
+    "preserve_color": "none",
+    "seed": 0,
+}
 
 
 @pytest.fixture(autouse=True)
@@ -51,8 +63,11 @@ def _watch(stack, job) -> list[dict]:
     Connects once the worker has loaded the network, and reconnects like the page does
     if the server drops the socket (its Redis read times out after 5 quiet seconds).
     """
-    wait_for(lambda: "device" in Job.objects.get(pk=job.id).metrics, timeout=60,
-             what="the worker to load VGG19")
+    wait_for(
+        lambda: "device" in Job.objects.get(pk=job.id).metrics,
+        timeout=60,
+        what="the worker to load VGG19",
+    )
     url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
     received: list[dict] = []
 
@@ -63,8 +78,15 @@ def _watch(stack, job) -> list[dict]:
 
     for _ in range(3):
         try:
-            asyncio.run(ws_collect(url, cookie=session_cookie(job.user), origin=stack.base_url,
-                                   until=done, timeout=60))
+            asyncio.run(
+                ws_collect(
+                    url,
+                    cookie=session_cookie(job.user),
+                    origin=stack.base_url,
+                    until=done,
+                    timeout=60,
+                )
+            )
             return received
         except ConnectionClosedError:
             continue
@@ -105,10 +127,16 @@ def test_cancel_stops_a_running_job(stack, make_user):
     client = Client()
     client.force_login(owner)
     job = _start(client, size=64, steps=400)
-    wait_for(lambda: Job.objects.get(pk=job.id).metrics.get("step", 0) >= 1, timeout=30,
-             what="the first step")
+    wait_for(
+        lambda: Job.objects.get(pk=job.id).metrics.get("step", 0) >= 1,
+        timeout=30,
+        what="the first step",
+    )
     assert client.post(f"/jobs/{job.id}/cancel/").status_code == 302
-    job = wait_for(lambda: (j := Job.objects.get(pk=job.id)).status != JobStatus.RUNNING and j,
-                   timeout=20, what="the job to stop")
+    job = wait_for(
+        lambda: (j := Job.objects.get(pk=job.id)).status != JobStatus.RUNNING and j,
+        timeout=20,
+        what="the job to stop",
+    )
     assert job.status == JobStatus.CANCELLED
     assert job.result["stopped"] and job.result["steps"] < 400

@@ -39,12 +39,22 @@ def _raw(name: str, data: bytes) -> io.BytesIO:
 
 def _bomb_png(side: int = 50_000) -> bytes:
     """A PNG header claiming side x side pixels, with almost no data: a decompression bomb."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(body))
+            + kind
+            + body
+            + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+        )
+
     header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -77,12 +87,20 @@ def test_gallery_pictures_are_generated_the_same_every_time(client):
 
 
 def test_a_valid_form_queues_one_job_with_blended_styles(client):
-    resp = _post(client, styles=[_file("a.png"), _file("b.jpg", fmt="JPEG")],
-                 upload_blend=["3", "1"], gallery=["waves"], gallery_blend_waves="0.5")
+    resp = _post(
+        client,
+        styles=[_file("a.png"), _file("b.jpg", fmt="JPEG")],
+        upload_blend=["3", "1"],
+        gallery=["waves"],
+        gallery_blend_waves="0.5",
+    )
     job = Job.objects.get()
     assert resp.status_code == 302 and resp["Location"] == job.get_absolute_url()
     assert [(s["label"], s["weight"]) for s in job.params["styles"]] == [
-        ("a.png", 3.0), ("b.jpg", 1.0), ("Woodblock sea", 0.5)]
+        ("a.png", 3.0),
+        ("b.jpg", 1.0),
+        ("Woodblock sea", 0.5),
+    ]
     assert job.params["config"]["size"] == PRESETS["quick"].size
     assert set(job.params["inputs"]) == {"content", "style0", "style1", "style2"}
 
@@ -92,8 +110,10 @@ BAD = {
     "truncated": (lambda: _raw("cut.png", _file("x.png").getvalue()[:300]), "truncated"),
     "decompression bomb": (lambda: _raw("bomb.png", _bomb_png()), "pixels"),
     "one pixel": (lambda: _file("dot.png", Image.new("RGB", (1, 1))), "1×1"),
-    "too thin": (lambda: _file("thin.png", Image.new("RGB", (400, MIN_SIDE - 1))),
-                 f"at least {MIN_SIDE} pixels"),
+    "too thin": (
+        lambda: _file("thin.png", Image.new("RGB", (400, MIN_SIDE - 1))),
+        f"at least {MIN_SIDE} pixels",
+    ),
 }
 
 
@@ -121,17 +141,20 @@ def test_a_picture_over_the_pixel_limit_is_refused(client):
     assert Job.objects.count() == 0
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"gallery": None}, "Add at least one style picture"),
-    ({"content": None}, "Choose a photo to paint"),
-    ({"gallery_blend_waves": "-1"}, "must be a number from 0 to"),
-    ({"gallery_blend_waves": "lots"}, "must be a number from 0 to"),
-    ({"gallery_blend_waves": "0"}, "needs a blend weight above 0"),
-    ({"size": 100_000}, "Choose a size from"),
-    ({"steps": 5000}, "the limit is"),
-    ({"optimizer": "sgd"}, "Select a valid choice"),
-    ({"style_weight": "heavy"}, "Enter a number"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"gallery": None}, "Add at least one style picture"),
+        ({"content": None}, "Choose a photo to paint"),
+        ({"gallery_blend_waves": "-1"}, "must be a number from 0 to"),
+        ({"gallery_blend_waves": "lots"}, "must be a number from 0 to"),
+        ({"gallery_blend_waves": "0"}, "needs a blend weight above 0"),
+        ({"size": 100_000}, "Choose a size from"),
+        ({"steps": 5000}, "the limit is"),
+        ({"optimizer": "sgd"}, "Select a valid choice"),
+        ({"style_weight": "heavy"}, "Enter a number"),
+    ],
+)
 def test_bad_settings_are_refused_and_kept(client, fields, message):
     resp = _post(client, **fields)
     body = resp.content.decode()
@@ -159,9 +182,16 @@ def test_alpha_greyscale_cmyk_and_exif_rotation_are_converted(client):
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90° clockwise to view"
     rotated = Image.new("RGB", (60, 30), (0, 0, 200))
-    resp = _post(client, content=_file("turned.jpg", rotated, "JPEG", exif=exif.tobytes()),
-                 styles=[_file("clear.png", clear), _file("grey.png", grey),
-                         _file("cmyk.jpg", cmyk, "JPEG")], gallery=None)
+    resp = _post(
+        client,
+        content=_file("turned.jpg", rotated, "JPEG", exif=exif.tobytes()),
+        styles=[
+            _file("clear.png", clear),
+            _file("grey.png", grey),
+            _file("cmyk.jpg", cmyk, "JPEG"),
+        ],
+        gallery=None,
+    )
     assert resp.status_code == 302
     job = Job.objects.get()
     assert _stored(job, "content").size == (30, 60)  # upright, as the camera meant
@@ -180,8 +210,13 @@ def test_big_pictures_are_stored_no_larger_than_the_largest_output(client):
 
 
 def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_user):
-    _post(client, styles=[_file("mine.png")], upload_blend=["2"], style_weight="7.5",
-          preserve_color="luminance")
+    _post(
+        client,
+        styles=[_file("mine.png")],
+        upload_blend=["2"],
+        style_weight="7.5",
+        preserve_color="luminance",
+    )
     first = Job.objects.get()
     body = client.get(f"/style/?from={first.id}").content.decode()
     assert 'name="style_weight" value="7.5"' in body
@@ -190,12 +225,22 @@ def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_us
     assert 'name="reuse_blend_0" value="2.0"' in body
 
     # Submitting without new uploads uses the earlier job's photo and styles.
-    resp = client.post("/style/", {**KNOB_DATA, "from_job": first.id, "reuse_content": "on",
-                                   "reuse_style": ["0", "1"], "reuse_blend_0": "4"})
+    resp = client.post(
+        "/style/",
+        {
+            **KNOB_DATA,
+            "from_job": first.id,
+            "reuse_content": "on",
+            "reuse_style": ["0", "1"],
+            "reuse_blend_0": "4",
+        },
+    )
     assert resp.status_code == 302
     second = Job.objects.exclude(pk=first.pk).get()
     assert [(s["label"], s["weight"]) for s in second.params["styles"]] == [
-        ("mine.png", 4.0), ("Woodblock sea", 1.0)]
+        ("mine.png", 4.0),
+        ("Woodblock sea", 1.0),
+    ]
     for name in ("content", "style0", "style1"):
         assert second.params["inputs"][name] != first.params["inputs"][name]
         assert _stored(second, name).tobytes() == _stored(first, name).tobytes()
