@@ -26,6 +26,12 @@ from django.test import Client
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(config, items):
+    """Browser tests last: Playwright's sync API keeps an event loop running in this
+    thread from the first browser test on, and `asyncio.run` refuses to nest in it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
 def wait_for(
     predicate: Callable[[], object],
     timeout: float = 30,
