@@ -15,6 +15,8 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from PIL import Image
 
+from styletransfer import config as style_config
+from styletransfer.config import MIN_SIDE, preset
 from styletransfer.gallery import STYLES, gallery_picture
 from styletransfer.images import ImageError, open_rgb
 from styletransfer.tasks import StyleInput
@@ -41,18 +43,16 @@ KNOBS = (
 
 
 def engine_limits() -> dict[str, Any]:
-    """Presets, choices and size bounds from the engine (imports torch: call lazily)."""
-    from styletransfer import engine
-
+    """Presets, choices and size bounds from the engine's settings module."""
     return {
-        "presets": engine.PRESETS,
-        "min_side": engine.MIN_SIDE,
+        "presets": style_config.PRESETS,
+        "min_side": style_config.MIN_SIDE,
         # the largest preset is the largest picture a job may ask for
-        "max_size": max(p.size for p in engine.PRESETS.values()),
-        "optimizers": engine.OPTIMIZERS,
-        "inits": engine.INITS,
-        "poolings": engine.POOLINGS,
-        "color_modes": engine.COLOR_MODES,
+        "max_size": max(p.size for p in style_config.PRESETS.values()),
+        "optimizers": style_config.OPTIMIZERS,
+        "inits": style_config.INITS,
+        "poolings": style_config.POOLINGS,
+        "color_modes": style_config.COLOR_MODES,
     }
 
 
@@ -82,8 +82,6 @@ def _bytes(n: int) -> str:
 
 def read_picture(upload: UploadedFile) -> Image.Image:
     """Decode one upload within the site's limits, or raise ValidationError naming the file."""
-    from styletransfer.engine import MIN_SIDE
-
     name = upload.name or "the picture"
     if upload.size > settings.UPLOAD_MAX_BYTES:
         raise forms.ValidationError(
@@ -336,8 +334,6 @@ class StylizeForm(forms.Form):
     def _total_steps(self, data: dict[str, Any]) -> int | None:
         if any(data.get(k) is None for k in ("size", "steps", "levels", "coarse_steps")):
             return None
-        from styletransfer.engine import preset
-
         config = preset(
             data.get("preset") or DEFAULT_PRESET,
             size=data["size"],

@@ -22,11 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-BLOCK_DEPTHS = (2, 2, 4, 4, 4)  # convolutions per block
-BLOCK_WIDTHS = (64, 128, 256, 512, 512)  # output channels per block
-LAYER_NAMES = tuple(
-    f"relu{b + 1}_{i + 1}" for b, depth in enumerate(BLOCK_DEPTHS) for i in range(depth)
-)  # ("relu1_1", "relu1_2", "relu2_1", ..., "relu5_4"), one per convolution
+from styletransfer.config import BLOCK_DEPTHS, BLOCK_WIDTHS, LAYER_NAMES, layer_index  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -48,13 +44,6 @@ TORCHVISION = Preprocessing(
     mean=(0.485, 0.456, 0.406),
     std=(0.229, 0.224, 0.225),
 )
-
-
-def layer_index(name: str) -> int:
-    """Position of `relu{b}_{i}` among the 16 convolutions; ValueError for unknown names."""
-    if name not in LAYER_NAMES:
-        raise ValueError(f"unknown VGG19 layer {name!r}; choose from {', '.join(LAYER_NAMES)}")
-    return LAYER_NAMES.index(name)
 
 
 class VGGFeatures(nn.Module):
