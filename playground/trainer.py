@@ -223,7 +223,10 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             now = time.monotonic()
-            if live and now - last_metrics >= config.metrics_interval:
+            # The first step reports at once, so even a run shorter than the interval
+            # draws its curves; after that, once per interval.
+            report = live and (step == 0 or now - last_metrics >= config.metrics_interval)
+            if report:
                 emit(
                     {
                         "type": "gradients",
@@ -237,7 +240,7 @@ def train(
             correct += (logits.detach().argmax(dim=1) == y).sum()
             seen, window_seen, step = seen + len(y), window_seen + len(y), step + 1
 
-            if live and now - last_metrics >= config.metrics_interval:
+            if report:
                 emit(
                     {
                         "type": "metrics",

@@ -49,6 +49,28 @@ def wait_for(
         time.sleep(interval)
 
 
+def wait_job_done(job, timeout: float = 60):
+    """Wait until `job` reaches a final state; return it refreshed."""
+    from webapp.models import FINAL_STATES
+
+    def done():
+        job.refresh_from_db()
+        return job.status in FINAL_STATES
+
+    wait_for(done, timeout=timeout, what=f"job {job.id} to finish")
+    return job
+
+
+def require_model_file(name: str) -> None:
+    """Skip the calling test when a model file from `fetch_models` is absent."""
+    from webapp.modelfiles import ModelFileError, model_path
+
+    try:
+        model_path(name)
+    except ModelFileError as exc:
+        pytest.skip(str(exc))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

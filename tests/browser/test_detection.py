@@ -8,9 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ROOT, browser_login
+from tests.conftest import ROOT, browser_login, require_model_file
 from tests.detection.test_job import oranges_png
-from webapp.modelfiles import ModelFileError, model_path
 
 SHOTS = ROOT / "data" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True),
@@ -19,10 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(tran
 
 @pytest.fixture(autouse=True)
 def real_model():
-    try:
-        model_path("yolov3-tiny.weights")
-    except ModelFileError as exc:
-        pytest.skip(str(exc))
+    require_model_file("yolov3-tiny.weights")
 
 
 def count_text(page) -> int:

@@ -11,8 +11,7 @@ import pytest
 from django.test import Client
 from PIL import Image, ImageOps
 
-from tests.conftest import session_cookie, ws_collect
-from webapp.modelfiles import ModelFileError, model_path
+from tests.conftest import require_model_file, session_cookie, ws_collect
 from webapp.models import Job
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True), pytest.mark.weights]
@@ -40,10 +39,7 @@ def sideways_jpeg() -> bytes:
 
 @pytest.fixture(autouse=True)
 def real_model():
-    try:
-        model_path("yolov3-tiny.weights")
-    except ModelFileError as exc:
-        pytest.skip(str(exc))
+    require_model_file("yolov3-tiny.weights")
 
 
 def test_a_job_detects_reports_per_picture_and_stores_boxes_in_picture_pixels(stack, make_user):

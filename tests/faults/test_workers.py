@@ -8,16 +8,11 @@ import signal
 import pytest
 from django.db import transaction
 
-from tests.conftest import Stack, wait_for
+from tests.conftest import Stack, wait_for, wait_job_done
 from webapp.jobs import job_create
 from webapp.models import Job, JobStatus
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def _finished(job: Job) -> bool:
-    job.refresh_from_db()
-    return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 def test_two_workers_on_one_queue_run_each_job_exactly_once(stack, make_user, tmp_path):
@@ -37,7 +32,7 @@ def test_two_workers_on_one_queue_run_each_job_exactly_once(stack, make_user, tm
                 )
             )
     for job in jobs:
-        wait_for(lambda j=job: _finished(j), timeout=90, what=f"job {job.id}")
+        wait_job_done(job, timeout=90)
     assert all(j.status == JobStatus.SUCCEEDED for j in jobs)
     assert [len(log.read_text().splitlines()) for log in logs] == [1] * 12
     workers = {j.worker for j in jobs}

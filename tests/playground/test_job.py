@@ -11,7 +11,7 @@ import torch
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import session_cookie, wait_for, ws_collect
+from tests.conftest import session_cookie, wait_for, wait_job_done, ws_collect
 from webapp.jobs import job_control, job_create
 from webapp.models import Job, JobStatus
 
@@ -30,15 +30,6 @@ def params(**over) -> dict:
          "augment": {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0, "color": 0.0}}
     p.update(over)
     return p
-
-
-def finished(job: Job, timeout: float = 60) -> Job:
-    def done():
-        job.refresh_from_db()
-        return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-    wait_for(done, timeout=timeout, what=f"job {job.id} to finish")
-    return job
 
 
 def test_training_run_streams_the_live_view_and_learns(stack, make_user):
@@ -123,7 +114,7 @@ def test_pause_change_lr_resume_and_stop_keeps_the_model(stack, make_user):
     assert Job.objects.get(pk=job.pk).metrics["state"] == "running"
 
     job_control(job=job, changes={"stop": True})
-    finished(job, timeout=30)
+    wait_job_done(job, timeout=30)
     assert job.status == JobStatus.SUCCEEDED
     assert job.result["summary"]["stopped"] is True
     assert job.result["summary"]["epochs"] < 50
@@ -135,8 +126,8 @@ def test_a_spec_that_does_not_fit_fails_with_a_message_and_the_worker_lives(stac
     user = make_user()  # the form refuses this; a hand-made job must fail cleanly all the same
     job = job_create(user=user, kind="train", params=params(
         dataset="digits", spec=[{"type": "conv2d", "filters": 4, "kernel": 11}]))
-    finished(job)
+    wait_job_done(job)
     assert job.status == JobStatus.FAILED and "kernel 11 is larger than the 8×8 input" in job.error
     ok = job_create(user=user, kind="train", params=params(epochs=1, max_samples=100))
-    finished(ok)
+    wait_job_done(ok)
     assert ok.status == JobStatus.SUCCEEDED

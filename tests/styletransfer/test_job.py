@@ -10,8 +10,7 @@ from django.test import Client
 from PIL import Image
 from websockets.exceptions import ConnectionClosedError
 
-from tests.conftest import session_cookie, wait_for, ws_collect
-from webapp.modelfiles import ModelFileError, model_path
+from tests.conftest import require_model_file, session_cookie, wait_for, ws_collect
 from webapp.models import Job, JobStatus
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True), pytest.mark.weights]
@@ -36,10 +35,7 @@ TINY = {
 
 @pytest.fixture(autouse=True)
 def _weights():
-    try:
-        model_path("vgg19_caffe_q.bin")
-    except ModelFileError as exc:
-        pytest.skip(str(exc))
+    require_model_file("vgg19_caffe_q.bin")
 
 
 def _upload(name: str, size=(64, 48)) -> io.BytesIO:

@@ -9,22 +9,13 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
-from tests.conftest import session_cookie, wait_for, ws_collect
+from tests.conftest import session_cookie, wait_for, wait_job_done, ws_collect
 from webapp import runner
 from webapp.jobs import JobRefused, job_cancel, job_create, job_retry, jobs_reap, jobs_resend_lost
 from webapp.models import Job, JobStatus
 from webapp.tasks import run_job
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-
-def final(job: Job, timeout: float = 60) -> Job:
-    def done():
-        job.refresh_from_db()
-        return job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
-
-    wait_for(done, timeout=timeout, what=f"job {job.id} to finish")
-    return job
 
 
 def runs_logged(path) -> list[str]:
@@ -68,7 +59,7 @@ def test_same_task_delivered_twice_runs_the_job_once(stack, make_user, tmp_path)
     )
     run_job.apply_async(args=[str(job.id)], queue="gpu")  # a second delivery of the message
     run_job.apply_async(args=[str(job.id)], queue="gpu")  # and a third
-    final(job)
+    wait_job_done(job)
     wait_for(lambda: stack.redis_llen("gpu") == 0, what="the queue to drain")
     assert job.status == JobStatus.SUCCEEDED
     assert len(runs_logged(log)) == 1
@@ -94,7 +85,7 @@ def test_cancel_running_job_stops_it_at_the_next_step(stack, make_user):
     job = job_create(user=make_user(), kind="countdown", params={"steps": 200, "delay": 0.05})
     wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.02, what="the job to make progress")
     job_cancel(job=job)
-    final(job, timeout=10)
+    wait_job_done(job, timeout=10)
     assert job.status == JobStatus.CANCELLED
     assert job.result["steps_done"] < 200
     with pytest.raises(JobRefused):
@@ -108,12 +99,12 @@ def test_retry_a_failed_job(stack, make_user, tmp_path):
         kind="countdown",
         params={"steps": 3, "delay": 0.05, "fail_unless": str(fixed), "fail_at": 2},
     )
-    final(job)
+    wait_job_done(job)
     assert job.status == JobStatus.FAILED
     assert job.error == "Step 2 failed on purpose."
     fixed.touch()
     job_retry(job=job)
-    final(job)
+    wait_job_done(job)
     assert job.status == JobStatus.SUCCEEDED and job.error == ""
     with pytest.raises(JobRefused):
         job_retry(job=job)
@@ -138,7 +129,7 @@ def test_worker_killed_mid_job_is_requeued_and_finishes(stack, make_user, tmp_pa
     reaped = wait_for(lambda: jobs_reap(), timeout=30, what="the reaper to notice")
     assert [j.pk for j in reaped] == [job.pk]
     assert "stopped responding" in reaped[0].error
-    final(job)
+    wait_job_done(job)
     assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
     assert len(runs_logged(log)) == 2
 
@@ -185,7 +176,7 @@ def test_one_users_many_jobs_do_not_starve_another_users_one(stack, make_user):
         ]
         theirs = job_create(user=newcomer, kind="countdown", params={"steps": 2, "delay": 0.1})
     for job in [*hogs, theirs]:
-        final(job)
+        wait_job_done(job)
     order = sorted([*hogs, theirs], key=lambda j: j.started_at)
     assert order[0].user == hog  # both unserved: the older job goes first
     assert order[1] == theirs  # then the user not served yet, before the hog's 2nd job
@@ -202,6 +193,6 @@ def test_queued_job_whose_message_was_lost_is_sent_again(stack, make_user, redis
     )
     wait_for(lambda: stack.redis_llen("gpu") == 0, what="the queue to be empty")
     assert jobs_resend_lost() == 1
-    final(job)
+    wait_job_done(job)
     assert job.status == JobStatus.SUCCEEDED
     assert jobs_resend_lost() == 0
