@@ -102,7 +102,7 @@ async def ours(
     from channels.layers import get_channel_layer
     from websockets.asyncio.client import connect
 
-    from webapp.events import job_group
+    from webapp.events import group_message, job_group
 
     latencies: list[float] = []
     url = f"ws://127.0.0.1:{port}/ws/jobs/{job_id}/"
@@ -123,7 +123,7 @@ async def ours(
     layer = get_channel_layer()
     for i in range(events):
         event = {"type": "progress", "version": i + 1, "progress": i / events, "sent": time.time()}
-        await layer.group_send(job_group(job_id), {"type": "job.event", "event": event})
+        await layer.group_send(job_group(job_id), group_message(event))
         await asyncio.sleep(1 / rate)
     await asyncio.wait_for(asyncio.gather(*listeners), timeout=120)
     for ws in sockets:

@@ -77,7 +77,7 @@ class JobConsumer(RefusingConsumer):
             await self._send_snapshot()
 
     async def job_event(self, message: dict) -> None:
-        await self.send_json(message["event"])
+        await self.send(text_data=message["text"])
 
 
 class DashboardConsumer(RefusingConsumer):

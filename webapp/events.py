@@ -7,6 +7,7 @@ so a client that missed events re-reads the truth from a snapshot.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -49,11 +50,16 @@ def job_snapshot(job: Job) -> dict[str, Any]:
     }
 
 
+def group_message(event: dict[str, Any]) -> dict[str, str]:
+    """The channel-layer message for `event`: serialised once here, not once per socket."""
+    return {"type": "job.event", "text": json.dumps(event)}
+
+
 def publish(job_id, event: dict[str, Any]) -> None:
     """Send `event` to every page watching the job. Losing it is harmless (see module doc)."""
     layer = get_channel_layer()
     try:
-        async_to_sync(layer.group_send)(job_group(job_id), {"type": "job.event", "event": event})
+        async_to_sync(layer.group_send)(job_group(job_id), group_message(event))
     except Exception:  # Redis down: the row already holds the truth
         log.warning("could not publish %s for job %s", event.get("type"), job_id, exc_info=True)
 

@@ -72,6 +72,8 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["user", "status"]),
             models.Index(fields=["status", "queued_at"]),
+            # the dashboard: successes in the last hour, latest failures
+            models.Index(fields=["status", "finished_at"]),
         ]
 
     def __str__(self) -> str:

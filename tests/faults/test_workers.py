@@ -9,7 +9,7 @@ import pytest
 from django.db import transaction
 
 from tests.conftest import Stack, wait_for, wait_job_done
-from webapp.jobs import job_create
+from webapp.jobs import job_create, jobs_reap
 from webapp.models import Job, JobStatus
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -57,5 +57,36 @@ def test_sigterm_during_a_deploy_lets_the_running_job_finish(
         worker.popen.wait(60)
         job.refresh_from_db()
         assert job.status == JobStatus.SUCCEEDED and job.result["steps_done"] == 30
+    finally:
+        own.stop()
+
+
+def test_pool_child_dying_mid_job_is_requeued_and_the_worker_lives_on(
+    make_user, tmp_path, django_db_blocker
+):
+    """The kernel's OOM killer takes the pool child, not the worker: the parent starts a
+    new child, the message goes back (reject on worker lost) and finds the job claimed,
+    and the reaper requeues the job once the dead child's heartbeat is stale."""
+    own = Stack(tmp_path)
+    try:
+        worker = own.worker(queues="oom", name="oom")
+        log = tmp_path / "runs.log"
+        with transaction.atomic():
+            job = job_create(
+                user=make_user(),
+                kind="countdown",
+                params={"steps": 40, "delay": 0.05, "log": str(log)},
+            )
+            job.queue = "oom"
+            job.save(update_fields=["queue"])
+        wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.1, what="the job to start")
+        child = int(Job.objects.get(pk=job.pk).worker.rsplit(":", 1)[1])
+        os.kill(child, signal.SIGKILL)
+        reaped = wait_for(lambda: jobs_reap(), timeout=30, what="the reaper to notice")
+        assert [j.pk for j in reaped] == [job.pk]
+        wait_job_done(job, timeout=60)
+        assert job.status == JobStatus.SUCCEEDED and job.attempts == 2
+        assert len(log.read_text().splitlines()) == 2
+        assert worker.popen.poll() is None, "the worker itself must survive its child"
     finally:
         own.stop()

@@ -1,0 +1,250 @@
+"""Load on the web tier, with the stack running locally (issue 6's figures).
+
+    .venv/bin/python bench/bench_load.py [--jobs 100000] [--submissions 200] [--threads 4]
+
+1. Job submissions per second the web tier accepts: logged-in users POST the detection
+   form (one small PNG each) to a real daphne, from `--threads` client threads; no
+   worker runs, so jobs stay queued (the per-user limit is lifted for the run).
+2. The staff dashboard with `--jobs` rows in the job table: median and p95 of the page
+   and of the stats the dashboard websocket pushes (`dashboard_stats`), target < 300 ms.
+3. Resident memory of the web process before and after (nothing should grow unbounded).
+
+Uses a throw-away SQLite database unless DATABASE_URL is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import io
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def setup(tmp: Path) -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "webapp.settings",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'load.sqlite3'}"),
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11"),
+        "CHANNELS_PREFIX": f"load-{os.getpid()}",
+        "MEDIA_ROOT": str(tmp / "media"),
+        "USER_MAX_ACTIVE_JOBS": "1000000",
+        "LOG_LEVEL": "WARNING",
+    }
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return {**os.environ, **env}
+
+
+def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+         "webapp.asgi:application"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    for _ in range(300):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"http://127.0.0.1:{port}"
+        time.sleep(0.1)
+    raise RuntimeError("daphne did not start")
+
+
+class Browser:
+    """A cookie-keeping HTTP client that logs in and posts forms with their CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+
+    def csrf(self) -> str:
+        return next(c.value for c in self.jar if c.name == "csrftoken")
+
+    def get(self, path: str) -> bytes:
+        with self.opener.open(self.base + path, timeout=60) as resp:
+            return resp.read()
+
+    def login(self, username: str, password: str) -> None:
+        self.get("/accounts/login/")
+        body = urllib.parse.urlencode({"username": username, "password": password,
+                                       "csrfmiddlewaretoken": self.csrf()}).encode()
+        self.opener.open(urllib.request.Request(self.base + "/accounts/login/", body), timeout=60)
+
+    def post_picture(self, path: str, picture: bytes) -> int:
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+            f"{self.csrf()}\r\n".encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="conf"\r\n\r\n0.25\r\n'.encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="iou"\r\n\r\n0.45\r\n'.encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="pictures"; '
+            f'filename="p.png"\r\nContent-Type: image/png\r\n\r\n'.encode() + picture + b"\r\n",
+            f"--{boundary}--\r\n".encode(),
+        ]
+        req = urllib.request.Request(
+            self.base + path, b"".join(parts),
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
+                     "Referer": self.base + path},
+        )
+        with self.opener.open(req, timeout=60) as resp:
+            return resp.status
+
+
+def small_png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def make_users(n: int, password: str) -> list[str]:
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    names = [f"load{i}" for i in range(n)]
+    for name in names:
+        User.objects.create_user(username=name, password=password)
+    User.objects.create_user(username="loadstaff", password=password, is_staff=True)
+    return names
+
+
+def fill_jobs(count: int) -> None:
+    """`count` finished and failed jobs spread over the last week, in batches."""
+    from datetime import timedelta
+
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from webapp.models import Job, JobStatus
+
+    users = list(get_user_model().objects.all())
+    now = timezone.now()
+    states = [JobStatus.SUCCEEDED] * 8 + [JobStatus.FAILED, JobStatus.CANCELLED]
+    rng = random.Random(0)
+    batch = []
+    for _ in range(count):
+        created = now - timedelta(seconds=rng.uniform(0, 7 * 86400))
+        started = created + timedelta(seconds=rng.uniform(0.1, 30))
+        status = rng.choice(states)
+        batch.append(Job(
+            user=rng.choice(users), kind="detect", status=status, created_at=created,
+            queued_at=created, started_at=started,
+            finished_at=started + timedelta(seconds=rng.uniform(1, 300)),
+            progress=1.0, error="worker lost" if status == JobStatus.FAILED else "",
+        ))
+        if len(batch) == 5000:
+            Job.objects.bulk_create(batch)
+            batch = []
+    Job.objects.bulk_create(batch)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--submissions", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+    password = "load-pass-123"
+    results: dict[str, object] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = setup(Path(tmp))
+        users = make_users(args.threads, password)
+        daphne, base = start_daphne(env)
+        try:
+            results["web_rss_mb_start"] = round(rss_mb(daphne.pid), 1)
+            clients = []
+            for name in users:
+                client = Browser(base)
+                client.login(name, password)
+                client.get("/detect/")  # warm up: first form render
+                clients.append(client)
+            picture = small_png()
+            per_thread = args.submissions // args.threads
+            statuses: list[int] = []
+
+            def submit(client: Browser) -> None:
+                for _ in range(per_thread):
+                    statuses.append(client.post_picture("/detect/", picture))
+
+            threads = [threading.Thread(target=submit, args=(c,)) for c in clients]
+            started = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - started
+            from webapp.models import Job
+
+            accepted = Job.objects.filter(status="queued").count()
+            results["submissions"] = len(statuses)
+            results["accepted_jobs"] = accepted
+            results["submissions_per_s"] = round(accepted / elapsed, 1)
+
+            fill_jobs(args.jobs)
+            results["jobs_in_table"] = Job.objects.count()
+            from webapp.dashboard import dashboard_stats
+
+            stats_ms = []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                dashboard_stats()
+                stats_ms.append((time.perf_counter() - t0) * 1000)
+            staff = Browser(base)
+            staff.login("loadstaff", password)
+            page_ms = []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                staff.get("/staff/dashboard/")
+                page_ms.append((time.perf_counter() - t0) * 1000)
+            results["dashboard_stats_ms_p50"] = round(statistics.median(stats_ms), 1)
+            results["dashboard_stats_ms_p95"] = round(percentile(stats_ms, 95), 1)
+            results["dashboard_page_ms_p50"] = round(statistics.median(page_ms), 1)
+            results["dashboard_page_ms_p95"] = round(percentile(page_ms, 95), 1)
+            results["web_rss_mb_end"] = round(rss_mb(daphne.pid), 1)
+        finally:
+            daphne.terminate()
+            daphne.wait(10)
+    for key, value in results.items():
+        print(f"{key:28} {value}")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
