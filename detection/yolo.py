@@ -158,6 +158,7 @@ def select(
     Boxes are x1, y1, x2, y2 in net-input pixels.
     """
     rows = rows.float()
+    rows = rows[rows[:, 4] >= conf]  # score = objectness x p(class) <= objectness: cheap cut
     scores, classes = (rows[:, 5:] * rows[:, 4:5]).max(dim=1)  # (N,), (N,)
     keep = scores >= conf
     if class_ids is not None:
