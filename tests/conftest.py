@@ -157,7 +157,9 @@ class Stack:
         self.processes: list[Process] = []
         self._count = 0
 
-    def worker(self, queues: str = "gpu,default", name: str | None = None) -> Process:
+    def worker(
+        self, queues: str = "gpu,default", name: str | None = None, loglevel: str = "warning"
+    ) -> Process:
         from webapp.models import Worker
 
         self._count += 1
@@ -182,7 +184,7 @@ class Stack:
                 "--without-gossip",
                 "--without-mingle",
                 "-l",
-                "warning",
+                loglevel,
             ],
             {**self.env, "STUDIO_WORKER_QUEUES": queues},
             self.log_dir,

@@ -174,7 +174,10 @@ CELERY_TASK_TIME_LIMIT = JOB_MAX_RUNTIME_S + 120
 CELERY_TASK_SOFT_TIME_LIMIT = JOB_MAX_RUNTIME_S
 # Redis redelivers an unacknowledged message after this long; it must outlast any job
 # or a long job would be handed to a second worker while the first still runs it.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_MAX_RUNTIME_S + 3600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("BROKER_VISIBILITY_TIMEOUT_S", JOB_MAX_RUNTIME_S + 3600),
+    "unacked_restore_interval": float(env("BROKER_RESTORE_INTERVAL_S", "10")),
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE = {

@@ -29,8 +29,9 @@ def polyglot(name: str) -> io.BytesIO:
 def test_polyglot_picture_is_stored_re_encoded_and_served_as_a_png(client, make_user):
     client.force_login(make_user("artist"))
     knobs = {"preset": "quick", **{k: getattr(PRESETS["quick"], k) for k in KNOBS}}
-    resp = client.post("/style/", {**knobs, "content": polyglot("photo.html"),
-                                   "styles": polyglot("style.png")})
+    resp = client.post(
+        "/style/", {**knobs, "content": polyglot("photo.html"), "styles": polyglot("style.png")}
+    )
     job = Job.objects.get()
     assert resp.status_code == 302 and resp["Location"] == job.get_absolute_url()
     for name, path in job.params["inputs"].items():

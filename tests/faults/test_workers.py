@@ -90,3 +90,36 @@ def test_pool_child_dying_mid_job_is_requeued_and_the_worker_lives_on(
         assert worker.popen.poll() is None, "the worker itself must survive its child"
     finally:
         own.stop()
+
+
+def test_a_job_longer_than_the_visibility_timeout_is_not_run_twice(
+    make_user, tmp_path, django_db_blocker
+):
+    """Redis hands an unacknowledged message to another worker once the visibility timeout
+    passes. Here it is 2 s and the job takes ~8 s: the second delivery must find the job
+    claimed and leave it alone."""
+    own = Stack(tmp_path, BROKER_VISIBILITY_TIMEOUT_S="2", BROKER_RESTORE_INTERVAL_S="0.5")
+    try:
+        first = own.worker(queues="slow", name="first", loglevel="info")
+        second = own.worker(queues="slow", name="second", loglevel="info")
+        log = tmp_path / "runs.log"
+        with transaction.atomic():
+            job = job_create(
+                user=make_user(),
+                kind="countdown",
+                params={"steps": 80, "delay": 0.1, "log": str(log)},
+            )
+            job.queue = "slow"
+            job.save(update_fields=["queue"])
+        wait_job_done(job, timeout=60)
+        logs = first.log() + second.log()
+        runs = log.read_text().splitlines()
+        assert job.status == JobStatus.SUCCEEDED and len(runs) == 1, (runs, logs[-3000:])
+        received = [
+            line
+            for line in logs.splitlines()
+            if "webapp.tasks.run_job[" in line and "received" in line
+        ]
+        assert len(received) >= 2, f"the message was not redelivered:\n{logs[-3000:]}"
+    finally:
+        own.stop()
