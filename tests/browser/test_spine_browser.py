@@ -9,12 +9,19 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from tests.conftest import browser_login
-from webapp.jobs import job_create
+from webapp.models import Job
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
 
 def test_sign_up_watch_a_job_finish_live_and_staff_sees_it(page, stack, make_user, browser):
+    # A staff member has the live dashboard open.
+    make_user("operator", staff=True)
+    staff = browser.new_context(base_url=stack.base_url).new_page()
+    browser_login(staff, get_user_model().objects.get(username="operator"))
+    staff.goto("/staff/dashboard/")
+    expect(staff.locator("#dash-workers")).to_contain_text("CPU")
+
     page.goto("/")
     page.click("text=Sign up")
     page.fill("input[name=username]", "newcomer")
@@ -23,25 +30,35 @@ def test_sign_up_watch_a_job_finish_live_and_staff_sees_it(page, stack, make_use
     page.click("#signup-submit")
     expect(page.locator(".topbar")).to_contain_text("Log out newcomer")
 
-    user = get_user_model().objects.get(username="newcomer")
-    job = job_create(user=user, kind="countdown", params={"steps": 30, "delay": 0.15})
-    page.goto(f"/jobs/{job.id}/")
+    # Start a real job from a tool's page: a short training run in the playground.
+    page.goto("/playground/")
+    expect(page.locator("#summary tbody tr")).to_have_count(12)
+    page.fill("input[name=max_samples]", "1500")
+    page.fill("input[name=epochs]", "40")
+    page.click("#start-training")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    job = Job.objects.get(user__username="newcomer")
+    # Note every value the progress text takes, to see it move without a reload.
+    page.evaluate("""() => {
+        const el = document.getElementById("job-progress-text");
+        window.seen = [el.textContent];
+        new MutationObserver(() => window.seen.push(el.textContent))
+            .observe(el, {childList: true, characterData: true, subtree: true});
+    }""")
     expect(page.locator("#job-conn")).to_have_class(re.compile("conn-live"))
 
-    # A staff member watches the same job on the live dashboard meanwhile.
-    make_user("operator", staff=True)
-    staff = browser.new_context(base_url=stack.base_url).new_page()
-    browser_login(staff, get_user_model().objects.get(username="operator"))
-    staff.goto("/staff/dashboard/")
-    expect(staff.locator(f"#dash-running tr[data-job='{job.id}']")).to_be_visible()
-    expect(staff.locator("#dash-workers")).to_contain_text("CPU")
+    # The staff member sees it running, with its worker.
+    row = staff.locator(f"#dash-running tr[data-job='{job.id}']")
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("newcomer")
 
-    # The bar moves without a reload, then the job is done.
-    expect(page.locator("#job-progress-text")).not_to_have_text("0%")
-    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=30_000)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=90_000)
     expect(page.locator("#job-progress-text")).to_have_text("100%")
-    expect(page.locator("#job-result")).to_contain_text("Summary")
+    between = [t for t in page.evaluate("window.seen") if t not in ("0%", "100%")]
+    assert between, "the progress bar never showed a value between 0 and 100%"
+    expect(page.locator("#job-result")).to_contain_text("TorchScript")
     expect(staff.locator("#state-succeeded b")).to_have_text("1")
+    expect(row).to_be_hidden()
     page.goto("/jobs/")
     expect(page.locator(f"tr[data-job='{job.id}'] .badge")).to_have_text("succeeded")
     assert page.js_errors == []
