@@ -18,11 +18,8 @@ import argparse
 import http.cookiejar
 import io
 import json
-import os
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,6 +31,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from localstack import percentile, setup_django, start_daphne  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -41,48 +41,6 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def setup(tmp: Path) -> dict[str, str]:
-    env = {
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'load.sqlite3'}"),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/11"),
-        "CHANNELS_PREFIX": f"load-{os.getpid()}",
-        "MEDIA_ROOT": str(tmp / "media"),
-        "USER_MAX_ACTIVE_JOBS": "1000000",
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return {**os.environ, **env}
-
-
-def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-         "webapp.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    for _ in range(300):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, f"http://127.0.0.1:{port}"
-        time.sleep(0.1)
-    raise RuntimeError("daphne did not start")
 
 
 class Browser:
@@ -102,8 +60,9 @@ class Browser:
 
     def login(self, username: str, password: str) -> None:
         self.get("/accounts/login/")
-        body = urllib.parse.urlencode({"username": username, "password": password,
-                                       "csrfmiddlewaretoken": self.csrf()}).encode()
+        body = urllib.parse.urlencode(
+            {"username": username, "password": password, "csrfmiddlewaretoken": self.csrf()}
+        ).encode()
         self.opener.open(urllib.request.Request(self.base + "/accounts/login/", body), timeout=60)
 
     def post_picture(self, path: str, picture: bytes) -> int:
@@ -114,13 +73,18 @@ class Browser:
             f'--{boundary}\r\nContent-Disposition: form-data; name="conf"\r\n\r\n0.25\r\n'.encode(),
             f'--{boundary}\r\nContent-Disposition: form-data; name="iou"\r\n\r\n0.45\r\n'.encode(),
             f'--{boundary}\r\nContent-Disposition: form-data; name="pictures"; '
-            f'filename="p.png"\r\nContent-Type: image/png\r\n\r\n'.encode() + picture + b"\r\n",
+            f'filename="p.png"\r\nContent-Type: image/png\r\n\r\n'.encode()
+            + picture
+            + b"\r\n",
             f"--{boundary}--\r\n".encode(),
         ]
         req = urllib.request.Request(
-            self.base + path, b"".join(parts),
-            headers={"Content-Type": f"multipart/form-data; boundary={boundary}",
-                     "Referer": self.base + path},
+            self.base + path,
+            b"".join(parts),
+            headers={
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+                "Referer": self.base + path,
+            },
         )
         with self.opener.open(req, timeout=60) as resp:
             return resp.status
@@ -163,12 +127,19 @@ def fill_jobs(count: int) -> None:
         created = now - timedelta(seconds=rng.uniform(0, 7 * 86400))
         started = created + timedelta(seconds=rng.uniform(0.1, 30))
         status = rng.choice(states)
-        batch.append(Job(
-            user=rng.choice(users), kind="detect", status=status, created_at=created,
-            queued_at=created, started_at=started,
-            finished_at=started + timedelta(seconds=rng.uniform(1, 300)),
-            progress=1.0, error="worker lost" if status == JobStatus.FAILED else "",
-        ))
+        batch.append(
+            Job(
+                user=rng.choice(users),
+                kind="detect",
+                status=status,
+                created_at=created,
+                queued_at=created,
+                started_at=started,
+                finished_at=started + timedelta(seconds=rng.uniform(1, 300)),
+                progress=1.0,
+                error="worker lost" if status == JobStatus.FAILED else "",
+            )
+        )
         if len(batch) == 5000:
             Job.objects.bulk_create(batch)
             batch = []
@@ -184,9 +155,10 @@ def main() -> None:
     password = "load-pass-123"
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        env = setup(Path(tmp))
+        env = setup_django(Path(tmp), redis_db=11, USER_MAX_ACTIVE_JOBS="1000000")
         users = make_users(args.threads, password)
-        daphne, base = start_daphne(env)
+        daphne, port = start_daphne(env)
+        base = f"http://127.0.0.1:{port}"
         try:
             results["web_rss_mb_start"] = round(rss_mb(daphne.pid), 1)
             clients = []

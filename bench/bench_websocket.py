@@ -16,9 +16,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,30 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def setup_django(tmp: Path) -> dict[str, str]:
-    env = {
-        "DJANGO_SETTINGS_MODULE": "webapp.settings",
-        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{tmp / 'bench.sqlite3'}"),
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/12"),
-        "CHANNELS_PREFIX": f"bench-{os.getpid()}",
-        "MEDIA_ROOT": str(tmp / "media"),
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update(env)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return {**os.environ, **env}
+from localstack import percentile, setup_django, start_daphne  # noqa: E402
 
 
 def make_job_and_cookie():
@@ -66,34 +43,6 @@ def make_job_and_cookie():
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     return job, session.session_key
-
-
-def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "webapp.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(os.environ.get("BENCH_DAPHNE_LOG", os.devnull), "w"),
-    )
-    for _ in range(300):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
-        time.sleep(0.1)
-    raise RuntimeError("daphne did not start")
 
 
 async def ours(
@@ -175,7 +124,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0, help="events per second")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        env = setup_django(Path(tmp))
+        env = setup_django(Path(tmp), redis_db=12)
         job, cookie = make_job_and_cookie()
         daphne, port = start_daphne(env)
         try:

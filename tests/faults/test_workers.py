@@ -8,7 +8,7 @@ import signal
 import pytest
 from django.db import transaction
 
-from tests.conftest import Stack, wait_for, wait_job_done
+from tests.conftest import Stack, countdown_on, wait_for, wait_job_done
 from webapp.jobs import job_create, jobs_reap
 from webapp.models import Job, JobStatus
 
@@ -46,10 +46,7 @@ def test_sigterm_during_a_deploy_lets_the_running_job_finish(
     own = Stack(tmp_path)
     try:
         worker = own.worker(queues="deploy", name="deploying")
-        with transaction.atomic():
-            job = job_create(user=make_user(), kind="countdown", params={"steps": 30, "delay": 0.1})
-            job.queue = "deploy"
-            job.save(update_fields=["queue"])
+        job = countdown_on("deploy", user=make_user(), steps=30, delay=0.1)
         wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.1, what="the job to start")
         # What a deploy does (systemd KillMode=mixed, honcho): SIGTERM to the main process,
         # a warm shutdown that finishes the job in hand and takes no more.
@@ -71,14 +68,7 @@ def test_pool_child_dying_mid_job_is_requeued_and_the_worker_lives_on(
     try:
         worker = own.worker(queues="oom", name="oom")
         log = tmp_path / "runs.log"
-        with transaction.atomic():
-            job = job_create(
-                user=make_user(),
-                kind="countdown",
-                params={"steps": 40, "delay": 0.05, "log": str(log)},
-            )
-            job.queue = "oom"
-            job.save(update_fields=["queue"])
+        job = countdown_on("oom", user=make_user(), steps=40, delay=0.05, log=str(log))
         wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.1, what="the job to start")
         child = int(Job.objects.get(pk=job.pk).worker.rsplit(":", 1)[1])
         os.kill(child, signal.SIGKILL)
@@ -103,14 +93,7 @@ def test_a_job_longer_than_the_visibility_timeout_is_not_run_twice(
         first = own.worker(queues="slow", name="first", loglevel="info")
         second = own.worker(queues="slow", name="second", loglevel="info")
         log = tmp_path / "runs.log"
-        with transaction.atomic():
-            job = job_create(
-                user=make_user(),
-                kind="countdown",
-                params={"steps": 80, "delay": 0.1, "log": str(log)},
-            )
-            job.queue = "slow"
-            job.save(update_fields=["queue"])
+        job = countdown_on("slow", user=make_user(), steps=80, delay=0.1, log=str(log))
         wait_job_done(job, timeout=60)
         logs = first.log() + second.log()
         runs = log.read_text().splitlines()

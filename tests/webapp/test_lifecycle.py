@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 
-from tests.conftest import session_cookie, wait_for, wait_job_done, ws_collect
+from tests.conftest import countdown_on, session_cookie, wait_for, wait_job_done, ws_collect
 from webapp import runner
 from webapp.jobs import JobRefused, job_cancel, job_create, job_retry, jobs_reap, jobs_resend_lost
 from webapp.models import Job, JobStatus
@@ -113,14 +113,7 @@ def test_retry_a_failed_job(stack, make_user, tmp_path):
 def test_worker_killed_mid_job_is_requeued_and_finishes(stack, make_user, tmp_path):
     log = tmp_path / "runs.log"
     doomed = stack.worker(queues="doomed", name="doomed")
-    with transaction.atomic():
-        job = job_create(
-            user=make_user(),
-            kind="countdown",
-            params={"steps": 100, "delay": 0.05, "log": str(log)},
-        )
-        job.queue = "doomed"  # only the doomed worker listens there
-        job.save(update_fields=["queue"])
+    job = countdown_on("doomed", user=make_user(), steps=100, delay=0.05, log=str(log))
     wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.05, what="the doomed worker to start")
     doomed.kill()  # SIGKILL to the worker and its pool child: no goodbye, no ack
     job.refresh_from_db()
