@@ -215,13 +215,20 @@ def job_finish(
 
 
 def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
-    """Requeue (or, past the attempt limit, fail) running jobs whose worker stopped beating."""
+    """Requeue (or, past the attempt limit, fail) running jobs whose worker stopped beating.
+    A job the user had asked to cancel is cancelled instead of run again."""
     stale_after = stale_after or timedelta(seconds=settings.JOB_STALE_AFTER_S)
     reaped = []
     for job in Job.objects.stale(older_than=stale_after):
         silent = f"the worker {job.worker or '?'} stopped responding"
         with transaction.atomic():
-            if job.attempts < settings.JOB_MAX_ATTEMPTS:
+            if job.cancel_requested:
+                fields = dict(
+                    status=JobStatus.CANCELLED,
+                    finished_at=timezone.now(),
+                    error=f"Cancelled ({silent} before it could stop).",
+                )
+            elif job.attempts < settings.JOB_MAX_ATTEMPTS:
                 fields = dict(
                     status=JobStatus.QUEUED,
                     queued_at=timezone.now(),

@@ -149,7 +149,19 @@ def test_reaper_gives_up_after_the_attempt_limit(make_user, settings):
         started_at=timezone.now(),
         heartbeat_at=timezone.now(),
     )
-    assert [j.pk for j in jobs_reap()] == [job.pk]
+    unwanted = Job.objects.create(
+        user=job.user,
+        kind="countdown",
+        status=JobStatus.RUNNING,
+        worker="gone:2",
+        attempts=1,
+        started_at=stale,
+        heartbeat_at=stale,
+        cancel_requested=True,
+    )
+    assert {j.pk for j in jobs_reap()} == {job.pk, unwanted.pk}
+    unwanted.refresh_from_db()
+    assert unwanted.status == JobStatus.CANCELLED  # not run again: the user wanted it stopped
     job.refresh_from_db()
     fresh.refresh_from_db()
     assert job.status == JobStatus.FAILED

@@ -5,15 +5,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('webapp', '0001_initial'),
+        ("webapp", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(fields=['status', 'finished_at'], name='webapp_job_status_79739f_idx'),
+            model_name="job",
+            index=models.Index(
+                fields=["status", "finished_at"], name="webapp_job_status_79739f_idx"
+            ),
         ),
     ]
