@@ -7,7 +7,9 @@
    worker runs, so jobs stay queued (the per-user limit is lifted for the run).
 2. The staff dashboard with `--jobs` rows in the job table: median and p95 of the page
    and of the stats the dashboard websocket pushes (`dashboard_stats`), target < 300 ms.
-3. Resident memory of the web process before and after (nothing should grow unbounded).
+3. One real worker then runs those jobs: jobs per second, and its pool process's memory
+   after a tenth of them and after all of them.
+4. Resident memory of the web process before and after (nothing should grow unbounded).
 
 Uses a throw-away SQLite database unless DATABASE_URL is set.
 """
@@ -18,8 +20,11 @@ import argparse
 import http.cookiejar
 import io
 import json
+import os
 import random
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -146,11 +151,71 @@ def fill_jobs(count: int) -> None:
     Job.objects.bulk_create(batch)
 
 
+def drain_with_a_worker(env: dict[str, str], jobs: int) -> dict[str, object]:
+    """Run the queued detection jobs through one real worker; its pool child's memory
+    after the first tenth of them and after all of them shows whether anything grows."""
+    from webapp.models import Job, Worker
+
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "webapp",
+            "worker",
+            "-Q",
+            "gpu,default",
+            "-c",
+            "1",
+            "-P",
+            "prefork",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+
+        def done() -> int:
+            return Job.objects.filter(status__in=["succeeded", "failed"]).count()
+
+        started = time.perf_counter()
+        while done() < max(1, jobs // 10):
+            time.sleep(0.5)
+        child = Worker.objects.get().pid
+        early = rss_mb(child)
+        while done() < jobs:
+            time.sleep(0.5)
+        return {
+            "worker_jobs_done": done(),
+            "worker_jobs_failed": Job.objects.filter(status="failed").count(),
+            "worker_jobs_per_s": round(jobs / (time.perf_counter() - started), 1),
+            "worker_rss_mb_after_10pct": round(early, 1),
+            "worker_rss_mb_after_all": round(rss_mb(child), 1),
+        }
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--submissions", type=int, default=200)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--max-dashboard-ms",
+        type=float,
+        default=300.0,
+        help="exit 1 when the dashboard page's p95 is slower than this",
+    )
     args = parser.parse_args()
     password = "load-pass-123"
     results: dict[str, object] = {}
@@ -189,6 +254,8 @@ def main() -> None:
             results["accepted_jobs"] = accepted
             results["submissions_per_s"] = round(accepted / elapsed, 1)
 
+            results.update(drain_with_a_worker(env, accepted))
+
             fill_jobs(args.jobs)
             results["jobs_in_table"] = Job.objects.count()
             from webapp.dashboard import dashboard_stats
@@ -216,6 +283,10 @@ def main() -> None:
     for key, value in results.items():
         print(f"{key:28} {value}")
     print(json.dumps(results))
+    if results["dashboard_page_ms_p95"] > args.max_dashboard_ms:
+        sys.exit(f"dashboard p95 {results['dashboard_page_ms_p95']} ms > {args.max_dashboard_ms}")
+    if results["worker_jobs_failed"]:
+        sys.exit(f"{results['worker_jobs_failed']} jobs failed")
 
 
 if __name__ == "__main__":

@@ -154,6 +154,7 @@ DASHBOARD_PUSH_INTERVAL_S = float(env("DASHBOARD_PUSH_INTERVAL_S", "2"))
 USER_MAX_ACTIVE_JOBS = env_int("USER_MAX_ACTIVE_JOBS", 5)  # queued + running per user
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 100 * 1024 * 1024)  # one POST
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Extra job kinds to register (a module path); the tests use it for their own kind.
