@@ -20,7 +20,6 @@ from webapp.models import Job
 # Close codes the pages understand (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
 
 
 @database_sync_to_async

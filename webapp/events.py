@@ -19,9 +19,6 @@ from webapp.models import Job
 
 log = logging.getLogger(__name__)
 
-DASHBOARD_GROUP = "dashboard"
-
-
 def job_group(job_id) -> str:
     return f"job.{getattr(job_id, 'hex', job_id)}"
 

@@ -83,10 +83,6 @@ class Job(models.Model):
         return reverse("job_detail", args=[self.id])
 
     @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATES
-
-    @property
     def storage_prefix(self) -> str:
         return f"jobs/{self.id}"
 

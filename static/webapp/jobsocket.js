@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   const QUIET_MS = 10000;
-  const DENIED = { 4401: "Log in to watch this job.", 4403: "This job is not yours.", 4404: "No such job." };
+  const DENIED = { 4401: "Log in to watch this job.", 4403: "This job is not yours, or does not exist." };
 
   class JobSocket {
     constructor(path, handlers) {
