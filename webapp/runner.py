@@ -8,8 +8,11 @@ into a clean stop at the engine's next step.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -53,14 +56,19 @@ class JobContext:
     def save_file(self, name: str, data: bytes) -> str:
         """Store a result file under the job (replacing one of that name); return its URL."""
         path = f"{self.job.storage_prefix}/{name}"
-        # Write under a temporary name first so a reader never sees half a file.
-        tmp = default_storage.save(f"{self.job.storage_prefix}/tmp/{name}", ContentFile(data))
-        if default_storage.exists(path):
-            default_storage.delete(path)
-        with default_storage.open(tmp, "rb") as fh:
-            saved = default_storage.save(path, fh)
-        default_storage.delete(tmp)
-        return reverse("job_file", args=[self.job.id, saved.rsplit("/", 1)[-1]])
+        try:
+            local = Path(default_storage.path(path))
+        except NotImplementedError:  # an object store: one PUT replaces the object whole
+            if default_storage.exists(path):
+                default_storage.delete(path)
+            default_storage.save(path, ContentFile(data))
+        else:  # local files: write a temporary file beside it, then rename over it
+            local.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=local.parent, delete=False) as tmp:
+                tmp.write(data)
+            os.chmod(tmp.name, settings.FILE_UPLOAD_PERMISSIONS or 0o644)
+            os.replace(tmp.name, local)
+        return reverse("job_file", args=[self.job.id, name])
 
     # -- live progress -----------------------------------------------------------------
     def report(
