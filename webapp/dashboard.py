@@ -12,10 +12,9 @@ from django.utils import timezone
 
 from webapp.broker import queue_depth
 from webapp.jobkinds import KINDS
-from webapp.models import Job, JobStatus, Worker
+from webapp.models import WORKER_ONLINE_S, Job, JobStatus, Worker
 
 QUEUES = ("gpu", "default")
-WORKER_ONLINE_S = 30  # a worker not seen for this long is shown offline
 
 
 def _median(values: list[float]) -> float | None:

@@ -8,11 +8,57 @@ function that does the work. Apps register their kind when Django starts
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from webapp.runner import JobContext
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What one job may use on the workers of its queue (settings and their devices)."""
+
+    memory_mb: float
+    runtime_s: float
+    device: str = "cpu"  # "cuda" when the queue's workers have a GPU
+
+
+@dataclass(frozen=True)
+class JobCost:
+    """A kind's estimate of one job's peak memory and run time, from its parameters.
+
+    `lower` says, for each budget a job is over, which setting to lower and to what,
+    e.g. {"memory": "lower the batch size to 128"}: the kind knows its own model."""
+
+    memory_mb: float
+    runtime_s: float
+    lower: dict[str, str] = field(default_factory=dict)
+
+    def over(self, budget: Budget) -> str:
+        """Why this job does not fit the budget, in words for the user ("" when it fits)."""
+        problems = []
+        if self.memory_mb > budget.memory_mb:
+            advice = self.lower.get("memory", "choose smaller settings")
+            problems.append(
+                f"it would need about {self.memory_mb:,.0f} MB of memory on the {budget.device}"
+                f" (the limit is {budget.memory_mb:,.0f} MB): {advice}"
+            )
+        if self.runtime_s > budget.runtime_s:
+            advice = self.lower.get("runtime", "choose fewer steps or a smaller size")
+            problems.append(
+                f"it would run for about {_duration(self.runtime_s)} on the {budget.device}"
+                f" (the limit is {_duration(budget.runtime_s)}): {advice}"
+            )
+        return ("This job is too big: " + "; and ".join(problems) + ".") if problems else ""
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
 
 
 @dataclass(frozen=True)
@@ -24,6 +70,8 @@ class JobKind:
     queue: str = "gpu"  # Celery queue: "gpu" for engine work
     template: str = "webapp/job_detail.html"  # the job page for this kind
     new_url_name: str = ""  # URL name of the form that starts one, for "run again"
+    # (params, budget) -> JobCost, checked before a job is queued; None: not estimated
+    estimate: Callable[[dict[str, Any], Budget], JobCost] | None = None
 
 
 KINDS: dict[str, JobKind] = {}

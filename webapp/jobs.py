@@ -21,7 +21,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from webapp import events
-from webapp.jobkinds import get_kind
+from webapp.jobkinds import Budget, JobKind, get_kind
 from webapp.models import FINAL_STATES, Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,58 @@ class JobRefused(Exception):
     """A request about a job that cannot be honoured; the message is shown to the user."""
 
 
-def _send(job: Job) -> None:
-    from webapp.tasks import run_job
+# The Celery task that runs jobs, sent by name: this module needs no import of the
+# task module (which imports the runner, which imports this module).
+JOB_TASK = "webapp.tasks.run_job"
 
-    transaction.on_commit(lambda: run_job.apply_async(args=[str(job.id)], queue=job.queue))
+
+def _send(job: Job) -> None:
+    from webapp.celery import app
+
+    job_id, queue = str(job.id), job.queue
+    transaction.on_commit(lambda: app.send_task(JOB_TASK, args=[job_id], queue=queue))
+
+
+def _lock_user_limit(user, *, adding: int = 1) -> None:
+    """Refuse when `user` would have more than USER_MAX_ACTIVE_JOBS active jobs.
+
+    Call inside a transaction: the user's row is locked first, so two requests of one
+    user are counted one after the other and cannot both slip under the limit.
+    """
+    type(user).objects.select_for_update().filter(pk=user.pk).first()
+    active = Job.objects.filter(user=user).active().count()
+    if active + adding > settings.USER_MAX_ACTIVE_JOBS:
+        raise JobRefused(
+            f"You already have {active} jobs queued, running or paused (the limit is "
+            f"{settings.USER_MAX_ACTIVE_JOBS}); wait for one to finish or cancel one."
+        )
+
+
+def _check_budget(kind: JobKind, params: Mapping[str, Any]) -> None:
+    """Refuse a job whose estimated peak memory or run time is over the site's budget."""
+    if kind.estimate is None:
+        return
+    budget = job_budget(queue=kind.queue)
+    cost = kind.estimate(dict(params), budget)
+    problem = cost.over(budget)
+    if problem:
+        raise JobRefused(problem)
+
+
+def job_budget(*, queue: str) -> Budget:
+    """What one job may use: the site's limits, on the device of the queue's workers."""
+    from webapp.models import Worker
+
+    live = Worker.objects.alive().filter(queues__contains=queue)
+    gpu_mb = [w.device_memory_mb for w in live if w.device_memory_mb]
+    memory_mb = settings.JOB_MAX_MEMORY_MB
+    if gpu_mb:
+        memory_mb = min(memory_mb, min(gpu_mb))
+    return Budget(
+        memory_mb=memory_mb,
+        runtime_s=settings.JOB_MAX_RUNTIME_S,
+        device="cuda" if gpu_mb else "cpu",
+    )
 
 
 def job_create(
@@ -45,15 +93,14 @@ def job_create(
     files: Mapping[str, File | bytes] | None = None,
     title: str = "",
 ) -> Job:
-    """Store the inputs, write a queued Job row and send its task once committed."""
+    """Store the inputs, write a queued Job row and send its task once committed.
+
+    Raises JobRefused (nothing stored) when the user is at the active-job limit or the
+    kind's cost estimate is over the budget."""
     job_kind = get_kind(kind)
-    active = Job.objects.filter(user=user).active().count()
-    if active >= settings.USER_MAX_ACTIVE_JOBS:
-        raise JobRefused(
-            f"You already have {active} jobs queued or running (the limit is "
-            f"{settings.USER_MAX_ACTIVE_JOBS}); wait for one to finish or cancel one."
-        )
+    _check_budget(job_kind, params)
     with transaction.atomic():
+        _lock_user_limit(user)
         job = Job(
             user=user, kind=kind, params=dict(params), title=title[:200], queue=job_kind.queue
         )
@@ -69,7 +116,8 @@ def job_create(
 
 
 def job_cancel(*, job: Job) -> Job:
-    """A queued job is cancelled at once and never runs; a running one stops at its next step."""
+    """A queued job is cancelled at once and never runs; a running one stops at its next
+    step; a paused one ends where it paused, its checkpoint kept."""
     now = timezone.now()
     with transaction.atomic():
         stopped_queued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
@@ -77,6 +125,11 @@ def job_cancel(*, job: Job) -> Job:
             finished_at=now,
             version=F("version") + 1,
             error="Cancelled before it started.",
+        ) or Job.objects.filter(pk=job.pk, status=JobStatus.PAUSED).update(
+            status=JobStatus.CANCELLED,
+            finished_at=now,
+            version=F("version") + 1,
+            error="Cancelled while paused; the checkpoint is kept for download.",
         )
         if not stopped_queued and not Job.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING
@@ -90,7 +143,9 @@ def job_cancel(*, job: Job) -> Job:
 
 def job_retry(*, job: Job) -> Job:
     """Run a failed or cancelled job again, from the start, keeping its page and inputs."""
+    _check_budget(get_kind(job.kind), job.params)
     with transaction.atomic():
+        _lock_user_limit(job.user)
         updated = Job.objects.filter(
             pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]
         ).update(
@@ -121,7 +176,8 @@ def job_retry(*, job: Job) -> Job:
 
 
 def job_requeue(*, job: Job, reason: str = "Requeued by staff.") -> Job:
-    """Staff action: put a running (stuck) or queued job back in the queue and resend it."""
+    """Staff action: put a running (stuck) or queued job back in the queue and resend it.
+    Not counted against the user's limit: the job was already active."""
     with transaction.atomic():
         if not Job.objects.filter(
             pk=job.pk, status__in=[JobStatus.RUNNING, JobStatus.QUEUED]
@@ -142,16 +198,40 @@ def job_requeue(*, job: Job, reason: str = "Requeued by staff.") -> Job:
 
 
 def job_control(*, job: Job, changes: dict[str, Any]) -> Job:
-    """Merge live commands (pause, learning rate, ...) into a running job's control dict."""
+    """Merge live commands (pause, learning rate, ...) into an active job's control dict.
+    Un-pausing a paused job resumes it: it is queued again to go on from its checkpoint."""
     with transaction.atomic():
         locked = Job.objects.select_for_update().get(pk=job.pk)
-        if locked.status not in (JobStatus.RUNNING, JobStatus.QUEUED):
+        if locked.status not in (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.PAUSED):
             raise JobRefused(f"This job has already {locked.status}.")
         locked.control = {**locked.control, **changes}
         locked.version += 1
-        locked.save(update_fields=["control", "version"])
+        fields = ["control", "version"]
+        if locked.status == JobStatus.PAUSED and not locked.control.get("paused"):
+            locked.status, locked.queued_at = JobStatus.QUEUED, timezone.now()
+            locked.worker, locked.heartbeat_at, locked.attempts = "", None, 0
+            locked.error = ""
+            fields += ["status", "queued_at", "worker", "heartbeat_at", "attempts", "error"]
+        locked.save(update_fields=fields)
+        if locked.status == JobStatus.QUEUED and "status" in fields:
+            _send(locked)
     transaction.on_commit(lambda: events.publish_snapshot(locked))
     return locked
+
+
+def job_pause(*, job_id, worker: str, result: dict[str, Any]) -> Job | None:
+    """Worker side: compare-and-set running -> paused once the kind saved a checkpoint.
+    The worker is free again; `result` (the checkpoint's files) stays on the job."""
+    if not Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker).update(
+        status=JobStatus.PAUSED,
+        result=result,
+        worker="",
+        heartbeat_at=timezone.now(),  # when it paused: the reaper ends long pauses
+        version=F("version") + 1,
+    ):
+        log.warning("job %s was no longer held by %s when it paused", job_id, worker)
+        return None
+    return Job.objects.get(pk=job_id)
 
 
 def job_claim(*, job_id: str, worker: str) -> Job | None:
@@ -253,6 +333,26 @@ def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
         events.publish_snapshot(job)
         reaped.append(job)
     return reaped
+
+
+def jobs_end_long_pauses(*, older_than: timedelta | None = None) -> list[Job]:
+    """Cancel runs paused for longer than JOB_MAX_PAUSE_S; their checkpoints stay."""
+    older_than = older_than or timedelta(seconds=settings.JOB_MAX_PAUSE_S)
+    ended = []
+    cutoff = timezone.now() - older_than
+    for job in Job.objects.filter(status=JobStatus.PAUSED, heartbeat_at__lt=cutoff):
+        hours = older_than.total_seconds() / 3600
+        if Job.objects.filter(pk=job.pk, status=JobStatus.PAUSED, heartbeat_at__lt=cutoff).update(
+            status=JobStatus.CANCELLED,
+            finished_at=timezone.now(),
+            error=f"Paused for longer than {hours:g} hours, so the run was ended; "
+            "its checkpoint is kept for download.",
+            version=F("version") + 1,
+        ):
+            job.refresh_from_db()
+            events.publish_snapshot(job)
+            ended.append(job)
+    return ended
 
 
 def jobs_resend_lost(*, older_than: timedelta | None = None) -> int:

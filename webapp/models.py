@@ -14,12 +14,14 @@ from django.utils import timezone
 class JobStatus(models.TextChoices):
     QUEUED = "queued"
     RUNNING = "running"
+    PAUSED = "paused"  # checkpointed, holding no worker; resuming queues it again
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
 
 
-ACTIVE_STATES = (JobStatus.QUEUED, JobStatus.RUNNING)
+# Counted against a user's limit. A paused job holds no worker, but it holds its place.
+ACTIVE_STATES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
 FINAL_STATES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
@@ -100,6 +102,16 @@ class Job(models.Model):
         return (end - self.started_at).total_seconds()
 
 
+class WorkerQuerySet(models.QuerySet):
+    def alive(self) -> WorkerQuerySet:
+        """Workers whose heartbeat is recent (a dead one's row lingers until cleaned up)."""
+        return self.filter(last_seen__gte=timezone.now() - timedelta(seconds=WORKER_ONLINE_S))
+
+
+# A worker beats every JOB_HEARTBEAT_S; this much silence means it is gone.
+WORKER_ONLINE_S = 30
+
+
 class Worker(models.Model):
     """A worker process that runs jobs; it refreshes `last_seen` while it is alive."""
 
@@ -111,6 +123,8 @@ class Worker(models.Model):
     queues = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
+
+    objects = WorkerQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.name

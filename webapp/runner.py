@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
+import sys
 import tempfile
 import threading
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -25,14 +30,62 @@ from django.utils import timezone
 
 from webapp import events
 from webapp.jobkinds import get_kind
-from webapp.jobs import job_claim, job_finish
+from webapp.jobs import job_claim, job_finish, job_pause
 from webapp.models import Job, JobStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JobError(Exception):
     """A failure to show the user as it is ("the picture is 1×1 pixels")."""
+
+
+class JobPaused(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by a kind's `run` after it saved a checkpoint: the job leaves the worker
+    as paused, keeping `result` (the checkpoint's files), until the user resumes it."""
+
+    def __init__(self, result: dict[str, Any]) -> None:
+        super().__init__("paused")
+        self.result = result
+
+
+class ModelCache:
+    """Models loaded once per worker process and reused by its later jobs.
+
+    Thread-safe; an entry is loaded again when one of its files changed (an operator ran
+    `fetch_models`), and only the `size` most recently used entries are kept.
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[tuple, Any]] = OrderedDict()
+
+    def get(self, name: str, files: Sequence[Path], load: Callable[[], T]) -> T:
+        stamp = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+        with self._lock:
+            cached = self._entries.get(name)
+            if cached is not None and cached[0] == stamp:
+                self._entries.move_to_end(name)
+                return cached[1]
+            self._entries.pop(name, None)
+            while len(self._entries) >= self.size:
+                self._entries.popitem(last=False)
+            value = load()
+            self._entries[name] = (stamp, value)
+            return value
+
+
+MODELS = ModelCache()
+
+
+def thin(points: list, limit: int) -> list:
+    """At most `limit` points of a history, evenly spread, keeping the first and the last."""
+    if len(points) <= limit:
+        return points
+    stride = (len(points) - 1) / (limit - 1)
+    return [points[round(i * stride)] for i in range(limit)]
 
 
 class JobContext:
@@ -47,6 +100,15 @@ class JobContext:
         self._last_poll = 0.0
         self._cancel = False
         self._control: dict[str, Any] = dict(job.control)
+
+    @property
+    def device(self) -> str:
+        """Where this worker runs engines: "cuda" when it has a GPU, else "cpu"."""
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    models = MODELS  # the per-process model cache (see ModelCache)
 
     # -- inputs and outputs ------------------------------------------------------------
     def read_input(self, name: str) -> bytes:
@@ -69,6 +131,14 @@ class JobContext:
             os.chmod(tmp.name, settings.FILE_UPLOAD_PERMISSIONS or 0o644)
             os.replace(tmp.name, local)
         return reverse("job_file", args=[self.job.id, name])
+
+    def read_file(self, name: str) -> bytes | None:
+        """A file this job saved earlier (a checkpoint before a pause), or None."""
+        path = f"{self.job.storage_prefix}/{name}"
+        if not default_storage.exists(path):
+            return None
+        with default_storage.open(path, "rb") as fh:
+            return fh.read()
 
     # -- live progress -----------------------------------------------------------------
     def report(
@@ -171,8 +241,13 @@ class _Heartbeat(threading.Thread):
 
 def describe_failure(exc: BaseException) -> str:
     """A message for the user; the traceback goes to the worker's log."""
-    text = str(exc)
-    if "out of memory" in text.lower():
+    text = str(exc).lower()
+    if isinstance(exc, MemoryError) or "can't allocate memory" in text:
+        return (
+            f"The job needed more than the {settings.JOB_MAX_MEMORY_MB:,} MB of memory a job "
+            "may use, and was stopped. Try a smaller size, fewer images or a smaller batch."
+        )
+    if "out of memory" in text:
         return (
             "The GPU ran out of memory for this job. Try a smaller size, fewer images "
             "or a smaller batch."
@@ -183,7 +258,36 @@ def describe_failure(exc: BaseException) -> str:
     return f"Internal error ({type(exc).__name__}). The operators have the details."
 
 
-def run_job(job_id: str, worker: str) -> str:
+@contextmanager
+def memory_ceiling(megabytes: int) -> Iterator[None]:
+    """Let the process's data segment grow by at most `megabytes` while a job runs: an
+    allocation past it fails (MemoryError or torch's "can't allocate memory") and the job
+    fails cleanly, instead of the machine's OOM killer taking the worker. Only where CUDA
+    is not in use: its drivers reserve memory in ways this limit would break."""
+    if "torch.cuda" in sys.modules and sys.modules["torch"].cuda.is_initialized():
+        yield
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    ceiling = _data_segment_bytes() + megabytes * 2**20
+    if hard != resource.RLIM_INFINITY:
+        ceiling = min(ceiling, hard)
+    resource.setrlimit(resource.RLIMIT_DATA, (ceiling, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
+
+
+def _data_segment_bytes() -> int:
+    """VmData of this process: what RLIMIT_DATA counts."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmData:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def job_execute(job_id: str, worker: str) -> str:
     """Run one job end to end in this process; returns the final status (or 'skipped')."""
     close_old_connections()
     job = job_claim(job_id=job_id, worker=worker)
@@ -196,10 +300,20 @@ def run_job(job_id: str, worker: str) -> str:
     beat.start()
     result, error, status = None, "", JobStatus.SUCCEEDED
     try:
-        result = get_kind(job.kind).run(ctx)
+        with memory_ceiling(settings.JOB_MAX_MEMORY_MB):
+            result = get_kind(job.kind).run(ctx)
         ctx.flush()
         if ctx.cancelled:
             status, error = JobStatus.CANCELLED, "Cancelled while running."
+    except JobPaused as paused:
+        ctx.flush()
+        beat.done.set()
+        beat.join()
+        held = job_pause(job_id=job.id, worker=worker, result=paused.result)
+        if held is not None:
+            events.publish_snapshot(held)
+            return held.status
+        return "lost"
     except JobError as exc:
         status, error = JobStatus.FAILED, str(exc)
     except Exception as exc:  # SystemExit and the like propagate: the reaper requeues

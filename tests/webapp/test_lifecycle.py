@@ -13,7 +13,7 @@ from tests.conftest import countdown_on, session_cookie, wait_for, wait_job_done
 from webapp import runner
 from webapp.jobs import JobRefused, job_cancel, job_create, job_retry, jobs_reap, jobs_resend_lost
 from webapp.models import Job, JobStatus
-from webapp.tasks import run_job
+from webapp.tasks import job_task
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -57,13 +57,13 @@ def test_same_task_delivered_twice_runs_the_job_once(stack, make_user, tmp_path)
     job = job_create(
         user=make_user(), kind="countdown", params={"steps": 3, "delay": 0.2, "log": str(log)}
     )
-    run_job.apply_async(args=[str(job.id)], queue="gpu")  # a second delivery of the message
-    run_job.apply_async(args=[str(job.id)], queue="gpu")  # and a third
+    job_task.apply_async(args=[str(job.id)], queue="gpu")  # a second delivery of the message
+    job_task.apply_async(args=[str(job.id)], queue="gpu")  # and a third
     wait_job_done(job)
     wait_for(lambda: stack.redis_llen("gpu") == 0, what="the queue to drain")
     assert job.status == JobStatus.SUCCEEDED
     assert len(runs_logged(log)) == 1
-    assert runner.run_job(str(job.id), "late-delivery") == "skipped"
+    assert runner.job_execute(str(job.id), "late-delivery") == "skipped"
     assert len(runs_logged(log)) == 1
 
 
