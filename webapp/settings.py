@@ -143,7 +143,7 @@ CHANNEL_LAYERS = {
 }
 
 # --- Jobs: one place for every limit -----------------------------------------------------
-JOB_MAX_RUNTIME_S = env_int("JOB_MAX_RUNTIME_S", 2 * 3600)  # hard limit of any job
+JOB_MAX_RUNTIME_S = env_int("JOB_MAX_RUNTIME_S", 2 * 3600)  # hard limit of any job run
 JOB_HEARTBEAT_S = float(env("JOB_HEARTBEAT_S", "5"))  # a running job beats this often
 JOB_STALE_AFTER_S = float(env("JOB_STALE_AFTER_S", "60"))  # no beat for this long: dead
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # claims before the reaper gives up
@@ -151,9 +151,17 @@ JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "15"))  # how often b
 JOB_PUBLISH_INTERVAL_S = float(env("JOB_PUBLISH_INTERVAL_S", "0.25"))  # progress throttle
 JOB_CANCEL_POLL_S = float(env("JOB_CANCEL_POLL_S", "0.5"))
 DASHBOARD_PUSH_INTERVAL_S = float(env("DASHBOARD_PUSH_INTERVAL_S", "2"))
-USER_MAX_ACTIVE_JOBS = env_int("USER_MAX_ACTIVE_JOBS", 5)  # queued + running per user
+USER_MAX_ACTIVE_JOBS = env_int("USER_MAX_ACTIVE_JOBS", 5)  # queued + running + paused
+# The cost budget of one job, checked against each kind's estimate before it is queued;
+# the worker also stops a job whose memory passes JOB_MAX_MEMORY_MB.
+JOB_MAX_MEMORY_MB = env_int("JOB_MAX_MEMORY_MB", 8192)
+JOB_MAX_PAUSE_S = env_int("JOB_MAX_PAUSE_S", 24 * 3600)  # a longer pause ends the run
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
-UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)
+UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)  # one picture
+UPLOAD_MAX_SIDE = env_int("UPLOAD_MAX_SIDE", 20_000)  # pixels on a picture's longest side
+# All pictures of one submission together, counted from their headers: what the worker
+# will have to decode for it (the web process never decodes them).
+UPLOAD_MAX_REQUEST_PIXELS = env_int("UPLOAD_MAX_REQUEST_PIXELS", 200_000_000)
 UPLOAD_MAX_REQUEST_BYTES = env_int("UPLOAD_MAX_REQUEST_BYTES", 100 * 1024 * 1024)  # one POST
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -182,7 +190,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_BEAT_SCHEDULE = {
-    "reap-stale-jobs": {"task": "webapp.tasks.reap_stale_jobs", "schedule": JOB_REAPER_INTERVAL_S},
+    "reap-stale-jobs": {
+        "task": "webapp.tasks.reap_stale_jobs",
+        "schedule": JOB_REAPER_INTERVAL_S,
+        # A worker busy with a long job must not find a pile of reaper runs afterwards.
+        "options": {"expires": JOB_REAPER_INTERVAL_S},
+    },
 }
 
 # --- Production hardening -----------------------------------------------------------------
