@@ -130,7 +130,7 @@ def run(ctx: JobContext) -> dict[str, Any]:
 register(JobKind(
     name="detect",
     label="Object detection",
-    run=run,
+    run="detection.tasks:run",
     template="detection/job.html",
     new_url_name="detection:new",
     blurb="Upload photos (or a zip of them) and find 80 kinds of everyday objects with "

@@ -234,7 +234,7 @@ register(
     JobKind(
         name="stylize",
         label="Style transfer",
-        run=run,
+        run="styletransfer.tasks:run",
         template="styletransfer/job.html",
         new_url_name="styletransfer:new",
         blurb="Paint your photo in the style of one or more pictures and watch it form.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -65,13 +66,20 @@ def _duration(seconds: float) -> str:
 class JobKind:
     name: str  # stored in Job.kind, e.g. "stylize"
     label: str  # shown to people, e.g. "Style transfer"
-    run: Callable[[JobContext], dict[str, Any]]  # does the work; returns Job.result
+    # The function that does the work in the worker and returns Job.result, as
+    # "module:function" so that the web process never imports the engine (nor torch).
+    run: str
     blurb: str = ""  # one sentence for the home page
     queue: str = "gpu"  # Celery queue: "gpu" for engine work
     template: str = "webapp/job_detail.html"  # the job page for this kind
     new_url_name: str = ""  # URL name of the form that starts one, for "run again"
     # (params, budget) -> JobCost, checked before a job is queued; None: not estimated
     estimate: Callable[[dict[str, Any], Budget], JobCost] | None = None
+
+
+    def run_function(self) -> Callable[[JobContext], dict[str, Any]]:
+        module, _, function = self.run.partition(":")
+        return getattr(import_module(module), function)
 
 
 KINDS: dict[str, JobKind] = {}

@@ -301,7 +301,7 @@ def job_execute(job_id: str, worker: str) -> str:
     result, error, status = None, "", JobStatus.SUCCEEDED
     try:
         with memory_ceiling(settings.JOB_MAX_MEMORY_MB):
-            result = get_kind(job.kind).run(ctx)
+            result = get_kind(job.kind).run_function()(ctx)
         ctx.flush()
         if ctx.cancelled:
             status, error = JobStatus.CANCELLED, "Cancelled while running."

@@ -6,8 +6,8 @@ import json
 import time
 from pathlib import Path
 
-from webapp.jobkinds import JobKind, register
-from webapp.runner import JobContext, JobError
+from webapp.jobkinds import Budget, JobCost, JobKind, register
+from webapp.runner import JobContext, JobError, JobPaused
 
 
 def countdown(ctx: JobContext) -> dict:
@@ -17,9 +17,16 @@ def countdown(ctx: JobContext) -> dict:
         with open(p["log"], "a") as fh:
             fh.write(f"{ctx.worker} attempt {ctx.job.attempts}\n")
     done = 0
-    for step in range(1, steps + 1):
+    checkpoint = ctx.read_file("checkpoint.json") if ctx.job.result.get("paused") else None
+    if checkpoint is not None:  # resumed: go on after the last step done
+        done = json.loads(checkpoint)["steps_done"]
+    for step in range(done + 1, steps + 1):
         if ctx.should_stop():
             break
+        if ctx.controls().get("paused"):
+            url = ctx.save_file("checkpoint.json", json.dumps({"steps_done": done}).encode())
+            raise JobPaused({"paused": True, "steps_done": done, "files": [
+                {"name": "checkpoint.json", "url": url, "label": "Checkpoint"}]})
         if p.get("fail_unless") and not Path(p["fail_unless"]).exists():
             if step == int(p.get("fail_at", 1)):
                 raise JobError(f"Step {step} failed on purpose.")
@@ -30,4 +37,12 @@ def countdown(ctx: JobContext) -> dict:
     return {"steps_done": done, "files": [{"name": "summary.json", "url": url, "label": "Summary"}]}
 
 
-register(JobKind(name="countdown", label="Countdown (test)", run=countdown, queue="gpu"))
+def estimate(params: dict, budget: Budget) -> JobCost:
+    """Declared cost, so tests can ask for a job over the budget."""
+    memory = float(params.get("memory_mb", 1))
+    return JobCost(memory_mb=memory, runtime_s=float(params.get("runtime_s", 1)),
+                   lower={"memory": f"lower memory_mb to {budget.memory_mb:g}"})
+
+
+register(JobKind(name="countdown", label="Countdown (test)", run="tests.webapp.testkind:countdown",
+                 queue="gpu", estimate=estimate))
