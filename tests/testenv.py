@@ -29,6 +29,9 @@ DEFAULTS = {
     "JOB_CANCEL_POLL_S": "0.1",
     "DASHBOARD_PUSH_INTERVAL_S": "0.5",
     "USER_MAX_ACTIVE_JOBS": "20",
+    # Every test signs up and logs in from 127.0.0.1; the throttling tests set their own.
+    "SIGNUP_MAX_PER_ADDRESS": "10000",
+    "LOGIN_MAX_FAILURES_PER_ADDRESS": "10000",
     "LOG_LEVEL": "WARNING",
     "PYTHONUNBUFFERED": "1",
     # Two cores shared by the test process, workers and a browser: one thread each keeps

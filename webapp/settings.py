@@ -98,6 +98,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# One backend: Django's password check behind the log-in attempt limits (webapp/accounts.py).
+AUTHENTICATION_BACKENDS = ["webapp.accounts.ThrottledModelBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -167,6 +169,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # Extra job kinds to register (a module path); the tests use it for their own kind.
 STUDIO_EXTRA_JOB_KINDS = [m for m in env("STUDIO_EXTRA_JOB_KINDS").split(",") if m]
+
+# --- Log-in, sign-up and websocket limits (counted in Redis, across web processes) ---------
+LOGIN_MAX_FAILURES_PER_ACCOUNT = env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5)
+LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
+LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 15 * 60)  # counting window and lock-out length
+SIGNUP_MAX_PER_ADDRESS = env_int("SIGNUP_MAX_PER_ADDRESS", 5)  # new accounts per window
+SIGNUP_WINDOW_S = env_int("SIGNUP_WINDOW_S", 3600)
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL

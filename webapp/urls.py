@@ -2,10 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from webapp import views
+from webapp.accounts import AdminLoginForm, LoginView
+
+admin.site.login_form = AdminLoginForm  # says "locked out" rather than "wrong password"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/login/", LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<uuid:job_id>/", views.job_detail, name="job_detail"),

@@ -17,9 +17,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from webapp import events
+from webapp.accounts import signup_limit, signup_refusal
 from webapp.jobkinds import KINDS
 from webapp.jobs import JobRefused, job_cancel, job_control, job_requeue, job_retry
 from webapp.models import Job, JobStatus
+from webapp.throttle import throttle_attempt, throttle_forgive
 
 # Result files are served with one of these types, or as a download; never as HTML.
 SAFE_INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "application/json"}
@@ -31,12 +33,22 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def signup(request: HttpRequest) -> HttpResponse:
-    form = UserCreationForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        user = form.save()
-        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome, {user.username}!")
-        return redirect("home")
+    """New accounts, at most SIGNUP_MAX_PER_ADDRESS per address in SIGNUP_WINDOW_S."""
+    form = UserCreationForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST":
+        limit = signup_limit(request)
+        wait = throttle_attempt([limit])
+        if wait:
+            form.add_error(None, signup_refusal(wait))
+            response = render(request, "registration/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        if form.is_valid():
+            user = form.save()
+            login(request, user)
+            messages.success(request, f"Welcome, {user.username}!")
+            return redirect("home")
+        throttle_forgive(limit)  # no account made: only new accounts count
     return render(request, "registration/signup.html", {"form": form})
 
 
