@@ -39,8 +39,8 @@ JOB_TASK = "webapp.tasks.run_job"
 def _send(job: Job) -> None:
     from webapp.celery import app
 
-    job_id, queue = str(job.id), job.queue
-    transaction.on_commit(lambda: app.send_task(JOB_TASK, args=[job_id], queue=queue))
+    # job.queue is read at commit: a caller may still route the job inside its transaction
+    transaction.on_commit(lambda: app.send_task(JOB_TASK, args=[str(job.id)], queue=job.queue))
 
 
 def _lock_user_limit(user, *, adding: int = 1) -> None:
