@@ -103,7 +103,7 @@ def _open(data: bytes, name: str, limits: UploadLimits) -> Image.Image:
     except Image.DecompressionBombError as exc:
         raise UploadError(f"{name}: far too many pixels ({exc})") from exc
     except _DECODE_ERRORS as exc:  # a header cut short
-        raise UploadError(f"{name}: the picture is corrupt or incomplete ({exc})") from exc
+        raise _broken(name, exc) from exc
     width, height = image.size
     if width < 1 or height < 1:
         raise UploadError(f"{name}: the picture has no pixels ({width}x{height})")
@@ -111,9 +111,15 @@ def _open(data: bytes, name: str, limits: UploadLimits) -> Image.Image:
         image.close()
         raise UploadError(
             f"{name}: {width}x{height} pixels is too large "
-            f"(at most {limits.max_pixels:,} pixels, {limits.max_side:,} per side)"
+            f"(the limit is {limits.max_pixels:,} pixels, {limits.max_side:,} per side)"
         )
     return image
+
+
+def _broken(name: str, exc: BaseException) -> UploadError:
+    """The refusal of a picture PIL could not read; a file cut short says so in words."""
+    reason = "the file is truncated" if "truncat" in str(exc).lower() else str(exc)
+    return UploadError(f"{name}: the picture is corrupt or incomplete ({reason})")
 
 
 def probe_picture(data: bytes, name: str, limits: UploadLimits = UploadLimits()) -> PictureInfo:
@@ -140,9 +146,9 @@ def _check_complete(data: bytes, name: str, fmt: str) -> None:
             with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
                 image.verify()  # walks the chunks and their checksums; inflates nothing
         except _DECODE_ERRORS as exc:
-            raise UploadError(f"{name}: the picture is corrupt or incomplete ({exc})") from exc
+            raise _broken(name, exc) from exc
     elif fmt == "JPEG" and b"\xff\xd9" not in data[2:]:
-        raise UploadError(f"{name}: the picture is corrupt or incomplete (no end marker)")
+        raise _broken(name, EOFError("no end marker: truncated"))
 
 
 def read_bytes(fileobj: BinaryIO, name: str, limits: UploadLimits = UploadLimits()) -> bytes:
@@ -164,7 +170,7 @@ def read_picture(data: bytes, name: str, limits: UploadLimits = UploadLimits()) 
             upright = ImageOps.exif_transpose(image)  # phones store pixels sideways + a hint
             rgb = to_rgb(upright)
     except _DECODE_ERRORS as exc:
-        raise UploadError(f"{name}: the picture is corrupt or incomplete ({exc})") from exc
+        raise _broken(name, exc) from exc
     return Picture(name, rgb)
 
 
