@@ -337,7 +337,8 @@ def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
 
 def jobs_end_long_pauses(*, older_than: timedelta | None = None) -> list[Job]:
     """Cancel runs paused for longer than JOB_MAX_PAUSE_S; their checkpoints stay."""
-    older_than = older_than or timedelta(seconds=settings.JOB_MAX_PAUSE_S)
+    if older_than is None:
+        older_than = timedelta(seconds=settings.JOB_MAX_PAUSE_S)
     ended = []
     cutoff = timezone.now() - older_than
     for job in Job.objects.filter(status=JobStatus.PAUSED, heartbeat_at__lt=cutoff):

@@ -16,17 +16,27 @@ def countdown(ctx: JobContext) -> dict:
     if p.get("log"):
         with open(p["log"], "a") as fh:
             fh.write(f"{ctx.worker} attempt {ctx.job.attempts}\n")
+    if p.get("allocate_mb"):  # reserve (never touch) this much: the memory ceiling's test
+        import numpy as np
+
+        np.empty(int(p["allocate_mb"]) * 2**20, dtype=np.uint8)
     done = 0
     checkpoint = ctx.read_file("checkpoint.json") if ctx.job.result.get("paused") else None
     if checkpoint is not None:  # resumed: go on after the last step done
         done = json.loads(checkpoint)["steps_done"]
+    resumed_from = done
     for step in range(done + 1, steps + 1):
         if ctx.should_stop():
             break
         if ctx.controls().get("paused"):
             url = ctx.save_file("checkpoint.json", json.dumps({"steps_done": done}).encode())
-            raise JobPaused({"paused": True, "steps_done": done, "files": [
-                {"name": "checkpoint.json", "url": url, "label": "Checkpoint"}]})
+            raise JobPaused(
+                {
+                    "paused": True,
+                    "steps_done": done,
+                    "files": [{"name": "checkpoint.json", "url": url, "label": "Checkpoint"}],
+                }
+            )
         if p.get("fail_unless") and not Path(p["fail_unless"]).exists():
             if step == int(p.get("fail_at", 1)):
                 raise JobError(f"Step {step} failed on purpose.")
@@ -34,15 +44,29 @@ def countdown(ctx: JobContext) -> dict:
         done = step
         ctx.report(step / steps, metrics={"step": step, "loss": 1.0 / step})
     url = ctx.save_file("summary.json", json.dumps({"steps_done": done}).encode())
-    return {"steps_done": done, "files": [{"name": "summary.json", "url": url, "label": "Summary"}]}
+    return {
+        "steps_done": done,
+        "resumed_from": resumed_from,
+        "files": [{"name": "summary.json", "url": url, "label": "Summary"}],
+    }
 
 
 def estimate(params: dict, budget: Budget) -> JobCost:
     """Declared cost, so tests can ask for a job over the budget."""
     memory = float(params.get("memory_mb", 1))
-    return JobCost(memory_mb=memory, runtime_s=float(params.get("runtime_s", 1)),
-                   lower={"memory": f"lower memory_mb to {budget.memory_mb:g}"})
+    return JobCost(
+        memory_mb=memory,
+        runtime_s=float(params.get("runtime_s", 1)),
+        lower={"memory": f"lower memory_mb to {budget.memory_mb:g}"},
+    )
 
 
-register(JobKind(name="countdown", label="Countdown (test)", run="tests.webapp.testkind:countdown",
-                 queue="gpu", estimate=estimate))
+register(
+    JobKind(
+        name="countdown",
+        label="Countdown (test)",
+        run="tests.webapp.testkind:countdown",
+        queue="gpu",
+        estimate=estimate,
+    )
+)
