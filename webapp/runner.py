@@ -262,9 +262,11 @@ def describe_failure(exc: BaseException) -> str:
 def memory_ceiling(megabytes: int) -> Iterator[None]:
     """Let the process's data segment grow by at most `megabytes` while a job runs: an
     allocation past it fails (MemoryError or torch's "can't allocate memory") and the job
-    fails cleanly, instead of the machine's OOM killer taking the worker. Only where CUDA
-    is not in use: its drivers reserve memory in ways this limit would break."""
-    if "torch.cuda" in sys.modules and sys.modules["torch"].cuda.is_initialized():
+    fails cleanly, instead of the machine's OOM killer taking the worker. Not on GPU
+    workers: the CUDA driver maps memory in ways this limit would break, and a GPU's own
+    memory is bounded by the device (a CUDA out-of-memory error fails the job)."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
         yield
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
