@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -49,7 +50,8 @@ def _lock_user_limit(user, *, adding: int = 1) -> None:
     Call inside a transaction: the user's row is locked first, so two requests of one
     user are counted one after the other and cannot both slip under the limit.
     """
-    type(user).objects.select_for_update().filter(pk=user.pk).first()
+    # get_user_model(), not type(user): a view's request.user is a lazy wrapper
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
     active = Job.objects.filter(user=user).active().count()
     if active + adding > settings.USER_MAX_ACTIVE_JOBS:
         raise JobRefused(
