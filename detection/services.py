@@ -1,32 +1,29 @@
-"""The detection tool's business logic for the web layer: plain functions views call.
+"""The detection tool's web side: plain functions the views call. No torch here.
 
-The engine (darknet.py, yolo.py, uploads.py, annotate.py) stays Django-free; this module
-knows the site's limits, the model files and how a detection job is started.
+The engine (darknet.py, yolo.py, annotate.py) stays Django-free and runs in the worker
+(worker.py); this module knows the model files, how a detection job is started and what
+one costs.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
-from detection.uploads import UploadLimits
+from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.models import Job
+from webapp.pictures import PictureInfo
 
 KIND = "detect"
 DEFAULT_CONF = 0.25
 DEFAULT_IOU = 0.45
-
-
-def upload_limits() -> UploadLimits:
-    """The engine's upload rules with the site's byte and pixel limits from settings."""
-    return UploadLimits(max_bytes=settings.UPLOAD_MAX_BYTES, max_pixels=settings.UPLOAD_MAX_PIXELS)
 
 
 def model_card() -> dict[str, Any]:
@@ -63,7 +60,7 @@ def class_names_or_empty() -> tuple[list[str], str]:
         return [], str(exc)
 
 
-def detection_params_from(*, job: Job | None) -> dict[str, Any]:
+def detect_initial_from(job: Job | None) -> dict[str, Any]:
     """The form's starting values: the defaults, or the knobs of an earlier detection job."""
     initial: dict[str, Any] = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": []}
     if job is not None and job.kind == KIND:
@@ -73,16 +70,17 @@ def detection_params_from(*, job: Job | None) -> dict[str, Any]:
     return initial
 
 
-def detection_create(
+def detect_create(
     *,
     user,
     uploads: Sequence[UploadedFile],
+    pictures: Sequence[PictureInfo],
     conf: float,
     iou: float,
     classes: Sequence[str],
-    picture_count: int,
 ) -> Job:
-    """Store the (already validated) uploads and queue a detection job for them."""
+    """Store the uploads (checked from their headers: `pictures` is what they declare)
+    and queue a detection job for them; raises JobRefused when over a limit or budget."""
     files = {}
     names = []
     for index, upload in enumerate(uploads):
@@ -90,13 +88,52 @@ def detection_create(
         files[f"upload-{index:03d}"] = upload
         names.append(upload.name)
     title = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
-    if picture_count != len(names):
-        title += f" ({picture_count} pictures)"
-    return job_create(
-        user=user,
-        kind=KIND,
-        params={"conf": conf, "iou": iou, "classes": list(classes), "upload_names": names,
-                "picture_count": picture_count},
-        files=files,
-        title=title,
+    if len(pictures) != len(names):
+        title += f" ({len(pictures)} pictures)"
+    params = {
+        "conf": conf,
+        "iou": iou,
+        "classes": list(classes),
+        "upload_names": names,
+        # what the cost estimate reads: how many pictures, their pixels, the largest one
+        "picture_count": len(pictures),
+        "pixels": sum(p.pixels for p in pictures),
+        "largest_pixels": max((p.pixels for p in pictures), default=0),
+    }
+    return job_create(user=user, kind=KIND, params=params, files=files, title=title)
+
+
+# The cost model, fitted to jobs run by a real worker on this project's 2-core machine
+# (docs/detection.md, "What a job costs"). Memory: the worker with torch and the model
+# loaded, plus a few copies of the largest decoded picture (decoded, RGB, annotated,
+# encoders' buffers) - one picture at a time, so the count does not matter. Time: loading
+# the model, a fixed cost per picture (the network always sees 416x416) and a cost per
+# pixel (decoding, resizing, encoding the stored JPEG and PNG).
+BASE_MB = 700.0
+BYTES_PER_PIXEL = 16.0
+LOAD_S = 2.0
+PER_PICTURE_S = {"cpu": 0.25, "cuda": 0.05}
+PER_PIXEL_S = 0.15e-6
+
+
+def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
+    """Peak memory and run time of a detection job from its pictures' declared sizes."""
+    count = int(params.get("picture_count", 1))
+    pixels = float(params.get("pixels", 0))
+    largest = float(params.get("largest_pixels", 0))
+    per_picture = PER_PICTURE_S.get(budget.device, PER_PICTURE_S["cpu"])
+    memory_mb = BASE_MB + BYTES_PER_PIXEL * largest / 2**20
+    runtime_s = LOAD_S + count * per_picture + pixels * PER_PIXEL_S
+    room_mb = budget.memory_mb - BASE_MB
+    largest_fits = max(0.0, room_mb * 2**20 / BYTES_PER_PIXEL)
+    mean_s = per_picture + (pixels / max(count, 1)) * PER_PIXEL_S
+    count_fits = max(0, math.floor((budget.runtime_s - LOAD_S) / mean_s))
+    return JobCost(
+        memory_mb=memory_mb,
+        runtime_s=runtime_s,
+        lower={
+            "memory": f"send smaller pictures (at most {largest_fits / 1e6:,.1f} million "
+            f"pixels each)",
+            "runtime": f"send fewer pictures (at most {count_fits:,})",
+        },
     )

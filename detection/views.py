@@ -1,34 +1,22 @@
-"""The detection tool's pages. Thin: checks live in the form, the work in services/tasks."""
+"""The detection tool's pages. Thin: checks live in the form, the work in services/worker."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from detection.forms import DetectForm
 from detection.services import (
+    KIND,
     class_names_or_empty,
-    detection_create,
-    detection_params_from,
+    detect_create,
+    detect_initial_from,
     model_card,
-    upload_limits,
 )
 from webapp.jobs import JobRefused
-from webapp.models import Job
-
-
-def _earlier_job(request: HttpRequest) -> Job | None:
-    """The job named by ?from=, if this user may see it (else None: start from defaults)."""
-    job_id = request.GET.get("from")
-    if not job_id:
-        return None
-    try:
-        return Job.objects.visible_to(request.user).filter(pk=job_id).first()
-    except ValidationError:  # not a UUID
-        return None
+from webapp.tools import earlier_job, refused_on_form, upload_limits
 
 
 @login_required
@@ -37,28 +25,32 @@ def new(request: HttpRequest) -> HttpResponse:
     names, missing = class_names_or_empty()
     card = model_card()
     form_args = {"class_names": names, "floor": card["floor"], "max_iou": card["candidate_iou"]}
+    status = 200
     if request.method == "POST":
         form = DetectForm(request.POST, request.FILES, **form_args)
         if form.is_valid():
             try:
-                job = detection_create(
+                job = detect_create(
                     user=request.user,
                     uploads=form.cleaned_data["pictures"],
+                    pictures=form.found,
                     conf=form.cleaned_data["conf"],
                     iou=form.cleaned_data["iou"],
                     classes=form.cleaned_data["classes"],
-                    picture_count=form.picture_count,
                 )
             except JobRefused as exc:
-                form.add_error(None, str(exc))
+                status = refused_on_form(form, exc)
             else:
                 return redirect(job.get_absolute_url())
+        else:
+            status = 400
     else:
-        earlier = _earlier_job(request)
-        form = DetectForm(initial=detection_params_from(job=earlier), **form_args)
-        if earlier is not None and earlier.kind == "detect":
-            messages.info(request, f"Settings copied from “{earlier.title or earlier.id}”. "
-                                   "Choose the pictures again.")
-    return render(request, "detection/new.html", {
-        "form": form, "card": card, "limits": upload_limits(), "model_missing": missing,
-    })
+        earlier = earlier_job(request, kind=KIND)
+        form = DetectForm(initial=detect_initial_from(earlier), **form_args)
+        if earlier is not None:
+            messages.info(
+                request,
+                f"Settings copied from “{earlier.title or earlier.id}”. Choose the pictures again.",
+            )
+    context = {"form": form, "card": card, "limits": upload_limits(), "model_missing": missing}
+    return render(request, "detection/new.html", context, status=status)

@@ -9,11 +9,15 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import ROOT, browser_login, require_model_file
-from tests.detection.test_job import oranges_png
+from tests.detection.test_worker import oranges_png
 
 SHOTS = ROOT / "data" / "screenshots"
-pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True),
-              pytest.mark.weights]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.stack,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.weights,
+]
 
 
 @pytest.fixture(autouse=True)
@@ -33,8 +37,10 @@ def test_upload_see_boxes_filter_them_live_and_export(page, make_user, tmp_path)
     expect(page.locator("#id_conf")).to_have_value("0.25")
 
     # A bad file first: the form says why and nothing starts.
-    page.set_input_files("#id_pictures", files=[
-        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}])
+    page.set_input_files(
+        "#id_pictures",
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not a picture"}],
+    )
     page.click("#det-submit")
     expect(page.locator("#det-errors")).to_contain_text("notes.txt: not a picture we can read")
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -68,8 +74,10 @@ def test_upload_see_boxes_filter_them_live_and_export(page, make_user, tmp_path)
     exported = json.loads(open(info.value.path()).read())
     assert [p["image"] for p in exported] == ["oranges.png"]
     assert len(exported[0]["detections"]) == high
-    assert all(d["score"] >= 0.4 and d["class"] == "orange" and len(d["box"]) == 4
-               for d in exported[0]["detections"])
+    assert all(
+        d["score"] >= 0.4 and d["class"] == "orange" and len(d["box"]) == 4
+        for d in exported[0]["detections"]
+    )
 
     with page.expect_download() as info:
         page.click("#det-export-coco")

@@ -1,4 +1,5 @@
-"""Uploads: good pictures and zips pass; each kind of bad upload is refused, saying why."""
+"""Uploads as detection reads them (webapp.pictures): good pictures and zips pass; each
+kind of bad upload is refused, saying why."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import zipfile
 import pytest
 from PIL import Image
 
-from detection.uploads import UploadError, UploadLimits, read_picture, read_upload
+from webapp.pictures import UploadError, UploadLimits, read_bytes, read_picture, read_upload
 
 
 def picture_bytes(size=(40, 30), fmt="PNG", colour=(10, 200, 30)) -> bytes:
@@ -26,7 +27,7 @@ def zip_bytes(members: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> by
 
 
 def upload(data: bytes, name: str, limits: UploadLimits | None = None):
-    return read_upload(io.BytesIO(data), name, limits or UploadLimits())
+    return list(read_upload(data, name, limits or UploadLimits()))
 
 
 def test_one_picture_is_read_as_rgb():
@@ -76,7 +77,7 @@ def test_empty_file_is_refused():
 def test_oversized_file_is_refused_without_reading_it_all():
     stream = io.BytesIO(b"\xff" * 5000)
     with pytest.raises(UploadError, match="larger than the 1,000 bytes"):
-        read_upload(stream, "big.png", UploadLimits(max_bytes=1000))
+        read_bytes(stream, "big.png", UploadLimits(max_bytes=1000))
     assert stream.tell() == 1001
 
 

@@ -49,21 +49,30 @@ def test_a_job_detects_reports_per_picture_and_stores_boxes_in_picture_pixels(st
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("more/sideways.jpg", sideways_jpeg())
-    response = client.post("/detect/", {
-        "conf": "0.25", "iou": "0.45",
-        "pictures": [
-            _file("oranges.png", oranges_png()),
-            _file("more.zip", archive.getvalue()),
-        ],
-    })
+    response = client.post(
+        "/detect/",
+        {
+            "conf": "0.25",
+            "iou": "0.45",
+            "pictures": [
+                _file("oranges.png", oranges_png()),
+                _file("more.zip", archive.getvalue()),
+            ],
+        },
+    )
     job = Job.objects.get()
     assert response.status_code == 302
 
     url = stack.base_url.replace("http", "ws") + f"/ws/jobs/{job.id}/"
-    events = asyncio.run(ws_collect(
-        url, cookie=session_cookie(user), origin=stack.base_url, timeout=60,
-        until=lambda m: m["type"] == "result" or m.get("job", {}).get("status") == "failed",
-    ))
+    events = asyncio.run(
+        ws_collect(
+            url,
+            cookie=session_cookie(user),
+            origin=stack.base_url,
+            timeout=60,
+            until=lambda m: m["type"] == "result" or m.get("job", {}).get("status") == "failed",
+        )
+    )
     job.refresh_from_db()
     assert job.status == "succeeded", job.error
     types = [e["type"] for e in events]

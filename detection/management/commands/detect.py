@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from detection.annotate import annotate
-from detection.uploads import UploadError, UploadLimits, read_upload
 from detection.yolo import MODEL_CARD, Detector
 from webapp.modelfiles import ModelFileError, model_path
+from webapp.pictures import UploadError, UploadLimits, probe_upload, read_bytes, read_upload
 
 
 class Command(BaseCommand):
@@ -35,31 +36,39 @@ class Command(BaseCommand):
             )
         except ModelFileError as exc:
             raise CommandError(str(exc)) from exc
-        pictures = []
-        for path in opts["images"]:
-            try:
-                with open(path, "rb") as fh:
-                    pictures += read_upload(fh, str(path), UploadLimits())
-            except (OSError, UploadError) as exc:
-                raise CommandError(str(exc)) from exc
         classes = [c.strip() for c in opts["classes"].split(",") if c.strip()] or None
         try:
-            results = detector.detect(
-                [p.image for p in pictures], opts["conf"], opts["iou"], classes
-            )
+            detector.class_ids(classes or [])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        limits = UploadLimits.from_settings(settings)
+        files = []
+        for path in opts["images"]:  # every file checked from its headers before any output
+            try:
+                with open(path, "rb") as fh:
+                    data = read_bytes(fh, str(path), limits)
+                probe_upload(data, str(path), limits)
+            except (OSError, UploadError) as exc:
+                raise CommandError(str(exc)) from exc
+            files.append((str(path), data))
+        for name, data in files:
+            try:
+                for picture in read_upload(data, name, limits):  # one decoded at a time
+                    found = detector.detect([picture.image], opts["conf"], opts["iou"], classes)
+                    self.show(picture.name, picture.image, found[0], opts)
+            except UploadError as exc:
+                raise CommandError(str(exc)) from exc
 
-        for picture, found in zip(pictures, results, strict=True):
-            if opts["json"]:
-                items = [{k: v for k, v in d.to_dict().items() if k != "class_id"} for d in found]
-                self.stdout.write(json.dumps(items))
-            else:
-                self.stdout.write(f"{picture.name}: {len(found)} found")
-                for d in found:
-                    box = ", ".join(f"{v:.0f}" for v in d.box)
-                    self.stdout.write(f"  {d.class_name:<14} {d.score:.2f}  [{box}]")
-            if opts["out_dir"]:
-                opts["out_dir"].mkdir(parents=True, exist_ok=True)
-                target = opts["out_dir"] / (Path(picture.name).stem + ".detected.png")
-                annotate(picture.image, found).save(target)
+    def show(self, name: str, image, found, opts) -> None:
+        if opts["json"]:
+            items = [{k: v for k, v in d.to_dict().items() if k != "class_id"} for d in found]
+            self.stdout.write(json.dumps(items))
+        else:
+            self.stdout.write(f"{name}: {len(found)} found")
+            for d in found:
+                box = ", ".join(f"{v:.0f}" for v in d.box)
+                self.stdout.write(f"  {d.class_name:<14} {d.score:.2f}  [{box}]")
+        if opts["out_dir"]:
+            opts["out_dir"].mkdir(parents=True, exist_ok=True)
+            target = opts["out_dir"] / (Path(name).stem + ".detected.png")
+            annotate(image, found).save(target)

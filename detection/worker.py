@@ -1,0 +1,210 @@
+"""The `detect` job kind in the worker: YOLO over the job's pictures, one at a time.
+
+parse (thresholds, the stored uploads checked from their headers) -> load (the detector,
+once per worker process) -> loop (decode one picture, detect, store its files, report
+it) -> export (the summary file and Job.result). Pictures are decoded one at a time, so
+a job's memory follows its largest picture, not how many it has (services.estimate).
+
+For each picture the worker stores the normalised original (EXIF-rotated, RGB), every
+candidate box above the engine's low floor (so the page re-filters without running the
+model again) and a PNG annotated at the job's own thresholds.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from detection.annotate import annotate
+from detection.modelcard import MODEL_CARD
+from detection.services import KIND, model_card
+from detection.yolo import Detection, Detector, refilter
+from webapp.modelfiles import ModelFileError, model_path
+from webapp.pictures import (
+    Picture,
+    UploadError,
+    UploadLimits,
+    check_request_pixels,
+    probe_upload,
+    read_upload,
+)
+from webapp.runner import JobContext, JobError
+from webapp.tools import upload_limits
+
+
+@dataclass(frozen=True)
+class DetectRequest:
+    """What one job asks for, from its parameters and its stored uploads."""
+
+    conf: float
+    iou: float
+    classes: list[str]  # empty: every class
+    uploads: list[tuple[str, bytes]]  # (file name as uploaded, its bytes), in upload order
+    total: int  # pictures in all uploads together
+    limits: UploadLimits
+
+
+@dataclass(frozen=True)
+class PictureDone:
+    entry: dict[str, Any]  # the `picture` event's payload, also kept in Job.result
+    detections: dict[str, Any]  # this picture in detections.json
+    annotated: dict[str, str]  # the annotated PNG as a result file
+
+
+def parse(ctx: JobContext) -> DetectRequest:
+    """The job's settings and uploads; the uploads are checked again from their headers
+    (the form did it, but the limits may have changed since)."""
+    params = ctx.params
+    names = params.get("upload_names", [])
+    keys = sorted(params.get("inputs", {}))
+    uploads = [
+        (names[i] if i < len(names) else key, ctx.read_input(key)) for i, key in enumerate(keys)
+    ]
+    limits = upload_limits()
+    try:
+        infos = [info for name, data in uploads for info in probe_upload(data, name, limits)]
+        check_request_pixels(infos, limits)
+    except UploadError as exc:
+        raise JobError(str(exc)) from exc
+    if not infos:
+        raise JobError("This job has no pictures.")
+    return DetectRequest(
+        conf=float(params["conf"]),
+        iou=float(params["iou"]),
+        classes=list(params.get("classes") or []),
+        uploads=uploads,
+        total=len(infos),
+        limits=limits,
+    )
+
+
+def load(ctx: JobContext) -> Detector:
+    """The default detector on this worker's device, from the per-process model cache."""
+    try:
+        paths = [model_path(n) for n in (MODEL_CARD.cfg, MODEL_CARD.weights, MODEL_CARD.names)]
+    except ModelFileError as exc:
+        raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
+    device = ctx.device
+    return ctx.models.get(
+        f"{KIND}:{MODEL_CARD.name}:{device}",
+        paths,
+        lambda: Detector.from_files(*paths, device=device),
+    )
+
+
+def pictures(request: DetectRequest) -> Iterator[Picture]:
+    """The job's pictures, each decoded only when the loop asks for it."""
+    for name, data in request.uploads:
+        try:
+            yield from read_upload(data, name, request.limits)
+        except UploadError as exc:  # damage inside the pixel data, which headers cannot show
+            raise JobError(str(exc)) from exc
+
+
+def loop(ctx: JobContext, detector: Detector, request: DetectRequest) -> list[PictureDone]:
+    """Detect in each picture, store its files and report it as soon as it is done."""
+    ctx.report(
+        0.0,
+        metrics={"device": str(detector.device), "pictures": request.total, "done": 0},
+        force=True,
+    )
+    done: list[PictureDone] = []
+    for index, picture in enumerate(pictures(request)):
+        if ctx.should_stop():
+            break
+        done.append(detect_one(ctx, detector, request, index, picture))
+        del picture  # let it go before the next one is decoded
+        ctx.report(
+            (index + 1) / request.total,
+            event="picture",
+            data={"picture": done[-1].entry},
+            metrics={"done": index + 1},
+            force=True,
+        )
+    return done
+
+
+def detect_one(
+    ctx: JobContext, detector: Detector, request: DetectRequest, index: int, picture: Picture
+) -> PictureDone:
+    image = picture.image
+    candidates = detector.candidates([image])[0]
+    kept = refilter(candidates, conf=request.conf, iou=request.iou, classes=request.classes or None)
+    stem = f"picture-{index + 1:03d}"
+    size = {"width": image.width, "height": image.height}
+    candidate_doc = {"name": picture.name, **size, "candidates": [d.to_dict() for d in candidates]}
+    annotated_url = ctx.save_file(f"{stem}.annotated.png", _png(annotate(image, kept)))
+    entry = {
+        "index": index,
+        "name": picture.name,
+        **size,
+        "url": ctx.save_file(f"{stem}.jpg", _jpeg(image)),
+        "candidates_url": ctx.save_file(
+            f"{stem}.candidates.json", json.dumps(candidate_doc).encode()
+        ),
+        "annotated_url": annotated_url,
+        "candidates": len(candidates),
+        "found": len(kept),
+    }
+    return PictureDone(
+        entry=entry,
+        detections={"image": picture.name, **size, "detections": [_public(d) for d in kept]},
+        annotated={
+            "name": f"{stem}.annotated.png",
+            "url": annotated_url,
+            "label": f"{picture.name}, annotated (PNG)",
+        },
+    )
+
+
+def export(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """detections.json at the job's thresholds, and the job's result."""
+    summary_url = ctx.save_file(
+        "detections.json", json.dumps([d.detections for d in done]).encode()
+    )
+    summary = {
+        "name": "detections.json",
+        "url": summary_url,
+        "label": f"Detections at confidence {request.conf:g}, IoU {request.iou:g} (JSON)",
+    }
+    return {
+        "files": [summary, *(d.annotated for d in done)],
+        "pictures": [d.entry for d in done],
+        "class_names": detector.class_names,
+        "model": model_card(),
+        "conf": request.conf,
+        "iou": request.iou,
+        "classes": request.classes,
+        "device": str(detector.device),
+    }
+
+
+def run(ctx: JobContext) -> dict[str, Any]:
+    """The `detect` job: see the module's docstring."""
+    request = parse(ctx)
+    detector = load(ctx)
+    return export(ctx, detector, request, loop(ctx, detector, request))
+
+
+def _public(detection: Detection) -> dict[str, Any]:
+    """A detection as our JSON export shows it (no class index)."""
+    return {k: v for k, v in detection.to_dict().items() if k != "class_id"}
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def _jpeg(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
