@@ -17,6 +17,7 @@ from playground.limits import LIMITS
 from webapp import events
 from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused
+from webapp.jsoninput import JSONInputError, int_field, request_json
 from webapp.models import Job
 
 LAYER_TYPES_HELP = {
@@ -43,17 +44,20 @@ PRESET_LABELS = {
 
 
 def _shape_from(request_data: dict) -> tuple[tuple[int, int, int], int]:
+    """The input shape and class count a summary or preset is for; JSONInputError names
+    the field that is wrong."""
     dataset = request_data.get("dataset", "stripes")
-    if dataset not in services.BUILTIN_SHAPES and dataset != services.UPLOAD:
-        raise ValueError(f"unknown dataset {str(dataset)[:40]!r}")
-    size, channels = int(request_data.get("image_size", 32)), int(request_data.get("channels", 3))
-    if not 1 <= size <= LIMITS.max_input_side or channels not in (1, 3):
-        raise ValueError(f"the picture size must be 1..{LIMITS.max_input_side}, channels 1 or 3")
+    if not isinstance(dataset, str) or (
+        dataset not in services.BUILTIN_SHAPES and dataset != services.UPLOAD
+    ):
+        raise JSONInputError(f"unknown dataset {str(dataset)[:40]!r}", field="dataset")
+    size = int_field(request_data, "image_size", default=32, low=1, high=LIMITS.max_input_side)
+    channels = int_field(request_data, "channels", default=3, low=1, high=3)
+    if channels == 2:
+        raise JSONInputError("channels must be 1 or 3.", field="channels")
     shape = services.input_shape_for(dataset=dataset, image_size=size, channels=channels)
     classes = (services.BUILTIN_SHAPES[dataset][1] if dataset != services.UPLOAD
-               else int(request_data.get("classes", 2)))
-    if not 2 <= classes <= LIMITS.max_classes:
-        raise ValueError(f"the number of classes must be 2..{LIMITS.max_classes}")
+               else int_field(request_data, "classes", default=2, low=2, high=LIMITS.max_classes))
     return shape, classes
 
 
@@ -104,32 +108,17 @@ def _uuid_or_none(text: str):
         return None
 
 
-def _json_body(request: HttpRequest) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
-        raise ValueError("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise ValueError("the body must be a JSON object")
-    return body
-
-
 @require_POST
 def summary(request: HttpRequest) -> JsonResponse:
     """POST {spec, dataset, image_size?, channels?, classes?} -> the spec's summary table."""
-    from playground.netspec import SpecError, spec_from_json
-
-    if len(request.body) > 200_000:
-        return JsonResponse({"ok": False, "error": "The spec is too large.", "index": None},
-                            status=400)
     try:
-        body = spec_from_json(request.body or b"{}")
-        if not isinstance(body, dict):
-            raise SpecError("the body must be a JSON object")
+        body = request_json(request)
         shape, classes = _shape_from(body)
-    except (SpecError, ValueError, TypeError) as exc:
-        return JsonResponse({"ok": False, "error": str(exc), "index": None}, status=400)
+    except JSONInputError as exc:
+        return exc.response(ok=False, index=None)
     answer = services.spec_summary(spec=body.get("spec"), input_shape=shape, num_classes=classes)
+    if not answer["ok"]:
+        answer.setdefault("field", "spec")
     return JsonResponse(answer, status=200 if answer["ok"] else 400)
 
 
@@ -137,9 +126,12 @@ def preset(request: HttpRequest, name: str) -> JsonResponse:
     """GET ?dataset=...[&image_size&channels] -> {"spec": [...]} for that picture shape."""
     try:
         shape, _ = _shape_from(request.GET.dict())
+    except JSONInputError as exc:
+        return exc.response()
+    try:
         spec = services.preset_spec(name=name, input_shape=shape)
     except (KeyError, ValueError) as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        return JsonResponse({"error": str(exc), "field": "name"}, status=400)
     return JsonResponse({"name": name, "spec": spec})
 
 
@@ -185,9 +177,9 @@ def share(request: HttpRequest, job_id) -> JsonResponse:
     """Make (or, with {"off": true}, remove) the run's read-only link; owner only."""
     job = get_object_or_404(Job, pk=job_id, kind=services.KIND, user=request.user)
     try:
-        body = _json_body(request)
-    except ValueError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        body = request_json(request)
+    except JSONInputError as exc:
+        return exc.response()
     if body.get("off"):
         services.run_unshare(job=job)
         return JsonResponse({"url": None})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import mimetypes
 
 from django.contrib import messages
@@ -12,14 +11,23 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from webapp import events
 from webapp.accounts import signup_limit, signup_refusal
 from webapp.jobkinds import KINDS
 from webapp.jobs import JobRefused, job_cancel, job_control, job_requeue, job_retry
+from webapp.jsoninput import JSONInputError, request_json
 from webapp.models import Job, JobStatus
 from webapp.throttle import throttle_attempt, throttle_forgive
 
@@ -97,7 +105,12 @@ def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
     if _wants_json(request):
         job.refresh_from_db()
         return JsonResponse(events.job_snapshot(job))
-    return redirect(request.POST.get("next") or job.get_absolute_url())
+    back = request.POST.get("next", "")
+    if not back.startswith("/") or not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        back = job.get_absolute_url()  # a path on this site only
+    return HttpResponseRedirect(back)
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -122,29 +135,31 @@ def job_requeue_view(request: HttpRequest, job_id) -> HttpResponse:
     return _act(request, _job_for(request, job_id), job_requeue, "Requeued.")
 
 
+def _controls_from(request: HttpRequest) -> dict:
+    """At most 10 controls, each a short name with a finite number, true/false or short text."""
+    changes = request_json(request)
+    if len(changes) > 10:
+        raise JSONInputError("At most 10 controls can be sent at once.")
+    for name, value in changes.items():
+        if len(name) > 32:
+            raise JSONInputError("Control names are at most 32 characters.", field=name[:32])
+        if not isinstance(value, bool | int | float | str) or len(str(value)) > 64:
+            raise JSONInputError(
+                f"{name} must be a number, true/false or a text of at most 64 characters.",
+                field=name,
+            )
+    return changes
+
+
 @login_required
 @require_POST
 def job_control_view(request: HttpRequest, job_id) -> JsonResponse:
     """Live commands for a running job: a JSON object of small scalar values."""
     job = _job_for(request, job_id)
     try:
-        changes = json.loads(request.body or b"{}")
-    except ValueError:
-        return JsonResponse({"error": "The body must be a JSON object."}, status=400)
-    if (
-        not isinstance(changes, dict)
-        or len(changes) > 10
-        or not all(
-            isinstance(k, str)
-            and len(k) <= 32
-            and isinstance(v, bool | int | float | str)
-            and len(str(v)) <= 64
-            for k, v in changes.items()
-        )
-    ):
-        return JsonResponse(
-            {"error": "Controls are at most 10 short name: value pairs."}, status=400
-        )
+        changes = _controls_from(request)
+    except JSONInputError as exc:
+        return exc.response()
     try:
         job = job_control(job=job, changes=changes)
     except JobRefused as exc:
@@ -158,9 +173,14 @@ def job_file(request: HttpRequest, job_id, name: str) -> FileResponse:
     job = _job_for(request, job_id)
     if "/" in name or name.startswith("."):
         raise Http404
-    path = f"{job.storage_prefix}/{name}"
-    if not default_storage.exists(path):
+    # Only files directly in the job's folder: its uploads sit in the "input" folder there.
+    try:
+        files = default_storage.listdir(job.storage_prefix)[1]
+    except FileNotFoundError:
+        files = []
+    if name not in files:
         raise Http404
+    path = f"{job.storage_prefix}/{name}"
     ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
     download = request.GET.get("download") == "1" or ctype not in SAFE_INLINE_TYPES
     response = FileResponse(
