@@ -8,6 +8,7 @@ snapshot (`{"type": "resync"}`) whenever it suspects it missed something.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 
 from channels.db import database_sync_to_async
@@ -15,11 +16,17 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from webapp import events
+from webapp.jsoninput import JSONInputError, json_parse
 from webapp.models import Job
+from webapp.socketlimits import snapshot_slot, socket_close, socket_open
+
+log = logging.getLogger(__name__)
 
 # Close codes the pages understand (4000-4999 are free for applications).
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404  # no socket at this path
+CLOSE_TOO_MANY = 4429  # the user opened more than WS_MAX_PER_USER: this, the oldest, goes
 
 
 @database_sync_to_async
@@ -34,11 +41,81 @@ def _snapshot(job_id: uuid.UUID) -> dict | None:
 
 
 class RefusingConsumer(AsyncJsonWebsocketConsumer):
+    """The base of every socket: refusals with a reason, the per-user cap, resyncs at a
+    bounded rate, and an `error` message (never a crash) for a frame it cannot read."""
+
+    _resync_task: asyncio.Task | None = None
+    _resync_wanted: dict | None = None
+    _resync_last = float("-inf")
+    _counted_for: int | None = None
+
     async def refuse(self, code: int) -> None:
         """Accept, then close with `code`: a close before accepting reaches the browser
         as a bare failed handshake, and the page could not say why."""
-        await self.accept()
+        await super().accept()  # not counted against the user's sockets
         await self.close(code=code)
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        """Accept, and count the socket as its user's; close their oldest over the cap."""
+        await super().accept(subprotocol, headers)
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return
+        self._counted_for = user.pk
+        for channel in await socket_open(user_id=user.pk, channel=self.channel_name):
+            await self.channel_layer.send(channel, {"type": "socket.evict"})
+
+    async def websocket_connect(self, message: dict) -> None:
+        async with snapshot_slot():  # see socketlimits: a burst of connects queues here
+            await super().websocket_connect(message)
+
+    async def socket_evict(self, message: dict) -> None:
+        await self.close(code=CLOSE_TOO_MANY)
+
+    async def websocket_disconnect(self, message: dict) -> None:
+        if self._resync_task:
+            self._resync_task.cancel()
+        if self._counted_for is not None:
+            await socket_close(user_id=self._counted_for, channel=self.channel_name)
+        await super().websocket_disconnect(message)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs) -> None:
+        try:
+            content = json_parse(text_data if text_data is not None else bytes_data or b"")
+        except JSONInputError as exc:
+            await self.send_json({"type": "error", "error": str(exc)})
+            return
+        if isinstance(content, dict) and content.get("type") == "resync":
+            # Merged: the latest request wins, answered once the interval allows.
+            self._resync_wanted = content
+            if self._resync_task is None or self._resync_task.done():
+                self._resync_task = asyncio.create_task(self._resync_soon())
+            return
+        await self.receive_json(content)
+
+    async def _resync_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._resync_wanted is not None:
+                wait = self._resync_last + settings.WS_RESYNC_INTERVAL_S - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                async with snapshot_slot():
+                    content, self._resync_wanted = self._resync_wanted, None
+                    self._resync_last = loop.time()
+                    await self.receive_json(content)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("resync failed; closing the socket so that the page reconnects")
+            await self.close(code=1011)
+
+
+class NoSuchSocket(RefusingConsumer):
+    """Any other path under the websocket router (a job id that is not a UUID...)."""
+
+    async def connect(self) -> None:
+        await self.refuse(CLOSE_NOT_FOUND)
 
 
 class JobConsumer(RefusingConsumer):

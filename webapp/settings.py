@@ -176,6 +176,10 @@ LOGIN_MAX_FAILURES_PER_ADDRESS = env_int("LOGIN_MAX_FAILURES_PER_ADDRESS", 20)
 LOGIN_LOCKOUT_S = env_int("LOGIN_LOCKOUT_S", 15 * 60)  # counting window and lock-out length
 SIGNUP_MAX_PER_ADDRESS = env_int("SIGNUP_MAX_PER_ADDRESS", 5)  # new accounts per window
 SIGNUP_WINDOW_S = env_int("SIGNUP_WINDOW_S", 3600)
+WS_MAX_PER_USER = env_int("WS_MAX_PER_USER", 20)  # one more closes the user's oldest (4429)
+WS_RESYNC_INTERVAL_S = float(env("WS_RESYNC_INTERVAL_S", "1"))  # per socket; extra are merged
+# Sockets of one web process reading a snapshot (connecting or resyncing) at once.
+WS_SNAPSHOT_CONCURRENCY = env_int("WS_SNAPSHOT_CONCURRENCY", 8)
 
 # --- Celery -----------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
