@@ -128,10 +128,14 @@ def probe_picture(data: bytes, name: str, limits: UploadLimits = UploadLimits())
     is found only by `read_picture`, in the worker."""
     with _open(data, name, limits) as image:
         width, height = image.size
-        try:
-            orientation = image.getexif().get(0x0112, 1)
-        except _DECODE_ERRORS:
-            orientation = 1
+        orientation = 1
+        # A PNG's EXIF chunk may follow the pixels, and Pillow's PNG getexif() decodes
+        # them all to find it: only an EXIF chunk already read with the header counts.
+        if image.format != "PNG" or "exif" in image.info:
+            try:
+                orientation = image.getexif().get(0x0112, 1)
+            except _DECODE_ERRORS:
+                pass
         if orientation in (5, 6, 7, 8):  # turned sideways by EXIF: width and height swap
             width, height = height, width
         fmt = image.format or ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import stat
 import struct
+import time
 import zipfile
 import zlib
 
@@ -207,6 +208,20 @@ def test_probe_reads_the_header_only():
     assert (info.width, info.height, info.pixels) == (5000, 4000, 20_000_000)
     with pytest.raises(UploadError, match="big.png: the picture is corrupt"):
         read_picture(data, "big.png")
+
+
+def test_probe_of_a_real_png_decodes_no_pixels():
+    """Pillow's PNG getexif() decodes every pixel to look for an EXIF chunk after them;
+    the probe must not ask it. Probing takes a tiny part of what decoding takes."""
+    out = io.BytesIO()
+    Image.new("RGB", (6324, 6324), "white").save(out, "PNG")
+    started = time.perf_counter()
+    probe_picture(out.getvalue(), "big.png")
+    probing = time.perf_counter() - started
+    started = time.perf_counter()
+    read_picture(out.getvalue(), "big.png")
+    decoding = time.perf_counter() - started
+    assert probing < decoding / 10, (probing, decoding)
 
 
 def test_request_pixel_budget_counts_all_pictures_together():
