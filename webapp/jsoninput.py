@@ -91,9 +91,7 @@ def _first_unusable_number(value: Any) -> tuple[str, str] | None:
         if item is _TOO_LONG:
             return path, f"a number of at most {MAX_INT_DIGITS} digits"
         if isinstance(item, dict):
-            stack.extend(
-                (f"{path}.{k}" if path else str(k), v) for k, v in reversed(item.items())
-            )
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(item.items()))
         elif isinstance(item, list):
             stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(item))))
     return None

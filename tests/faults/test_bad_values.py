@@ -259,9 +259,7 @@ def test_forms_never_fail_on_bad_values(logged_in, url, data):
 
 @fast
 @given(
-    url=st.sampled_from(
-        ["/jobs/", "/playground/", "/style/", "/detect/", "/playground/compare/"]
-    ),
+    url=st.sampled_from(["/jobs/", "/playground/", "/style/", "/detect/", "/playground/compare/"]),
     key=st.sampled_from(["status", "page", "from", "runs"]),
     value=TEXT_VALUES,
 )

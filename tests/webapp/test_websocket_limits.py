@@ -54,9 +54,7 @@ def second_web(stack):
     proc.stop()
 
 
-def test_one_socket_over_the_cap_closes_the_oldest_across_processes(
-    stack, second_web, make_user
-):
+def test_one_socket_over_the_cap_closes_the_oldest_across_processes(stack, second_web, make_user):
     user = make_user("many-tabs")
     job = Job.objects.create(user=user, kind="countdown")
     cookie, cap = session_cookie(user), settings.WS_MAX_PER_USER
@@ -65,8 +63,9 @@ def test_one_socket_over_the_cap_closes_the_oldest_across_processes(
     async def scenario():
         first = [await _open(_ws(stack.base_url, path), stack.base_url, cookie) for _ in range(cap)]
         newest = await _open(_ws(second_web, path), second_web, cookie)
-        codes = await asyncio.gather(*[_close_code(ws, 5 if i == 0 else 1) for i, ws in
-                                       enumerate(first)])
+        codes = await asyncio.gather(
+            *[_close_code(ws, 5 if i == 0 else 1) for i, ws in enumerate(first)]
+        )
         newest_open = await _close_code(newest, 1) is None
         for ws in [*first, newest]:
             await ws.close()
