@@ -103,37 +103,40 @@ def detect_create(
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
 
 
-# The cost model, fitted to jobs run by a real worker on this project's 2-core machine
-# (docs/detection.md, "What a job costs"). Memory: the worker with torch and the model
-# loaded, plus a few copies of the largest decoded picture (decoded, RGB, annotated,
-# encoders' buffers) - one picture at a time, so the count does not matter. Time: loading
-# the model, a fixed cost per picture (the network always sees 416x416) and a cost per
-# pixel (decoding, resizing, encoding the stored JPEG and PNG).
-BASE_MB = 700.0
-BYTES_PER_PIXEL = 16.0
-LOAD_S = 2.0
-PER_PICTURE_S = {"cpu": 0.25, "cuda": 0.05}
-PER_PIXEL_S = 0.15e-6
+# The cost model, fitted to jobs run by a real worker on the project's 2-core machine
+# (docs/detection.md, "What a job costs"; `bench/bench_detection_cost.py worker`).
+# Memory: the worker with torch and the model loaded, a few copies of the largest picture
+# (decoded, RGB, annotated, the encoders' buffers: pictures are decoded one at a time)
+# and a little per pixel of all pictures (the uploads' bytes, the allocator's leftovers).
+# Time: loading the model, a fixed cost per picture (the network always sees 416x416) and
+# a cost per pixel (decoding, resizing, encoding the stored JPEG and annotated PNG).
+# Measured on the CPU only; a GPU shortens just the fixed part, so there it is an upper bound.
+BASE_MB = 920.0
+PEAK_BYTES_PER_PIXEL = 12.0  # of the largest picture
+HELD_BYTES_PER_PIXEL = 1.5  # of all pictures together
+LOAD_S = 1.0
+PER_PICTURE_S = 0.1
+PER_PIXEL_S = 0.6e-6
 
 
 def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     """Peak memory and run time of a detection job from its pictures' declared sizes."""
-    count = int(params.get("picture_count", 1))
+    count = max(int(params.get("picture_count", 1)), 1)
     pixels = float(params.get("pixels", 0))
     largest = float(params.get("largest_pixels", 0))
-    per_picture = PER_PICTURE_S.get(budget.device, PER_PICTURE_S["cpu"])
-    memory_mb = BASE_MB + BYTES_PER_PIXEL * largest / 2**20
-    runtime_s = LOAD_S + count * per_picture + pixels * PER_PIXEL_S
-    room_mb = budget.memory_mb - BASE_MB
-    largest_fits = max(0.0, room_mb * 2**20 / BYTES_PER_PIXEL)
-    mean_s = per_picture + (pixels / max(count, 1)) * PER_PIXEL_S
-    count_fits = max(0, math.floor((budget.runtime_s - LOAD_S) / mean_s))
+    held_mb = HELD_BYTES_PER_PIXEL * pixels / 2**20
+    memory_mb = BASE_MB + held_mb + PEAK_BYTES_PER_PIXEL * largest / 2**20
+    runtime_s = LOAD_S + PER_PICTURE_S * count + PER_PIXEL_S * pixels
+    room_mb = budget.memory_mb - BASE_MB - held_mb
+    if room_mb > 0:
+        fits = room_mb * 2**20 / PEAK_BYTES_PER_PIXEL / 1e6
+        smaller = f"send smaller pictures (at most {fits:,.1f} million pixels each)"
+    else:
+        smaller = "send fewer and smaller pictures"
+    per_picture_s = PER_PICTURE_S + PER_PIXEL_S * pixels / count
+    fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_picture_s))
     return JobCost(
         memory_mb=memory_mb,
         runtime_s=runtime_s,
-        lower={
-            "memory": f"send smaller pictures (at most {largest_fits / 1e6:,.1f} million "
-            f"pixels each)",
-            "runtime": f"send fewer pictures (at most {count_fits:,})",
-        },
+        lower={"memory": smaller, "runtime": f"send fewer pictures (at most {fewer:,})"},
     )

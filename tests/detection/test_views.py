@@ -252,11 +252,12 @@ def test_tiny_zip_of_huge_pictures_is_refused_from_its_headers(logged_in, settin
 
 
 def test_a_job_over_the_memory_budget_says_how_large_a_picture_fits(logged_in, settings):
-    settings.JOB_MAX_MEMORY_MB = 800
+    settings.JOB_MAX_MEMORY_MB = 1000
     _refused(
         logged_in,
         [upload("big.png", png((4000, 3000)))],
-        "send smaller pictures (at most",
+        "it would need about 1,074 MB of memory on the cpu (the limit is 1,000 MB): "
+        "send smaller pictures (at most 5.5 million pixels each)",
         status=409,
     )
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import struct
 import zipfile
+import zlib
 
 import pytest
 from django.test import Client
 from PIL import Image, ImageOps
 
-from tests.conftest import require_model_file, session_cookie, ws_collect
+from tests.conftest import require_model_file, session_cookie, wait_job_done, ws_collect
 from webapp.models import Job
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True), pytest.mark.weights]
@@ -104,6 +106,36 @@ def test_a_job_detects_reports_per_picture_and_stores_boxes_in_picture_pixels(st
     assert [p["image"] for p in summary] == ["oranges.png", "more/sideways.jpg"]
     assert len(summary[0]["detections"]) == oranges["found"]
     assert set(summary[0]["detections"][0]) == {"class", "score", "box"}
+
+
+def test_damage_inside_the_pixels_fails_the_job_naming_the_picture(stack, make_user):
+    """The form checks headers only; the worker, decoding, finds what they cannot show."""
+    client = Client()
+    client.force_login(make_user("otto"))
+    response = client.post(
+        "/detect/",
+        {"conf": "0.25", "iou": "0.45", "pictures": [_file("garbled.png", garbled_png())]},
+    )
+    assert response.status_code == 302
+    job = wait_job_done(Job.objects.get())
+    assert job.status == "failed"
+    assert job.error.startswith("garbled.png: the picture is corrupt or incomplete")
+
+
+def garbled_png() -> bytes:
+    """A PNG whose header and checksums are right but whose pixel data is not zlib."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 64, 48, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", b"\x00not zlib at all" * 8)
+        + chunk(b"IEND", b"")
+    )
 
 
 def _merged(found) -> int:

@@ -1,0 +1,82 @@
+"""The detection tool's web side: starting values, what a job stores, what it costs."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from detection.services import (
+    DEFAULT_CONF,
+    DEFAULT_IOU,
+    KIND,
+    detect_create,
+    detect_initial_from,
+    estimate,
+)
+from webapp.jobkinds import Budget
+from webapp.models import Job
+from webapp.pictures import PictureInfo
+
+BUDGET = Budget(memory_mb=8192, runtime_s=7200)
+
+# Jobs run by a real worker (`bench/bench_detection_cost.py worker`, 2-core machine, CPU):
+# (pictures, all pixels, largest picture's pixels, peak MB of the pool process, run s)
+MEASURED = [
+    (1, 307_200, 307_200, 909, 0.92),
+    (20, 6_144_000, 307_200, 925, 4.24),
+    (1, 12_000_000, 12_000_000, 998, 5.23),
+    (5, 60_000_000, 12_000_000, 1079, 37.57),
+    (1, 39_992_976, 39_992_976, 1400, 25.59),
+]
+
+
+@pytest.mark.parametrize("count, pixels, largest, peak_mb, run_s", MEASURED)
+def test_the_estimate_covers_each_measured_job_closely(count, pixels, largest, peak_mb, run_s):
+    params = {"picture_count": count, "pixels": pixels, "largest_pixels": largest}
+    cost = estimate(params, BUDGET)
+    assert peak_mb <= cost.memory_mb <= 1.2 * peak_mb
+    assert 0.9 * run_s <= cost.runtime_s <= 2 * run_s
+
+
+def test_memory_follows_the_largest_picture_not_the_count():
+    one = estimate({"picture_count": 1, "pixels": 12e6, "largest_pixels": 12e6}, BUDGET)
+    many = estimate({"picture_count": 100, "pixels": 100 * 0.3e6, "largest_pixels": 0.3e6}, BUDGET)
+    assert many.memory_mb < one.memory_mb and many.runtime_s > one.runtime_s
+
+
+def test_a_job_too_long_is_told_how_many_pictures_fit():
+    params = {"picture_count": 20, "pixels": 20e6, "largest_pixels": 1e6}
+    cost = estimate(params, Budget(memory_mb=8192, runtime_s=10))
+    assert cost.over(Budget(memory_mb=8192, runtime_s=10)).endswith(
+        "send fewer pictures (at most 12)."
+    )
+
+
+def test_starting_values_come_only_from_a_detection_job():
+    defaults = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": []}
+    assert detect_initial_from(None) == defaults
+    assert detect_initial_from(Job(kind="countdown", params={"conf": 0.9})) == defaults
+    earlier = Job(kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "x": 1})
+    assert detect_initial_from(earlier) == {"conf": 0.6, "iou": 0.3, "classes": ["cat"]}
+
+
+@pytest.mark.django_db
+def test_a_job_stores_what_its_estimate_needs(make_user):
+    pictures = [
+        PictureInfo("a.zip/1.png", "PNG", 400, 300),
+        PictureInfo("a.zip/2.png", "PNG", 20, 10),
+    ]
+    job = detect_create(
+        user=make_user("ida"),
+        uploads=[SimpleUploadedFile("a.zip", b"stored as sent")],
+        pictures=pictures,
+        conf=0.25,
+        iou=0.45,
+        classes=[],
+    )
+    assert job.kind == KIND and job.title == "a.zip (2 pictures)"
+    assert (job.params["picture_count"], job.params["pixels"], job.params["largest_pixels"]) == (
+        2,
+        120_200,
+        120_000,
+    )
