@@ -6,4 +6,17 @@ class StyletransferConfig(AppConfig):
     verbose_name = "Style transfer"
 
     def ready(self) -> None:
-        from styletransfer import tasks  # noqa: F401  registers the "stylize" job kind
+        from styletransfer.services import KIND, estimate
+        from webapp.jobkinds import JobKind, register
+
+        register(
+            JobKind(
+                name=KIND,
+                label="Style transfer",
+                run="styletransfer.worker:run",
+                estimate=estimate,
+                template="styletransfer/job.html",
+                new_url_name="styletransfer:new",
+                blurb="Paint your photo in the style of one or more pictures and watch it form.",
+            )
+        )

@@ -23,6 +23,7 @@ def layer_index(name: str) -> int:
 
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 MIN_SIDE = 16  # VGG pools four times before relu5_1; smaller sides would vanish
+MIN_LEVEL_SIDE = 4 * MIN_SIDE  # a smaller pyramid level is skipped: too coarse to help
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style-colors")
@@ -84,7 +85,7 @@ class StyleConfig:
     def level_sizes(self) -> list[int]:
         """Longest side at each pyramid level, smallest first."""
         sizes = [self.size // 2**k for k in reversed(range(self.levels))]
-        return [s for s in sizes if s >= 4 * MIN_SIDE][:-1] + [self.size]
+        return [s for s in sizes if s >= MIN_LEVEL_SIDE][:-1] + [self.size]
 
     @property
     def total_steps(self) -> int:

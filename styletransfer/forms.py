@@ -1,109 +1,104 @@
-"""The new-job form: pictures (uploaded, from the gallery or from an earlier job) and knobs.
+"""The new-job form: pictures (uploaded, from the gallery or from an earlier job), one blend
+weight per style (a formset: one form per style the page offers) and the engine's knobs.
 
-Every picture is decoded here with styletransfer.images.open_rgb, so a bad file is refused
-with a message before anything is stored or queued. The knobs start from the engine's
-presets, the same defaults as `manage.py stylize`.
+Uploads are checked from their headers only (webapp.tools.uploads_probe): no pixel is
+decoded here and no storage is read; services.stylize_create stores the pictures. The
+knobs start from the engine's presets, the same defaults as `manage.py stylize`.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
-from PIL import Image
+from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT, ManagementForm
 
-from styletransfer import config as style_config
-from styletransfer.config import MIN_SIDE, preset
-from styletransfer.gallery import STYLES, gallery_picture
-from styletransfer.images import ImageError, open_rgb
-from styletransfer.tasks import StyleInput
-from webapp.models import Job
-
-DEFAULT_PRESET = "standard"  # what `manage.py stylize` uses without --preset
-MAX_TOTAL_STEPS = 1000  # most optimiser steps over all levels of one job
-MAX_BLEND = 100.0  # largest blend weight of one style (only ratios matter)
-KNOBS = (
-    "size",
-    "steps",
-    "levels",
-    "coarse_steps",
-    "style_weight",
-    "content_weight",
-    "tv_weight",
-    "optimizer",
-    "learning_rate",
-    "init",
-    "pooling",
-    "preserve_color",
-    "seed",
+from styletransfer.config import MIN_SIDE
+from styletransfer.gallery import STYLES
+from styletransfer.services import (
+    DEFAULT_PRESET,
+    KNOBS,
+    MAX_BLEND,
+    MAX_TOTAL_STEPS,
+    StyleChoice,
+    earlier_styles,
+    engine_limits,
+    gallery_choices,
+    total_steps,
 )
-
-
-def engine_limits() -> dict[str, Any]:
-    """Presets, choices and size bounds from the engine's settings module."""
-    return {
-        "presets": style_config.PRESETS,
-        "min_side": style_config.MIN_SIDE,
-        # the largest preset is the largest picture a job may ask for
-        "max_size": max(p.size for p in style_config.PRESETS.values()),
-        "optimizers": style_config.OPTIMIZERS,
-        "inits": style_config.INITS,
-        "poolings": style_config.POOLINGS,
-        "color_modes": style_config.COLOR_MODES,
-    }
+from webapp.models import Job
+from webapp.pictures import PictureInfo, UploadError, check_request_pixels, is_zip
+from webapp.tools import MultipleFileField, upload_limits, uploads_probe
 
 
 def _choices(values: tuple[str, ...], labels: dict[str, str]) -> list[tuple[str, str]]:
     return [(v, labels.get(v, v)) for v in values]
 
 
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class MultipleFileField(forms.FileField):
-    """A file field that accepts several files; cleans to a list (possibly empty)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
-        super().__init__(*args, **kwargs)
-
-    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile]:
-        items = data if isinstance(data, list | tuple) else [data]
-        return [f for f in (super(MultipleFileField, self).clean(d, initial) for d in items) if f]
-
-
 def _bytes(n: int) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{max(1, round(n / 1024))} KB"
 
 
-def read_picture(upload: UploadedFile) -> Image.Image:
-    """Decode one upload within the site's limits, or raise ValidationError naming the file."""
-    name = upload.name or "the picture"
-    if upload.size > settings.UPLOAD_MAX_BYTES:
-        raise forms.ValidationError(
-            f"{name} is {_bytes(upload.size)}; the limit is "
-            f"{_bytes(settings.UPLOAD_MAX_BYTES)} per picture."
-        )
-    try:
-        picture = open_rgb(upload, max_pixels=settings.UPLOAD_MAX_PIXELS)
-    except ImageError as exc:
-        raise forms.ValidationError(f"{name}: {exc}.") from exc
-    if min(picture.size) < MIN_SIDE:
-        raise forms.ValidationError(
-            f"{name} is only {picture.width}×{picture.height} pixels; a picture needs at "
-            f"least {MIN_SIDE} pixels on each side."
-        )
-    return picture
+class StyleWeightForm(forms.Form):
+    """The blend weight of one style picture; empty means 1."""
+
+    weight = forms.FloatField(required=False, min_value=0, max_value=MAX_BLEND)
+
+    def __init__(self, *args: Any, label: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label = label
+        message = f"The blend weight of {label} must be a number from 0 to {MAX_BLEND:g}."
+        for code in ("invalid", "min_value", "max_value"):
+            self.fields["weight"].error_messages[code] = message
+
+    def clean_weight(self) -> float:
+        weight = self.cleaned_data.get("weight")
+        return 1.0 if weight is None else weight
+
+    def shown(self) -> Any:
+        """The weight as the page shows it (what was typed, else the starting value)."""
+        value = self["weight"].value()
+        return 1 if value in (None, "") else value
 
 
-def stored_picture(job: Job, name: str) -> Image.Image:
-    """A picture an earlier job stored (already validated and converted when it was made)."""
-    with default_storage.open(job.params["inputs"][name], "rb") as fh:
-        return open_rgb(fh.read(), max_pixels=settings.UPLOAD_MAX_PIXELS)
+class StyleWeightFormSet(forms.BaseFormSet):
+    """One StyleWeightForm per style the page offers. The server knows how many (files
+    sent, gallery styles, the earlier job's styles), so the page posts no management form."""
+
+    def __init__(self, *args: Any, labels: list[str], **kwargs: Any) -> None:
+        self.labels = labels
+        super().__init__(*args, **kwargs)
+
+    @cached_property
+    def management_form(self) -> ManagementForm:
+        count = len(self.labels)  # all "initial": every form is checked, none is optional
+        data = {f"{self.prefix}-{TOTAL_FORM_COUNT}": count}
+        form = ManagementForm(
+            {**data, f"{self.prefix}-{INITIAL_FORM_COUNT}": count}, prefix=self.prefix
+        )
+        form.full_clean()
+        return form
+
+    def total_form_count(self) -> int:
+        return len(self.labels)
+
+    def initial_form_count(self) -> int:
+        return len(self.labels)
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        return {"label": self.labels[index] if index is not None else ""}
+
+    def weights(self) -> list[float]:
+        return [form.cleaned_data["weight"] for form in self.forms]
+
+    def weight_errors(self) -> list[str]:
+        return [m for form in self.forms for m in form.errors.get("weight", [])]
+
+
+WeightFormSet = forms.formset_factory(StyleWeightForm, formset=StyleWeightFormSet, extra=0)
 
 
 class StylizeForm(forms.Form):
@@ -115,7 +110,7 @@ class StylizeForm(forms.Form):
     styles = MultipleFileField(required=False, label="Upload style pictures")
     gallery = forms.MultipleChoiceField(
         required=False,
-        choices=[(s.name, s.label) for s in STYLES.values()],
+        choices=gallery_choices,
         widget=forms.CheckboxSelectMultiple,
         label="Or pick from the gallery",
     )
@@ -143,12 +138,34 @@ class StylizeForm(forms.Form):
     def __init__(self, *args: Any, source: Job | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.source = source
-        limits = self.limits = engine_limits()
-        presets = limits["presets"]
-        f = self.fields
+        self.limits = engine_limits()
+        self._setup_choices()
+        earlier = earlier_styles(source)
+        self.fields["reuse_style"].choices = [(i, s["label"]) for i, s in enumerate(earlier)]
+        data = self.data if self.is_bound else None
+        sent = self.files.getlist("styles") if self.is_bound else []
+        self.blends = {
+            "upload": WeightFormSet(data, prefix="upload", labels=[f.name for f in sent]),
+            "gallery": WeightFormSet(
+                data,
+                prefix="gallery",
+                labels=[s.label for s in STYLES.values()],
+                initial=[{"weight": 1} for _ in STYLES],
+            ),
+            "reuse": WeightFormSet(
+                data,
+                prefix="reuse",
+                labels=[s["label"] for s in earlier],
+                initial=[{"weight": s["weight"]} for s in earlier],
+            ),
+        }
+        self._pictures: dict[str, list[PictureInfo]] = {}
+
+    def _setup_choices(self) -> None:
+        limits, f = self.limits, self.fields
         f["preset"].choices = [
             (name, f"{name.capitalize()} – {p.size} px, {p.total_steps} steps")
-            for name, p in presets.items()
+            for name, p in limits["presets"].items()
         ]
         f["size"].widget.attrs.update(min=limits["min_side"], max=limits["max_size"])
         f["steps"].widget.attrs.update(min=0, max=MAX_TOTAL_STEPS)
@@ -175,51 +192,25 @@ class StylizeForm(forms.Form):
                 "match": "yes – recolour the style to the photo first",
             },
         )
-        base = presets[DEFAULT_PRESET]
-        self.initial = {
-            "preset": DEFAULT_PRESET,
-            **{k: getattr(base, k) for k in KNOBS},
-            **self.initial,
-        }
-        if source is not None:
-            self.initial.update(self._from_source(source))
-            f["reuse_style"].choices = [
-                (i, s["label"]) for i, s in enumerate(source.params["styles"])
-            ]
 
-    @staticmethod
-    def _from_source(source: Job) -> dict[str, Any]:
-        params = source.params
-        initial = {
-            "preset": params.get("preset", DEFAULT_PRESET),
-            "from_job": source.id,
-            "reuse_content": True,
-            "reuse_style": list(range(len(params.get("styles", [])))),
-        }
-        initial.update({k: v for k, v in params.get("config", {}).items() if k in KNOBS})
-        return initial
-
-    def _weight_shown(self, key: str, default: float) -> Any:
-        return self.data.get(key, default) if self.is_bound else default
-
+    # -- for the template --------------------------------------------------------------------
     def source_styles(self) -> list[dict[str, Any]]:
-        """The earlier job's styles, for the template: index, label, weight, checked."""
-        if self.source is None:
-            return []
+        """The earlier job's styles: index, label, checked, weight input name and value."""
         checked = {str(v) for v in self["reuse_style"].value() or []}
         return [
             {
                 "index": i,
                 "index_str": str(i),
-                "label": s["label"],
+                "label": form.label,
                 "checked": str(i) in checked,
-                "weight": self._weight_shown(f"reuse_blend_{i}", s["weight"]),
+                "weight_name": form["weight"].html_name,
+                "weight": form.shown(),
             }
-            for i, s in enumerate(self.source.params.get("styles", []))
+            for i, form in enumerate(self.blends["reuse"].forms)
         ]
 
     def gallery_items(self) -> list[dict[str, Any]]:
-        """The gallery for the template: name, label, about, checked, weight."""
+        """The gallery: name, label, about, checked, weight input name and value."""
         checked = set(self["gallery"].value() or [])
         return [
             {
@@ -227,12 +218,32 @@ class StylizeForm(forms.Form):
                 "label": s.label,
                 "about": s.about,
                 "checked": s.name in checked,
-                "weight": self._weight_shown(f"gallery_blend_{s.name}", 1),
+                "weight_name": form["weight"].html_name,
+                "weight": form.shown(),
             }
-            for s in STYLES.values()
+            for s, form in zip(STYLES.values(), self.blends["gallery"].forms, strict=True)
         ]
 
-    # -- per-field checks ------------------------------------------------------------------
+    # -- per-field checks (headers only) -------------------------------------------------------
+    def _probe(self, upload: UploadedFile) -> PictureInfo:
+        """One uploaded picture's header facts, or a ValidationError naming the file."""
+        name = upload.name or "the picture"
+        if upload.size > settings.UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(
+                f"{name} is {_bytes(upload.size)}; the limit is "
+                f"{_bytes(settings.UPLOAD_MAX_BYTES)} per picture."
+            )
+        upload.seek(0)
+        if is_zip(upload.read(4)):
+            raise forms.ValidationError(f"{name} is a zip; send the pictures themselves.")
+        (info,) = uploads_probe([upload], upload_limits())
+        if min(info.width, info.height) < MIN_SIDE:
+            raise forms.ValidationError(
+                f"{name} is only {info.width}×{info.height} pixels; a picture needs at "
+                f"least {MIN_SIDE} pixels on each side."
+            )
+        return info
+
     def clean_size(self) -> int:
         size = self.cleaned_data["size"]
         low, high = self.limits["min_side"], self.limits["max_size"]
@@ -240,20 +251,23 @@ class StylizeForm(forms.Form):
             raise forms.ValidationError(f"Choose a size from {low} to {high} pixels.")
         return size
 
-    def clean_content(self) -> Image.Image | None:
+    def clean_content(self) -> UploadedFile | None:
         upload = self.cleaned_data.get("content")
-        return read_picture(upload) if upload else None
+        if upload:
+            self._pictures["content"] = [self._probe(upload)]
+        return upload or None
 
-    def clean_styles(self) -> list[tuple[str, Image.Image]]:
-        pictures, errors = [], []
-        for upload in self.cleaned_data.get("styles") or []:
+    def clean_styles(self) -> list[UploadedFile]:
+        uploads, infos, errors = self.cleaned_data.get("styles") or [], [], []
+        for upload in uploads:
             try:
-                pictures.append((upload.name, read_picture(upload)))
+                infos.append(self._probe(upload))
             except forms.ValidationError as exc:
                 errors.extend(exc.messages)
         if errors:
             raise forms.ValidationError(errors)
-        return pictures
+        self._pictures["styles"] = infos
+        return uploads
 
     def clean_from_job(self):
         job_id = self.cleaned_data.get("from_job")
@@ -261,59 +275,26 @@ class StylizeForm(forms.Form):
             raise forms.ValidationError("The earlier job's pictures are not available.")
         return job_id
 
-    def _blend(self, raw: str | None, label: str, default: float = 1.0) -> float:
-        """A style's blend weight as typed (empty means the default), or an error."""
-        if raw in ("", None):
-            return default
-        try:
-            weight = float(raw)
-        except ValueError:
-            weight = -1.0
-        if not 0 <= weight <= MAX_BLEND:  # also catches NaN
-            self.add_error(
-                None,
-                f"The blend weight of {label} must be a number from 0 to "
-                f"{MAX_BLEND:g}, not {raw!r}.",
-            )
-            return default
-        return weight
-
     # -- the whole form ----------------------------------------------------------------------
     def clean(self) -> dict[str, Any]:
         data = super().clean()
-        styles: list[StyleInput] = []
-        upload_blends = self.data.getlist("upload_blend") if hasattr(self.data, "getlist") else []
-        for i, (name, picture) in enumerate(data.get("styles") or []):
-            raw = upload_blends[i] if i < len(upload_blends) else ""
-            weight = self._blend(raw, name)
-            styles.append(StyleInput(picture=picture, label=name, weight=weight))
-        for name in data.get("gallery") or []:
-            style = STYLES[name]
-            styles.append(
-                StyleInput(
-                    picture=gallery_picture(name),
-                    label=style.label,
-                    weight=self._blend(self.data.get(f"gallery_blend_{name}"), style.label),
-                    gallery=name,
-                )
+        try:
+            check_request_pixels(
+                self._pictures.get("content", []) + self._pictures.get("styles", []),
+                upload_limits(),
             )
-        if self.source is not None:
-            for i in data.get("reuse_style") or []:
-                spec = self.source.params["styles"][i]
-                styles.append(
-                    StyleInput(
-                        picture=stored_picture(self.source, f"style{i}"),
-                        label=spec["label"],
-                        gallery=spec.get("gallery", ""),
-                        weight=self._blend(self.data.get(f"reuse_blend_{i}"), spec["label"]),
-                    )
-                )
+        except UploadError as exc:
+            self.add_error(None, str(exc))
+        for blends in self.blends.values():
+            if not blends.is_valid():
+                for message in blends.weight_errors():
+                    self.add_error(None, message)
+                return data
+        styles = self._style_choices(data)
         content = data.get("content")
-        content_label = self.files["content"].name if content is not None else ""
-        if content is None and self.source is not None and data.get("reuse_content"):
-            content, content_label = stored_picture(self.source, "content"), "earlier photo"
-        if content is None and "content" not in self.errors:
-            self.add_error("content", "Choose a photo to paint.")
+        if content is None and not (self.source is not None and data.get("reuse_content")):
+            if "content" not in self.errors:
+                self.add_error("content", "Choose a photo to paint.")
         if not styles and "styles" not in self.errors:
             self.add_error(
                 "styles", "Add at least one style picture: upload one or pick one from the gallery."
@@ -327,30 +308,48 @@ class StylizeForm(forms.Form):
                 f"These settings make {total} steps in all; the limit is "
                 f"{MAX_TOTAL_STEPS}. Use fewer steps or levels.",
             )
-        data["style_inputs"], data["content_picture"] = styles, content
-        data["content_label"] = content_label
+        data["style_choices"] = styles
         return data
 
+    def _style_choices(self, data: dict[str, Any]) -> list[StyleChoice]:
+        """Every style chosen, in input order: uploads, gallery, the earlier job's."""
+        weights = {name: blends.weights() for name, blends in self.blends.items()}
+        styles = [
+            StyleChoice(label=upload.name, weight=weight, upload=upload)
+            for upload, weight in zip(data.get("styles") or [], weights["upload"], strict=False)
+        ]
+        chosen = set(data.get("gallery") or [])
+        styles += [
+            StyleChoice(label=s.label, weight=weight, gallery=s.name)
+            for s, weight in zip(STYLES.values(), weights["gallery"], strict=True)
+            if s.name in chosen
+        ]
+        earlier = earlier_styles(self.source)
+        styles += [
+            StyleChoice(
+                label=earlier[i]["label"],
+                weight=weights["reuse"][i],
+                gallery=earlier[i].get("gallery", ""),
+                earlier=i,
+            )
+            for i in data.get("reuse_style") or []
+            if self.source is not None
+        ]
+        return styles
+
     def _total_steps(self, data: dict[str, Any]) -> int | None:
-        if any(data.get(k) is None for k in ("size", "steps", "levels", "coarse_steps")):
+        knobs = ("size", "steps", "levels", "coarse_steps")
+        if any(data.get(k) is None for k in knobs):
             return None
-        config = preset(
-            data.get("preset") or DEFAULT_PRESET,
-            size=data["size"],
-            steps=data["steps"],
-            levels=data["levels"],
-            coarse_steps=data["coarse_steps"],
-        )
-        return config.total_steps
+        return total_steps(data.get("preset") or DEFAULT_PRESET, **{k: data[k] for k in knobs})
 
     def job_arguments(self) -> dict[str, Any]:
-        """Keyword arguments for styletransfer.tasks.stylize_create (after is_valid())."""
+        """Keyword arguments for services.stylize_create (after is_valid())."""
         data = self.cleaned_data
         return {
-            "content": data["content_picture"],
-            "content_label": data["content_label"],
-            "styles": data["style_inputs"],
-            "preset": data["preset"],
+            "content": data["content"],
+            "styles": data["style_choices"],
+            "preset_name": data["preset"],
             "config": {k: data[k] for k in KNOBS},
-            "max_side": self.limits["max_size"],
+            "source": self.source,
         }

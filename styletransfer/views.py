@@ -1,50 +1,48 @@
-"""Pages of the style-transfer tool. Thin: checks live in forms.py, the job in tasks.py."""
+"""Pages of the style-transfer tool. Thin: checks live in forms.py, the job in services.py."""
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from styletransfer.forms import KNOBS, MAX_BLEND, MAX_TOTAL_STEPS, StylizeForm
+from styletransfer.config import MIN_LEVEL_SIDE
+from styletransfer.forms import StylizeForm
 from styletransfer.gallery import STYLES, gallery_png
-from styletransfer.tasks import stylize_create
+from styletransfer.services import (
+    KIND,
+    MAX_BLEND,
+    MAX_TOTAL_STEPS,
+    preset_table,
+    stylize_create,
+    stylize_initial_from,
+)
 from webapp.jobs import JobRefused
 from webapp.models import Job
-
-
-def _source_job(request: HttpRequest, job_id: str | None) -> Job | None:
-    """The earlier stylize job to start from (?from=<id>), if this user may see it."""
-    if not job_id:
-        return None
-    try:
-        return Job.objects.visible_to(request.user).get(pk=job_id, kind="stylize")
-    except (Job.DoesNotExist, ValidationError, ValueError):
-        raise Http404("No such style-transfer job.") from None
+from webapp.pictures import UploadError
+from webapp.tools import earlier_job, refused_on_form
 
 
 @login_required
 def new(request: HttpRequest) -> HttpResponse:
-    source = _source_job(request, request.POST.get("from_job") or request.GET.get("from"))
+    source = earlier_job(request, kind=KIND)
+    status = 200
     if request.method == "POST":
         form = StylizeForm(request.POST, request.FILES, source=source)
+        status = 400
         if form.is_valid():
             try:
                 job = stylize_create(user=request.user, **form.job_arguments())
             except JobRefused as exc:
-                messages.error(request, str(exc))
+                status = refused_on_form(form, exc)
+            except UploadError as exc:  # pixels the header check could not see were broken
+                form.add_error(None, str(exc))
             else:
                 return redirect(job.get_absolute_url())
     else:
-        form = StylizeForm(source=source)
-    presets = {
-        name: {k: getattr(p, k) for k in KNOBS} | {"total_steps": p.total_steps}
-        for name, p in form.limits["presets"].items()
-    }
+        form = StylizeForm(initial=stylize_initial_from(source), source=source)
     return render(
         request,
         "styletransfer/new.html",
@@ -53,7 +51,13 @@ def new(request: HttpRequest) -> HttpResponse:
             "gallery": form.gallery_items(),
             "source": source,
             "source_styles": form.source_styles(),
-            "presets": presets,
+            "page": {  # what the page's script needs (json_script)
+                "presets": preset_table(),
+                "min_level_side": MIN_LEVEL_SIDE,
+                "max_steps": MAX_TOTAL_STEPS,
+                "max_bytes": settings.UPLOAD_MAX_BYTES,
+                "max_blend": MAX_BLEND,
+            },
             "limits": {
                 "max_mb": settings.UPLOAD_MAX_BYTES / 2**20,
                 "max_megapixels": settings.UPLOAD_MAX_PIXELS / 1e6,
@@ -63,6 +67,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 **form.limits,
             },
         },
+        status=status,
     )
 
 
@@ -79,7 +84,7 @@ def gallery_image(request: HttpRequest, name: str) -> HttpResponse:
 def job_input(request: HttpRequest, job_id, name: str) -> FileResponse:
     """One of a job's stored pictures (photo or style), for its owner and staff."""
     try:
-        job = Job.objects.visible_to(request.user).get(pk=job_id, kind="stylize")
+        job = Job.objects.visible_to(request.user).get(pk=job_id, kind=KIND)
     except Job.DoesNotExist:
         raise Http404("No such job.") from None
     path = job.params.get("inputs", {}).get(name)

@@ -1,4 +1,6 @@
-"""Bad and unusual pictures are refused with a clear message or converted to plain RGB."""
+"""Bad and unusual pictures are refused with a clear message or converted to plain RGB,
+by the site's one picture reader (webapp.pictures), which style transfer's worker and
+`manage.py stylize` use."""
 
 import io
 
@@ -6,7 +8,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from styletransfer.images import ImageError, open_rgb
+from webapp.pictures import UploadError as ImageError
+from webapp.pictures import UploadLimits, read_bytes, read_picture
+
+
+def open_rgb(source, *, max_pixels: int = UploadLimits.max_pixels) -> Image.Image:
+    """Decode a path, bytes or file the way the worker and the command do."""
+    if isinstance(source, bytes):
+        data = source
+    elif hasattr(source, "read"):
+        data = read_bytes(source, "upload")
+    else:
+        data = source.read_bytes()
+    return read_picture(data, "picture", UploadLimits(max_pixels=max_pixels)).image
 
 
 def encode(picture: Image.Image, fmt: str, **params) -> bytes:

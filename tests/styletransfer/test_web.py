@@ -14,12 +14,14 @@ from django.test import override_settings
 from PIL import Image
 
 from styletransfer.engine import MIN_SIDE, PRESETS
-from styletransfer.forms import KNOBS
+from styletransfer.gallery import STYLES
+from styletransfer.services import KNOBS
 from webapp.models import Job
 
 pytestmark = pytest.mark.django_db
 
 KNOB_DATA = {"preset": "quick", **{k: getattr(PRESETS["quick"], k) for k in KNOBS}}
+WAVES = f"gallery-{list(STYLES).index('waves')}-weight"  # the blend weight of the gallery's "waves"
 
 
 def _file(name: str, picture: Image.Image | None = None, fmt: str = "PNG", **save) -> io.BytesIO:
@@ -90,9 +92,9 @@ def test_a_valid_form_queues_one_job_with_blended_styles(client):
     resp = _post(
         client,
         styles=[_file("a.png"), _file("b.jpg", fmt="JPEG")],
-        upload_blend=["3", "1"],
+        **{"upload-0-weight": "3", "upload-1-weight": "1"},
         gallery=["waves"],
-        gallery_blend_waves="0.5",
+        **{WAVES: "0.5"},
     )
     job = Job.objects.get()
     assert resp.status_code == 302 and resp["Location"] == job.get_absolute_url()
@@ -122,7 +124,7 @@ BAD = {
 def test_a_bad_picture_is_refused_with_a_message_and_nothing_is_queued(client, case, role):
     make, message = BAD[case]
     resp = _post(client, **{role: make()})
-    assert resp.status_code == 200
+    assert resp.status_code == 400
     assert message in resp.content.decode()
     assert Job.objects.count() == 0
 
@@ -146,9 +148,9 @@ def test_a_picture_over_the_pixel_limit_is_refused(client):
     [
         ({"gallery": None}, "Add at least one style picture"),
         ({"content": None}, "Choose a photo to paint"),
-        ({"gallery_blend_waves": "-1"}, "must be a number from 0 to"),
-        ({"gallery_blend_waves": "lots"}, "must be a number from 0 to"),
-        ({"gallery_blend_waves": "0"}, "needs a blend weight above 0"),
+        ({WAVES: "-1"}, "must be a number from 0 to"),
+        ({WAVES: "lots"}, "must be a number from 0 to"),
+        ({WAVES: "0"}, "needs a blend weight above 0"),
         ({"size": 100_000}, "Choose a size from"),
         ({"steps": 5000}, "the limit is"),
         ({"optimizer": "sgd"}, "Select a valid choice"),
@@ -158,7 +160,7 @@ def test_a_picture_over_the_pixel_limit_is_refused(client):
 def test_bad_settings_are_refused_and_kept(client, fields, message):
     resp = _post(client, **fields)
     body = resp.content.decode()
-    assert resp.status_code == 200 and message in body
+    assert resp.status_code == 400 and message in body
     assert Job.objects.count() == 0
     assert 'name="content_weight" value="1.0"' in body  # what was typed is still there
 
@@ -166,7 +168,7 @@ def test_bad_settings_are_refused_and_kept(client, fields, message):
 @override_settings(USER_MAX_ACTIVE_JOBS=0)
 def test_over_the_job_limit_is_refused_with_a_message(client):
     resp = _post(client)
-    assert resp.status_code == 200 and "the limit is 0" in resp.content.decode()
+    assert resp.status_code == 409 and "the limit is 0" in resp.content.decode()
     assert Job.objects.count() == 0
 
 
@@ -213,7 +215,7 @@ def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_us
     _post(
         client,
         styles=[_file("mine.png")],
-        upload_blend=["2"],
+        **{"upload-0-weight": "2"},
         style_weight="7.5",
         preserve_color="luminance",
     )
@@ -222,7 +224,7 @@ def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_us
     assert 'name="style_weight" value="7.5"' in body
     assert 'value="luminance" selected' in body
     assert f'src="/style/jobs/{first.id}/inputs/content.png"' in body
-    assert 'name="reuse_blend_0" value="2.0"' in body
+    assert 'name="reuse-0-weight" value="2.0"' in body
 
     # Submitting without new uploads uses the earlier job's photo and styles.
     resp = client.post(
@@ -232,7 +234,7 @@ def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_us
             "from_job": first.id,
             "reuse_content": "on",
             "reuse_style": ["0", "1"],
-            "reuse_blend_0": "4",
+            "reuse-0-weight": "4",
         },
     )
     assert resp.status_code == 302
@@ -246,8 +248,16 @@ def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_us
         assert _stored(second, name).tobytes() == _stored(first, name).tobytes()
 
     other = client.__class__()
-    other.force_login(make_user("someone-else"))
-    assert other.get(f"/style/?from={first.id}").status_code == 404
+    stranger = make_user("someone-else")
+    other.force_login(stranger)
+    detect_job = Job.objects.create(user=stranger, kind="detect", params={"conf": 0.5})
+    # another user's job, a job of another kind, or no job: start from the defaults
+    for from_ in (first.id, detect_job.id, "not-a-uuid"):
+        resp = other.get(f"/style/?from={from_}", follow=True)
+        body = resp.content.decode()
+        assert resp.status_code == 200 and "starting from the defaults" in body
+        assert f"/style/jobs/{first.id}/inputs/" not in body
+        assert 'name="style_weight" value="3.0"' in body
     assert other.get(f"/style/jobs/{first.id}/inputs/content.png").status_code == 404
     assert client.get(f"/style/jobs/{first.id}/inputs/content.png")["Content-Type"] == "image/png"
 
@@ -258,3 +268,81 @@ def test_the_job_page_shows_the_pictures_and_settings(client):
     body = client.get(job.get_absolute_url()).content.decode()
     assert f"/style/jobs/{job.id}/inputs/style1.png" in body
     assert 'id="st-preview"' in body and 'id="st-plot"' in body and "Woodblock sea" in body
+
+
+def _cut_jpeg() -> io.BytesIO:
+    """A photo's JPEG cut to its first 200 bytes, as a broken download leaves it."""
+    return _raw(
+        "cut.jpg",
+        _file("x.jpg", Image.effect_noise((200, 150), 60).convert("RGB"), "JPEG").getvalue()[:200],
+    )
+
+
+def test_a_jpeg_cut_to_200_bytes_is_a_form_error_not_a_server_error(client):
+    resp = _post(client, styles=[_cut_jpeg()])
+    assert resp.status_code == 400
+    assert "cut.jpg: the picture is corrupt or incomplete (the file is truncated)" in (
+        resp.content.decode()
+    )
+    assert Job.objects.count() == 0
+
+
+def _huge_png() -> bytes:
+    """A 1-bit PNG of 6324x6324 pixels: about 5 KB that decode to 40 million pixels."""
+    return _file("h.png", Image.new("1", (6324, 6324))).getvalue()
+
+
+def test_a_request_over_the_pixel_budget_is_refused_from_the_headers(client):
+    huge = _huge_png()
+    resp = _post(
+        client,
+        content=_raw("photo.png", huge),
+        styles=[_raw(f"s{i}.png", huge) for i in range(8)],
+    )
+    assert resp.status_code == 400
+    assert "360 million pixels together; at most 200 million" in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+def _png_with_broken_pixels() -> bytes:
+    """A PNG whose header and checksums are right but whose pixel data is not zlib."""
+    png = _file("x.png").getvalue()
+    start = png.index(b"IDAT") - 4
+    length = struct.unpack(">I", png[start : start + 4])[0]
+    garbage = b"\x78\x9c" + b"\xff" * (length - 2)
+    chunk = b"IDAT" + garbage
+    broken = struct.pack(">I", length) + chunk + struct.pack(">I", zlib.crc32(chunk))
+    return png[:start] + broken + png[start + 12 + length :]
+
+
+def test_pixels_broken_behind_a_good_header_are_refused_by_the_decoding_child(client):
+    resp = _post(client, styles=[_raw("hidden.png", _png_with_broken_pixels())])
+    assert resp.status_code == 400
+    assert "hidden.png: the picture is corrupt or incomplete" in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_the_largest_settings_are_refused_naming_the_steps_to_lower_to(client):
+    """768 px, 1000 L-BFGS steps and 26 styles would run for hours on a CPU worker."""
+    resp = _post(
+        client,
+        size=768,
+        steps=1000,
+        levels=1,
+        coarse_steps=0,
+        optimizer="lbfgs",
+        styles=[_file(f"s{i}.png") for i in range(20)],
+        gallery=list(STYLES),
+    )
+    body = resp.content.decode()
+    assert resp.status_code == 409
+    assert "This job is too big: it would run for about" in body
+    assert "lower the steps to " in body
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_with_its_defaults_is_accepted(client, name):
+    knobs = {"preset": name, **{k: getattr(PRESETS[name], k) for k in KNOBS}}
+    resp = _post(client, **knobs, gallery=list(STYLES))
+    assert resp.status_code == 302

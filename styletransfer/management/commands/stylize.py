@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from PIL import Image
 
 from styletransfer.engine import (
     COLOR_MODES,
@@ -19,9 +20,9 @@ from styletransfer.engine import (
     preset,
     stylize,
 )
-from styletransfer.images import ImageError, open_rgb
 from styletransfer.vgg import load_vgg19
 from webapp.modelfiles import ModelFileError, model_path
+from webapp.pictures import UploadError, read_picture
 
 # command-line option -> StyleConfig field, for the options that map one to one
 FIELDS = {
@@ -40,6 +41,11 @@ FIELDS = {
     "device": "device",
     "seed": "seed",
 }
+
+
+def _read(path: str) -> Image.Image:
+    """A picture file, upright 8-bit RGB, through the site's one picture reader."""
+    return read_picture(Path(path).read_bytes(), path).image
 
 
 class Command(BaseCommand):
@@ -84,12 +90,12 @@ class Command(BaseCommand):
             changes["style_blend"] = tuple(options["style_blend"])
         try:
             config = preset(options["preset"], **changes)
-            content = open_rgb(options["content"])
-            styles = [open_rgb(path) for path in options["styles"]]
+            content = _read(options["content"])
+            styles = [_read(path) for path in options["styles"]]
             weights = options["weights"] or model_path("vgg19_caffe_q.bin")
             net = load_vgg19(weights, config.last_layer)
             self.stdout.write(f"device: {describe(pick_device(config.device))}")
-        except (ImageError, ValueError, OSError, ModelFileError, RuntimeError) as exc:
+        except (UploadError, ValueError, OSError, ModelFileError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"{config.size} px, levels {config.level_sizes()}, {config.total_steps} steps, "
