@@ -1,4 +1,4 @@
-"""Websocket consumers: one per job page, one for the staff dashboard.
+"""Websocket consumers: one per job page, one per job list, one for the staff dashboard.
 
 A job socket first sends a snapshot read from the database, then relays live events.
 Channels delivers at most once, so the page compares `version`s and asks for a fresh
@@ -27,6 +27,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404  # no socket at this path
 CLOSE_TOO_MANY = 4429  # the user opened more than WS_MAX_PER_USER: this, the oldest, goes
+MY_JOBS_RESYNC_IDS = 100  # rows one resync may ask for (a job list page shows fewer)
 
 
 @database_sync_to_async
@@ -38,6 +39,22 @@ def _load_job(job_id: uuid.UUID, user) -> Job | None:
 def _snapshot(job_id: uuid.UUID) -> dict | None:
     job = Job.objects.filter(pk=job_id).first()
     return events.job_snapshot(job) if job else None
+
+
+@database_sync_to_async
+def _job_rows(user, ids: list[uuid.UUID]) -> list[dict]:
+    return [events.job_row(job) for job in Job.objects.filter(user=user, pk__in=ids)]
+
+
+def _uuids(values: object, limit: int) -> list[uuid.UUID]:
+    """The valid UUIDs among the first `limit` of `values` (anything else is ignored)."""
+    out = []
+    for value in values[:limit] if isinstance(values, list) else []:
+        try:
+            out.append(uuid.UUID(str(value)))
+        except ValueError:
+            continue
+    return out
 
 
 class RefusingConsumer(AsyncJsonWebsocketConsumer):
@@ -151,6 +168,35 @@ class JobConsumer(RefusingConsumer):
             # Join again: a Redis restart forgets group membership.
             await self.channel_layer.group_add(self.group, self.channel_name)
             await self._send_snapshot()
+
+    async def job_event(self, message: dict) -> None:
+        await self.send(text_data=message["text"])
+
+
+class MyJobsConsumer(RefusingConsumer):
+    """`/ws/my-jobs/`: the rows of the owner's job list, as their jobs change."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.refuse(CLOSE_UNAUTHENTICATED)
+            return
+        self.group = events.user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        """`{"type": "resync", "ids": [...]}`: a `job` message for each of those jobs."""
+        if not isinstance(content, dict) or content.get("type") != "resync":
+            return
+        await self.channel_layer.group_add(self.group, self.channel_name)  # as JobConsumer
+        ids = _uuids(content.get("ids"), MY_JOBS_RESYNC_IDS)
+        for row in await _job_rows(self.scope["user"], ids):
+            await self.send_json({"type": "job", "version": row["version"], "job": row})
 
     async def job_event(self, message: dict) -> None:
         await self.send(text_data=message["text"])

@@ -187,6 +187,7 @@ class JobContext:
                 "metrics": update["metrics"],
                 **data,
             },
+            user_id=self.job.user_id,
         )
 
     # -- cancel and live controls --------------------------------------------------------
