@@ -59,6 +59,57 @@ LAYER_PARAMS: dict[str, dict[str, Any]] = {
     },
 }
 SPATIAL_ONLY = {"conv2d", "maxpool", "avgpool", "residual", "inception", "flatten", "globalavgpool"}
+FLOAT_PARAMS = frozenset({"slope", "p"})  # every other parameter is a whole number
+
+# What the builder page says about each layer type and parameter (see layer_catalogue).
+LAYER_HELP = {
+    "conv2d": "Slides filters over the picture; each output pixel sees a kernel×kernel window.",
+    "maxpool": "Keeps the largest value of each window: smaller maps, some shift tolerance.",
+    "avgpool": "Averages each window (LeNet's subsampling).",
+    "relu": "max(0, x): gradient 1 for positive inputs, so it does not vanish.",
+    "leakyrelu": "Like ReLU with a small slope for negatives, so units cannot die.",
+    "sigmoid": "Squashes to (0, 1); its slope is at most 1/4, so deep stacks lose gradient.",
+    "tanh": "Squashes to (−1, 1), zero-centred; still saturates for large inputs.",
+    "batchnorm": "Normalises each channel over the batch: keeps activations in a good range.",
+    "dropout": "Zeroes a fraction p of units while training: a regulariser.",
+    "flatten": "Turns C×H×W maps into one vector for linear layers.",
+    "linear": "Fully connected: every input to every unit.",
+    "globalavgpool": "Averages each channel to one number: no weights, any picture size.",
+    "residual": "Two 3×3 convs with batch norm plus a shortcut: y = F(x) + x.",
+    "inception": "1×1, 3×3, two stacked 3×3 (a 5×5's view) and a pooling branch, concatenated.",
+}
+PARAM_HINTS = {
+    "filters": "number of filters = output channels", "kernel": "window side f",
+    "stride": "step s (pooling: empty = the kernel)", "padding": "zeros added on each side p",
+    "units": "outputs", "slope": "slope for x < 0", "p": "fraction dropped",
+    "c1": "1×1 branch", "c3_reduce": "1×1 before the 3×3", "c3": "3×3 branch",
+    "c5_reduce": "1×1 before the two 3×3", "c5": "two stacked 3×3 (5×5 view)",
+    "pool_proj": "1×1 after pooling",
+}
+# A layer added in the builder starts from the defaults above; required ones start here.
+START_VALUES = {
+    "filters": 16, "units": 64,
+    "c1": 16, "c3_reduce": 16, "c3": 24, "c5_reduce": 8, "c5": 8, "pool_proj": 16,
+}
+
+
+def layer_catalogue() -> dict[str, dict[str, Any]]:
+    """Every layer type for the builder page: {type: {"help", "params": {name: {"start",
+    "float", "hint"}}}}; "start" is None where the spec derives it (a pool's stride)."""
+    return {
+        kind: {
+            "help": LAYER_HELP[kind],
+            "params": {
+                name: {
+                    "start": START_VALUES.get(name) if default is None else default,
+                    "float": name in FLOAT_PARAMS,
+                    "hint": PARAM_HINTS[name],
+                }
+                for name, default in params.items()
+            },
+        }
+        for kind, params in LAYER_PARAMS.items()
+    }
 
 
 class SpecError(ValueError):
@@ -153,7 +204,7 @@ def _normalize_layer(i: int, layer: Any, limits: Limits) -> dict:
 
 
 def _check_param(i: int, kind: str, name: str, value: Any, limits: Limits) -> Any:
-    if name in ("slope", "p"):
+    if name in FLOAT_PARAMS:
         if (
             isinstance(value, bool)
             or not isinstance(value, int | float)

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from playground import services
@@ -20,22 +21,6 @@ from webapp.jobs import JobRefused
 from webapp.jsoninput import JSONInputError, int_field, request_json
 from webapp.models import Job
 
-LAYER_TYPES_HELP = {
-    "conv2d": "Slides filters over the picture; each output pixel sees a kernel×kernel window.",
-    "maxpool": "Keeps the largest value of each window: smaller maps, some shift tolerance.",
-    "avgpool": "Averages each window (LeNet's subsampling).",
-    "relu": "max(0, x): gradient 1 for positive inputs, so it does not vanish.",
-    "leakyrelu": "Like ReLU with a small slope for negatives, so units cannot die.",
-    "sigmoid": "Squashes to (0, 1); its slope is at most 1/4, so deep stacks lose gradient.",
-    "tanh": "Squashes to (−1, 1), zero-centred; still saturates for large inputs.",
-    "batchnorm": "Normalises each channel over the batch: keeps activations in a good range.",
-    "dropout": "Zeroes a fraction p of units while training: a regulariser.",
-    "flatten": "Turns C×H×W maps into one vector for linear layers.",
-    "linear": "Fully connected: every input to every unit.",
-    "globalavgpool": "Averages each channel to one number: no weights, any picture size.",
-    "residual": "Two 3×3 convs with batch norm plus a shortcut: y = F(x) + x.",
-    "inception": "1×1, 3×3, two stacked 3×3 (a 5×5's view) and a pooling branch, concatenated.",
-}
 PRESET_LABELS = {
     "lenet5": "LeNet-5", "alexnet_small": "AlexNet-like", "vgg_small": "VGG-like",
     "deep_sigmoid": "Deep sigmoid", "deep_relu_bn": "Deep ReLU + BN",
@@ -91,11 +76,19 @@ def builder(request: HttpRequest) -> HttpResponse:
                 return redirect(job.get_absolute_url())
         else:
             status = 400
+    from playground.netspec import layer_catalogue  # torch: the summary needs it next anyway
+
+    catalogue = layer_catalogue()
     return render(request, "playground/builder.html", {
         "form": form, "datasets": services.dataset_options(), "limits": LIMITS,
-        "layer_help": LAYER_TYPES_HELP, "presets": PRESET_LABELS,
+        "layer_types": list(catalogue), "presets": PRESET_LABELS,
         "optimizers": OPTIMIZER_CHOICES, "inits": INIT_CHOICES,
-        "spec_error_index": getattr(form, "spec_error_index", None),
+        "builder": {  # for static/playground/builder.js
+            "catalogue": catalogue,
+            "summary_url": reverse("playground:summary"),
+            "preset_urls": {n: reverse("playground:preset", args=[n]) for n in PRESET_LABELS},
+            "spec_error_index": getattr(form, "spec_error_index", None),
+        },
     }, status=status)
 
 

@@ -14,11 +14,27 @@ if ! command -v chromium >/dev/null; then
     exit 1
   fi
 fi
-echo "==> pytest (database: ${DATABASE_URL:-SQLite})"
+NODE=${NODE:-$(command -v node || command -v nodejs || true)}
+if [ -z "$NODE" ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "==> installing nodejs (apt) for the JavaScript unit tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null
+    NODE=$(command -v node || command -v nodejs)
+  else
+    echo "The JavaScript unit tests need Node.js 20 or newer: install the 'nodejs' package (or set NODE=/path)." >&2
+    exit 1
+  fi
+fi
 start=$(date +%s)
 set +e
+echo "==> node --test tests/js/ ($("$NODE" --version))"
+"$NODE" --test tests/js/
+node_status=$?
+echo "==> pytest (database: ${DATABASE_URL:-SQLite})"
 .venv/bin/python -m pytest "$@"
-status=$?
+pytest_status=$?
 set -e
 echo "==> tests took $(( $(date +%s) - start )) s"
-exit $status
+[ $node_status = 0 ] || echo "==> the JavaScript unit tests failed (see above)" >&2
+[ $pytest_status = 0 ] || exit $pytest_status
+exit $node_status

@@ -1,383 +1,339 @@
 // The detection job page: every picture with its boxes, re-filtered in the page.
 // The worker stored each picture's candidates (all boxes above a low score floor); moving
 // a slider runs the same filter + per-class greedy NMS as detection.yolo.refilter, here.
-(function () {
-  "use strict";
-  const $ = (id) => document.getElementById(id);
+import { $, make } from "../webapp/dom.js";
+import { currentJob, watchJob } from "../webapp/jobpage.js";
+import { classColour, refilter } from "./refilter.js";
 
-  const state = {
-    conf: 0.25,
-    iou: 0.45,
-    allowed: null, // Set of class names shown, or null for all
-    classNames: [],
-    pictures: new Map(), // index -> {entry, candidates, shown, card, frame, count}
-    configured: false, // sliders set from the job's params (once: then they are the user's)
-  };
+const state = {
+  conf: 0.25,
+  iou: 0.45,
+  allowed: null, // Set of class names shown, or null for all
+  classNames: [],
+  pictures: new Map(), // index -> {entry, candidates, shown, card, frame, count}
+  configured: false, // sliders set from the job's params (once: then they are the user's)
+};
 
-  // ------------------------------------------------------------------ the algorithm
+// ------------------------------------------------------------------ pictures
 
-  function boxIoU(a, b) {
-    const areaA = Math.max(0, a[2] - a[0]) * Math.max(0, a[3] - a[1]);
-    const areaB = Math.max(0, b[2] - b[0]) * Math.max(0, b[3] - b[1]);
-    const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-    const h = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-    const union = areaA + areaB - w * h;
-    return union > 0 ? (w * h) / union : 0;
+function pictureCard(entry) {
+  const card = document.createElement("article");
+  card.className = "det-picture panel";
+  card.dataset.index = entry.index;
+  const head = document.createElement("header");
+  const name = document.createElement("b");
+  name.className = "det-name";
+  name.textContent = entry.name;
+  name.title = `${entry.name} · ${entry.width} × ${entry.height} pixels`;
+  const count = document.createElement("span");
+  count.className = "badge det-count";
+  count.textContent = "…";
+  head.append(name, count);
+
+  const frame = document.createElement("div");
+  frame.className = "det-frame";
+  // Small pictures are shown larger (at least 22rem wide), big ones fit the column and 75vh.
+  const wide = Math.max(entry.width, 352);
+  frame.style.width = `min(100%, ${wide}px, ${(75 * entry.width) / entry.height}vh)`;
+  const img = document.createElement("img");
+  img.src = entry.url;
+  img.alt = entry.name;
+  img.width = entry.width;
+  img.height = entry.height;
+  img.loading = "lazy";
+  frame.append(img);
+
+  const foot = document.createElement("footer");
+  const png = document.createElement("button");
+  png.type = "button";
+  png.className = "linklike small det-download";
+  png.textContent = "Download PNG as shown";
+  png.addEventListener("click", () => downloadAnnotated(entry.index));
+  const server = document.createElement("a");
+  server.href = entry.annotated_url + "?download=1";
+  server.className = "small";
+  server.textContent = "Server PNG (job settings)";
+  const original = document.createElement("a");
+  original.href = entry.url + "?download=1";
+  original.className = "small";
+  original.textContent = "Original";
+  foot.append(png, server, original);
+  card.append(head, frame, foot);
+  return { card, frame, img, count };
+}
+
+async function addPicture(entry) {
+  if (state.pictures.has(entry.index)) return;
+  const parts = pictureCard(entry);
+  const pic = { entry, candidates: [], shown: [], ...parts };
+  state.pictures.set(entry.index, pic);
+  const list = $("det-pictures");
+  const after = Array.from(list.children).find((c) => Number(c.dataset.index) > entry.index);
+  list.insertBefore(parts.card, after || null);
+  try {
+    const resp = await fetch(entry.candidates_url, { credentials: "same-origin" });
+    if (!resp.ok) throw new Error(`the server answered ${resp.status}`);
+    pic.candidates = (await resp.json()).candidates;
+  } catch (e) {
+    parts.count.textContent = "boxes not loaded";
+    parts.count.title = String(e.message || e);
+    return;
   }
+  pic.loaded = true;
+  redraw();
+}
 
-  // Keep score >= conf and allowed classes, then greedy NMS within each class, best first.
-  function refilter(candidates, conf, iou, allowed) {
-    const kept = candidates.filter((d) => d.score >= conf && (!allowed || allowed.has(d.class)));
-    const order = kept.map((_, i) => i).sort((i, j) => kept[j].score - kept[i].score || i - j);
-    const gone = new Uint8Array(kept.length);
-    const out = [];
-    for (let a = 0; a < order.length; a++) {
-      if (gone[order[a]]) continue;
-      const best = kept[order[a]];
-      out.push(best);
-      for (let b = a + 1; b < order.length; b++) {
-        const other = kept[order[b]];
-        if (!gone[order[b]] && other.class_id === best.class_id && boxIoU(best.box, other.box) > iou) {
-          gone[order[b]] = 1;
-        }
-      }
+function drawBoxes(pic) {
+  const { entry, frame } = pic;
+  frame.querySelectorAll(".det-box").forEach((b) => b.remove());
+  for (const d of pic.shown) {
+    const [x1, y1, x2, y2] = d.box;
+    const box = document.createElement("div");
+    box.className = "det-box";
+    box.dataset.class = d.class;
+    box.style.left = `${(100 * x1) / entry.width}%`;
+    box.style.top = `${(100 * y1) / entry.height}%`;
+    box.style.width = `${(100 * (x2 - x1)) / entry.width}%`;
+    box.style.height = `${(100 * (y2 - y1)) / entry.height}%`;
+    box.style.setProperty("--c", classColour(d.class_id));
+    box.title = `${d.class} ${d.score.toFixed(2)} · [${d.box.map((v) => Math.round(v)).join(", ")}]`;
+    const label = document.createElement("span");
+    // Inside the box at the top edge; anchored right near the right edge, so it stays on the picture.
+    label.className = "det-label" + (y1 / entry.height < 0.06 ? " inside" : "") +
+      (x1 / entry.width > 0.6 ? " right" : "");
+    label.textContent = `${d.class} ${d.score.toFixed(2)}`;
+    box.append(label);
+    frame.append(box);
+  }
+}
+
+// ------------------------------------------------------------------ controls
+
+function readControls() {
+  state.conf = Number($("det-conf").value);
+  state.iou = Number($("det-iou").value);
+  $("det-conf-value").textContent = state.conf.toFixed(2);
+  $("det-iou-value").textContent = state.iou.toFixed(2);
+}
+
+function redraw() {
+  readControls();
+  const perClass = new Map(); // class -> {id, count at these thresholds, present at all}
+  let total = 0, loaded = 0;
+  for (const pic of state.pictures.values()) {
+    if (!pic.loaded) continue;
+    loaded++;
+    for (const d of pic.candidates) {
+      if (!perClass.has(d.class)) perClass.set(d.class, { id: d.class_id, count: 0 });
     }
-    return out;
+    const all = refilter(pic.candidates, state.conf, state.iou, null);
+    for (const d of all) perClass.get(d.class).count++;
+    // Per-class NMS: hiding a class never changes the boxes of another.
+    pic.shown = state.allowed ? all.filter((d) => state.allowed.has(d.class)) : all;
+    total += pic.shown.length;
+    pic.count.textContent = `${pic.shown.length} object${pic.shown.length === 1 ? "" : "s"}`;
+    pic.count.className = "badge det-count" + (pic.shown.length ? " succeeded" : "");
+    drawBoxes(pic);
   }
+  $("det-total").textContent = loaded
+    ? `${total} object${total === 1 ? "" : "s"} in ${loaded} picture${loaded === 1 ? "" : "s"}`
+    : "–";
+  renderClasses(perClass);
+}
 
-  // The same colour per class as the server's PNGs (detection.annotate.class_colour).
-  function classColour(id) {
-    const h = (id * 0.618034) % 1, s = 0.85, v = 0.95;
-    const i = Math.floor(h * 6), f = h * 6 - i;
-    const p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
-    const [r, g, b] = [[v, t, p], [q, v, p], [p, v, t], [p, q, v], [t, p, v], [v, p, q]][i % 6];
-    return `rgb(${Math.trunc(r * 255)}, ${Math.trunc(g * 255)}, ${Math.trunc(b * 255)})`;
+function renderClasses(perClass) {
+  const box = $("det-classes");
+  if (!perClass.size) {
+    box.replaceChildren(make("span", { className: "hint", textContent: "Nothing above the lowest confidence in these pictures." }));
+    return;
   }
-
-  // ------------------------------------------------------------------ pictures
-
-  function pictureCard(entry) {
-    const card = document.createElement("article");
-    card.className = "det-picture panel";
-    card.dataset.index = entry.index;
-    const head = document.createElement("header");
-    const name = document.createElement("b");
-    name.className = "det-name";
-    name.textContent = entry.name;
-    name.title = `${entry.name} · ${entry.width} × ${entry.height} pixels`;
-    const count = document.createElement("span");
-    count.className = "badge det-count";
-    count.textContent = "…";
-    head.append(name, count);
-
-    const frame = document.createElement("div");
-    frame.className = "det-frame";
-    // Small pictures are shown larger (at least 22rem wide), big ones fit the column and 75vh.
-    const wide = Math.max(entry.width, 352);
-    frame.style.width = `min(100%, ${wide}px, ${(75 * entry.width) / entry.height}vh)`;
-    const img = document.createElement("img");
-    img.src = entry.url;
-    img.alt = entry.name;
-    img.width = entry.width;
-    img.height = entry.height;
-    img.loading = "lazy";
-    frame.append(img);
-
-    const foot = document.createElement("footer");
-    const png = document.createElement("button");
-    png.type = "button";
-    png.className = "linklike small det-download";
-    png.textContent = "Download PNG as shown";
-    png.addEventListener("click", () => downloadAnnotated(entry.index));
-    const server = document.createElement("a");
-    server.href = entry.annotated_url + "?download=1";
-    server.className = "small";
-    server.textContent = "Server PNG (job settings)";
-    const original = document.createElement("a");
-    original.href = entry.url + "?download=1";
-    original.className = "small";
-    original.textContent = "Original";
-    foot.append(png, server, original);
-    card.append(head, frame, foot);
-    return { card, frame, img, count };
+  const rows = Array.from(perClass, ([name, v]) => ({ name, ...v }))
+    .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
+  box.replaceChildren();
+  for (const row of rows) {
+    const label = document.createElement("label");
+    label.className = "det-check" + (row.count ? "" : " none");
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.value = row.name;
+    input.checked = !state.allowed || state.allowed.has(row.name);
+    input.addEventListener("change", () => toggleClass(row.name, input.checked));
+    const swatch = document.createElement("i");
+    swatch.style.background = classColour(row.id);
+    const text = document.createElement("span");
+    text.textContent = row.name;
+    const n = document.createElement("span");
+    n.className = "det-n";
+    n.textContent = row.count;
+    label.append(input, swatch, text, n);
+    box.append(label);
   }
+}
 
-  async function addPicture(entry) {
-    if (state.pictures.has(entry.index)) return;
-    const parts = pictureCard(entry);
-    const pic = { entry, candidates: [], shown: [], ...parts };
-    state.pictures.set(entry.index, pic);
-    const list = $("det-pictures");
-    const after = Array.from(list.children).find((c) => Number(c.dataset.index) > entry.index);
-    list.insertBefore(parts.card, after || null);
-    try {
-      const resp = await fetch(entry.candidates_url, { credentials: "same-origin" });
-      if (!resp.ok) throw new Error(`the server answered ${resp.status}`);
-      pic.candidates = (await resp.json()).candidates;
-    } catch (e) {
-      parts.count.textContent = "boxes not loaded";
-      parts.count.title = String(e.message || e);
-      return;
-    }
-    pic.loaded = true;
-    redraw();
-  }
+function presentClasses() {
+  const names = new Set();
+  for (const pic of state.pictures.values()) for (const d of pic.candidates) names.add(d.class);
+  return names;
+}
 
-  function drawBoxes(pic) {
-    const { entry, frame } = pic;
-    frame.querySelectorAll(".det-box").forEach((b) => b.remove());
-    for (const d of pic.shown) {
+function toggleClass(name, on) {
+  const allowed = state.allowed ? new Set(state.allowed) : presentClasses();
+  if (on) allowed.add(name); else allowed.delete(name);
+  const present = presentClasses();
+  state.allowed = [...present].every((n) => allowed.has(n)) ? null : allowed;
+  redraw();
+}
+
+// The sliders and ticked classes start at the job's own settings.
+function applySettings(settings) {
+  $("det-conf").value = settings.conf ?? 0.25;
+  $("det-iou").value = settings.iou ?? 0.45;
+  state.allowed = settings.classes && settings.classes.length ? new Set(settings.classes) : null;
+}
+
+function describeModel(result) {
+  state.classNames = result.class_names || [];
+  const m = result.model;
+  if (!m) return;
+  $("det-model").textContent = `${m.name}, ${m.input_size[0]}×${m.input_size[1]} input, ` +
+    `${m.classes} ${m.dataset} classes, ${m.published_map50} mAP@0.5 published` +
+    (result.device ? ` · ran on ${result.device}` : "");
+  $("det-conf").min = m.floor;
+  $("det-iou").max = m.candidate_iou;
+}
+
+$("det-conf").addEventListener("input", redraw);
+$("det-iou").addEventListener("input", redraw);
+$("det-all").addEventListener("click", () => { state.allowed = null; redraw(); });
+$("det-none").addEventListener("click", () => { state.allowed = new Set(); redraw(); });
+$("det-reset").addEventListener("click", () => {
+  applySettings(currentJob().params || {});
+  redraw();
+});
+
+// ------------------------------------------------------------------ exports
+
+function download(name, blob) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob);
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+}
+
+function sortedPictures() {
+  return [...state.pictures.values()].sort((a, b) => a.entry.index - b.entry.index);
+}
+
+const round1 = (v) => Math.round(v * 10) / 10;
+const stem = () => `detections-${currentJob().id.slice(0, 8)}`;
+
+function exportJSON() {
+  const out = sortedPictures().map((p) => ({
+    image: p.entry.name, width: p.entry.width, height: p.entry.height,
+    detections: p.shown.map((d) => ({ class: d.class, score: d.score, box: d.box })),
+  }));
+  download(`${stem()}.json`, new Blob([JSON.stringify(out, null, 1)], { type: "application/json" }));
+}
+
+function exportCOCO() {
+  const names = state.classNames.length ? state.classNames : [...presentClasses()];
+  const images = [], annotations = [];
+  for (const [i, p] of sortedPictures().entries()) {
+    images.push({ id: i + 1, file_name: p.entry.name, width: p.entry.width, height: p.entry.height });
+    for (const d of p.shown) {
       const [x1, y1, x2, y2] = d.box;
-      const box = document.createElement("div");
-      box.className = "det-box";
-      box.dataset.class = d.class;
-      box.style.left = `${(100 * x1) / entry.width}%`;
-      box.style.top = `${(100 * y1) / entry.height}%`;
-      box.style.width = `${(100 * (x2 - x1)) / entry.width}%`;
-      box.style.height = `${(100 * (y2 - y1)) / entry.height}%`;
-      box.style.setProperty("--c", classColour(d.class_id));
-      box.title = `${d.class} ${d.score.toFixed(2)} · [${d.box.map((v) => Math.round(v)).join(", ")}]`;
-      const label = document.createElement("span");
-      // Inside the box at the top edge; anchored right near the right edge, so it stays on the picture.
-      label.className = "det-label" + (y1 / entry.height < 0.06 ? " inside" : "") +
-        (x1 / entry.width > 0.6 ? " right" : "");
-      label.textContent = `${d.class} ${d.score.toFixed(2)}`;
-      box.append(label);
-      frame.append(box);
+      const w = round1(x2 - x1), h = round1(y2 - y1);
+      annotations.push({
+        id: annotations.length + 1, image_id: i + 1, category_id: d.class_id + 1,
+        bbox: [round1(x1), round1(y1), w, h], area: round1(w * h), score: d.score, iscrowd: 0,
+      });
     }
   }
+  const coco = {
+    info: { description: `CNN Studio detections, confidence ≥ ${state.conf}, IoU ${state.iou}`,
+            date_created: new Date().toISOString() },
+    images, annotations,
+    categories: names.map((name, i) => ({ id: i + 1, name, supercategory: "object" })),
+  };
+  download(`${stem()}.coco.json`, new Blob([JSON.stringify(coco)], { type: "application/json" }));
+}
 
-  // ------------------------------------------------------------------ controls
-
-  function readControls() {
-    state.conf = Number($("det-conf").value);
-    state.iou = Number($("det-iou").value);
-    $("det-conf-value").textContent = state.conf.toFixed(2);
-    $("det-iou-value").textContent = state.iou.toFixed(2);
-  }
-
-  function redraw() {
-    readControls();
-    const perClass = new Map(); // class -> {id, count at these thresholds, present at all}
-    let total = 0, loaded = 0;
-    for (const pic of state.pictures.values()) {
-      if (!pic.loaded) continue;
-      loaded++;
-      for (const d of pic.candidates) {
-        if (!perClass.has(d.class)) perClass.set(d.class, { id: d.class_id, count: 0 });
-      }
-      const all = refilter(pic.candidates, state.conf, state.iou, null);
-      for (const d of all) perClass.get(d.class).count++;
-      // Per-class NMS: hiding a class never changes the boxes of another.
-      pic.shown = state.allowed ? all.filter((d) => state.allowed.has(d.class)) : all;
-      total += pic.shown.length;
-      pic.count.textContent = `${pic.shown.length} object${pic.shown.length === 1 ? "" : "s"}`;
-      pic.count.className = "badge det-count" + (pic.shown.length ? " succeeded" : "");
-      drawBoxes(pic);
+// The picture at full size with the boxes as shown, drawn like the server's PNGs.
+function downloadAnnotated(index) {
+  const pic = state.pictures.get(index);
+  const { width: W, height: H } = pic.entry;
+  const canvas = document.createElement("canvas");
+  canvas.width = W;
+  canvas.height = H;
+  const g = canvas.getContext("2d");
+  const draw = () => {
+    g.drawImage(pic.img, 0, 0, W, H);
+    const line = Math.max(2, Math.round(Math.min(W, H) / 300));
+    const size = Math.max(12, Math.round(Math.min(W, H) / 40));
+    g.font = `${size}px sans-serif`;
+    g.textBaseline = "top";
+    for (const d of [...pic.shown].reverse()) {
+      const [x1, y1, x2, y2] = d.box;
+      const colour = classColour(d.class_id);
+      g.strokeStyle = colour;
+      g.lineWidth = line;
+      g.strokeRect(x1, y1, x2 - x1, y2 - y1);
+      const label = `${d.class} ${d.score.toFixed(2)}`;
+      const w = g.measureText(label).width + 2 * line, h = size + 2 * line;
+      const tx = Math.max(0, Math.min(x1, W - w)), ty = y1 >= h ? y1 - h : y1;
+      g.fillStyle = colour;
+      g.fillRect(tx, ty, w, h);
+      g.fillStyle = "#000";
+      g.fillText(label, tx + line, ty + line);
     }
-    $("det-total").textContent = loaded
-      ? `${total} object${total === 1 ? "" : "s"} in ${loaded} picture${loaded === 1 ? "" : "s"}`
-      : "–";
-    renderClasses(perClass);
+    const base = pic.entry.name.split("/").pop().replace(/\.[^.]+$/, "");
+    canvas.toBlob((blob) => download(`${base}.detected.png`, blob), "image/png");
+  };
+  if (pic.img.complete && pic.img.naturalWidth) draw();
+  else pic.img.addEventListener("load", draw, { once: true });
+}
+
+$("det-export-json").addEventListener("click", exportJSON);
+$("det-export-coco").addEventListener("click", exportCOCO);
+
+// ------------------------------------------------------------------ the job's life
+
+function showWaiting(job) {
+  const waiting = $("det-waiting");
+  const m = job.metrics || {};
+  const active = job.status === "queued" || job.status === "running";
+  waiting.hidden = !active;
+  if (job.status === "queued") $("det-waiting-text").textContent = "Waiting for a worker…";
+  else if (job.status === "running") {
+    $("det-waiting-text").textContent = m.pictures
+      ? `Detecting… ${m.done || 0} of ${m.pictures} picture${m.pictures === 1 ? "" : "s"} done`
+      : "Loading the model and reading the pictures…";
   }
+}
 
-  function renderClasses(perClass) {
-    const box = $("det-classes");
-    if (!perClass.size) {
-      box.innerHTML = '<span class="hint">Nothing above the lowest confidence in these pictures.</span>';
-      return;
-    }
-    const rows = Array.from(perClass, ([name, v]) => ({ name, ...v }))
-      .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name));
-    box.replaceChildren();
-    for (const row of rows) {
-      const label = document.createElement("label");
-      label.className = "det-check" + (row.count ? "" : " none");
-      const input = document.createElement("input");
-      input.type = "checkbox";
-      input.value = row.name;
-      input.checked = !state.allowed || state.allowed.has(row.name);
-      input.addEventListener("change", () => toggleClass(row.name, input.checked));
-      const swatch = document.createElement("i");
-      swatch.style.background = classColour(row.id);
-      const text = document.createElement("span");
-      text.textContent = row.name;
-      const n = document.createElement("span");
-      n.className = "det-n";
-      n.textContent = row.count;
-      label.append(input, swatch, text, n);
-      box.append(label);
-    }
+function onSnapshot(job) {
+  showWaiting(job);
+  const result = job.result || {};
+  if (!state.configured) {
+    applySettings(job.params || {});
+    state.configured = true;
   }
+  if (result.model && !state.classNames.length) describeModel(result);
+  const pictures = result.pictures || [];
+  if (pictures.length || state.pictures.size) $("det-app").hidden = false;
+  pictures.forEach(addPicture);
+  redraw();
+}
 
-  function presentClasses() {
-    const names = new Set();
-    for (const pic of state.pictures.values()) for (const d of pic.candidates) names.add(d.class);
-    return names;
+function onEvent(ev) {
+  if (ev.type === "picture" && ev.picture) {
+    $("det-app").hidden = false;
+    showWaiting(currentJob());
+    addPicture(ev.picture);
   }
+}
 
-  function toggleClass(name, on) {
-    const allowed = state.allowed ? new Set(state.allowed) : presentClasses();
-    if (on) allowed.add(name); else allowed.delete(name);
-    const present = presentClasses();
-    state.allowed = [...present].every((n) => allowed.has(n)) ? null : allowed;
-    redraw();
-  }
-
-  // The sliders and ticked classes start at the job's own settings.
-  function applySettings(settings) {
-    $("det-conf").value = settings.conf ?? 0.25;
-    $("det-iou").value = settings.iou ?? 0.45;
-    state.allowed = settings.classes && settings.classes.length ? new Set(settings.classes) : null;
-  }
-
-  function describeModel(result) {
-    state.classNames = result.class_names || [];
-    const m = result.model;
-    if (!m) return;
-    $("det-model").textContent = `${m.name}, ${m.input_size[0]}×${m.input_size[1]} input, ` +
-      `${m.classes} ${m.dataset} classes, ${m.published_map50} mAP@0.5 published` +
-      (result.device ? ` · ran on ${result.device}` : "");
-    $("det-conf").min = m.floor;
-    $("det-iou").max = m.candidate_iou;
-  }
-
-  $("det-conf").addEventListener("input", redraw);
-  $("det-iou").addEventListener("input", redraw);
-  $("det-all").addEventListener("click", () => { state.allowed = null; redraw(); });
-  $("det-none").addEventListener("click", () => { state.allowed = new Set(); redraw(); });
-  $("det-reset").addEventListener("click", () => {
-    applySettings(Studio.currentJob().params || {});
-    redraw();
-  });
-
-  // ------------------------------------------------------------------ exports
-
-  function download(name, blob) {
-    const a = document.createElement("a");
-    a.href = URL.createObjectURL(blob);
-    a.download = name;
-    document.body.append(a);
-    a.click();
-    a.remove();
-    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
-  }
-
-  function sortedPictures() {
-    return [...state.pictures.values()].sort((a, b) => a.entry.index - b.entry.index);
-  }
-
-  const round1 = (v) => Math.round(v * 10) / 10;
-  const stem = () => `detections-${Studio.currentJob().id.slice(0, 8)}`;
-
-  function exportJSON() {
-    const out = sortedPictures().map((p) => ({
-      image: p.entry.name, width: p.entry.width, height: p.entry.height,
-      detections: p.shown.map((d) => ({ class: d.class, score: d.score, box: d.box })),
-    }));
-    download(`${stem()}.json`, new Blob([JSON.stringify(out, null, 1)], { type: "application/json" }));
-  }
-
-  function exportCOCO() {
-    const names = state.classNames.length ? state.classNames : [...presentClasses()];
-    const images = [], annotations = [];
-    for (const [i, p] of sortedPictures().entries()) {
-      images.push({ id: i + 1, file_name: p.entry.name, width: p.entry.width, height: p.entry.height });
-      for (const d of p.shown) {
-        const [x1, y1, x2, y2] = d.box;
-        const w = round1(x2 - x1), h = round1(y2 - y1);
-        annotations.push({
-          id: annotations.length + 1, image_id: i + 1, category_id: d.class_id + 1,
-          bbox: [round1(x1), round1(y1), w, h], area: round1(w * h), score: d.score, iscrowd: 0,
-        });
-      }
-    }
-    const coco = {
-      info: { description: `CNN Studio detections, confidence ≥ ${state.conf}, IoU ${state.iou}`,
-              date_created: new Date().toISOString() },
-      images, annotations,
-      categories: names.map((name, i) => ({ id: i + 1, name, supercategory: "object" })),
-    };
-    download(`${stem()}.coco.json`, new Blob([JSON.stringify(coco)], { type: "application/json" }));
-  }
-
-  // The picture at full size with the boxes as shown, drawn like the server's PNGs.
-  function downloadAnnotated(index) {
-    const pic = state.pictures.get(index);
-    const { width: W, height: H } = pic.entry;
-    const canvas = document.createElement("canvas");
-    canvas.width = W;
-    canvas.height = H;
-    const g = canvas.getContext("2d");
-    const draw = () => {
-      g.drawImage(pic.img, 0, 0, W, H);
-      const line = Math.max(2, Math.round(Math.min(W, H) / 300));
-      const size = Math.max(12, Math.round(Math.min(W, H) / 40));
-      g.font = `${size}px sans-serif`;
-      g.textBaseline = "top";
-      for (const d of [...pic.shown].reverse()) {
-        const [x1, y1, x2, y2] = d.box;
-        const colour = classColour(d.class_id);
-        g.strokeStyle = colour;
-        g.lineWidth = line;
-        g.strokeRect(x1, y1, x2 - x1, y2 - y1);
-        const label = `${d.class} ${d.score.toFixed(2)}`;
-        const w = g.measureText(label).width + 2 * line, h = size + 2 * line;
-        const tx = Math.max(0, Math.min(x1, W - w)), ty = y1 >= h ? y1 - h : y1;
-        g.fillStyle = colour;
-        g.fillRect(tx, ty, w, h);
-        g.fillStyle = "#000";
-        g.fillText(label, tx + line, ty + line);
-      }
-      const base = pic.entry.name.split("/").pop().replace(/\.[^.]+$/, "");
-      canvas.toBlob((blob) => download(`${base}.detected.png`, blob), "image/png");
-    };
-    if (pic.img.complete && pic.img.naturalWidth) draw();
-    else pic.img.addEventListener("load", draw, { once: true });
-  }
-
-  $("det-export-json").addEventListener("click", exportJSON);
-  $("det-export-coco").addEventListener("click", exportCOCO);
-
-  // ------------------------------------------------------------------ the job's life
-
-  function showWaiting(job) {
-    const waiting = $("det-waiting");
-    const m = job.metrics || {};
-    const active = job.status === "queued" || job.status === "running";
-    waiting.hidden = !active;
-    if (job.status === "queued") $("det-waiting-text").textContent = "Waiting for a worker…";
-    else if (job.status === "running") {
-      $("det-waiting-text").textContent = m.pictures
-        ? `Detecting… ${m.done || 0} of ${m.pictures} picture${m.pictures === 1 ? "" : "s"} done`
-        : "Loading the model and reading the pictures…";
-    }
-  }
-
-  function onSnapshot(job) {
-    showWaiting(job);
-    const result = job.result || {};
-    if (!state.configured) {
-      applySettings(job.params || {});
-      state.configured = true;
-    }
-    if (result.model && !state.classNames.length) describeModel(result);
-    const pictures = result.pictures || [];
-    if (pictures.length || state.pictures.size) $("det-app").hidden = false;
-    pictures.forEach(addPicture);
-    redraw();
-  }
-
-  document.addEventListener("job:snapshot", (e) => onSnapshot(e.detail));
-
-  document.addEventListener("job:event", (e) => {
-    const ev = e.detail;
-    if (ev.type === "picture" && ev.picture) {
-      $("det-app").hidden = false;
-      showWaiting(Studio.currentJob());
-      addPicture(ev.picture);
-    }
-  });
-
-  onSnapshot(Studio.currentJob()); // jobpage.js drew the first snapshot before this script ran
-})();
+watchJob({ onSnapshot, onEvent });

@@ -1,29 +1,29 @@
 // Several runs' per-epoch curves on shared charts, and their settings side by side.
-(function () {
-  "use strict";
-  const runs = JSON.parse(document.getElementById("compare-runs").textContent);
-  const charts = [
-    ["cmp-val-acc", "val_accuracy", "accuracy", { yMin: 0, yMax: 1 }],
-    ["cmp-val-loss", "val_loss", "loss", { yMin: 0 }],
-    ["cmp-train-loss", "train_loss", "loss", { yMin: 0 }],
-    ["cmp-train-acc", "train_accuracy", "accuracy", { yMin: 0, yMax: 1 }],
-  ];
-  for (const [id, key, label, opts] of charts) {
-    new Studio.LinePlot(document.getElementById(id), { xLabel: "epoch", yLabel: label, ...opts })
-      .update(runs.map((r) => ({ name: r.title, points: r.epochs.map((e) => [e.epoch, e[key]]) })));
+import { readJSON } from "../webapp/dom.js";
+import { formatCount, formatPercent } from "../webapp/format.js";
+import { LinePlot } from "../webapp/plot.js";
+
+const runs = readJSON("compare-runs");
+const charts = [
+  ["cmp-val-acc", "val_accuracy", "accuracy", { yMin: 0, yMax: 1 }],
+  ["cmp-val-loss", "val_loss", "loss", { yMin: 0 }],
+  ["cmp-train-loss", "train_loss", "loss", { yMin: 0 }],
+  ["cmp-train-acc", "train_accuracy", "accuracy", { yMin: 0, yMax: 1 }],
+];
+for (const [id, key, label, opts] of charts) {
+  new LinePlot(document.getElementById(id), { xLabel: "epoch", yLabel: label, ...opts })
+    .update(runs.map((r) => ({ name: r.title, points: r.epochs.map((e) => [e.epoch, e[key]]) })));
+}
+const body = document.querySelector("#cmp-table tbody");
+for (const r of runs) {
+  const tr = body.insertRow();
+  const s = r.settings, accs = r.epochs.map((e) => e.val_accuracy);
+  const link = document.createElement("a");
+  link.href = r.url; link.textContent = r.title;
+  tr.insertCell().append(link);
+  for (const v of [r.status, s.dataset, s.optimizer, s.lr, s.batch_size, s.init, s.weight_decay,
+    r.params ? formatCount(r.params) : "–", `${r.epochs.length} / ${s.epochs}`,
+    formatPercent(accs.length ? Math.max(...accs) : null), formatPercent(accs.at(-1))]) {
+    tr.insertCell().textContent = v ?? "–";
   }
-  const pct = (x) => x == null ? "–" : (100 * x).toFixed(1) + "%";
-  const body = document.querySelector("#cmp-table tbody");
-  for (const r of runs) {
-    const tr = body.insertRow();
-    const s = r.settings, accs = r.epochs.map((e) => e.val_accuracy);
-    const link = document.createElement("a");
-    link.href = r.url; link.textContent = r.title;
-    tr.insertCell().append(link);
-    for (const v of [r.status, s.dataset, s.optimizer, s.lr, s.batch_size, s.init, s.weight_decay,
-      r.params ? r.params.toLocaleString("en-US") : "–", `${r.epochs.length} / ${s.epochs}`,
-      pct(accs.length ? Math.max(...accs) : null), pct(accs.at(-1))]) {
-      tr.insertCell().textContent = v ?? "–";
-    }
-  }
-})();
+}

@@ -1,303 +1,63 @@
-// A training run's live view: curves, gradient norms, filters, activation maps, confusion
-// matrix and sample predictions, drawn from the snapshot and then from live events.
-// Drawing is batched into animation frames so a burst of events never stalls the page.
-(function () {
-  "use strict";
-  const $ = (id) => document.getElementById(id);
-  const initial = JSON.parse($("job-snapshot").textContent);
-  const cfg = window.PLAYGROUND || {};
+// A training run's job page: the live view (runview.js) kept current by the job socket,
+// live controls, trying the trained model on a picture and sharing a read-only link.
+// The URLs come from the server (`pg-run`).
+import { $, make, readJSON } from "../webapp/dom.js";
+import { formatPercent } from "../webapp/format.js";
+import { postJSON } from "../webapp/http.js";
+import { currentJob, jobAction, watchJob } from "../webapp/jobpage.js";
+import { runView } from "./runview.js";
 
-  let job = initial;
-  let m = {}; // the run's metrics: curve, epochs, gradients, filters, activations, ...
-  const dirty = new Set();
+const PAGE = readJSON("pg-run"); // {predict_url, share_url, shared_url}
 
-  const lossPlot = new Studio.LinePlot($("plot-loss"), { xLabel: "epoch", yLabel: "loss", yMin: 0 });
-  const accPlot = new Studio.LinePlot($("plot-acc"), { xLabel: "epoch", yLabel: "accuracy", yMin: 0, yMax: 1 });
-  const gradPlot = new Studio.LinePlot($("plot-grad"), { xLabel: "epoch", yLabel: "‖grad‖", logY: true });
+const view = runView(currentJob(), { control: (body) => jobAction("control", body) });
+watchJob({
+  onSnapshot: (job) => { view.fromSnapshot(job); showAfter(job); },
+  onEvent: view.onEvent,
+});
 
-  function stepsPerEpoch() {
-    const n = m.train_samples, b = (job.params || {}).batch_size;
-    return n && b ? Math.max(1, Math.ceil(n / b)) : 1;
+// ---- the trained model: predict, share --------------------------------------------
+function showAfter(job) {
+  const box = $("pg-after");
+  if (!box) return;
+  box.hidden = !(job.result?.files || []).some((f) => f.name === "model.pt");
+  showShare(PAGE.shared_url ? new URL(PAGE.shared_url, location.origin).href : null);
+}
+
+const predictForm = $("predict-form");
+predictForm?.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const out = $("predict-out");
+  const file = predictForm.picture.files[0];
+  if (!file) { out.textContent = "Choose a picture first."; return; }
+  out.textContent = "Predicting…";
+  const data = new FormData();
+  data.append("picture", file);
+  try {
+    const answer = await postJSON(PAGE.predict_url, data);
+    const ol = make("ol", {}, ...answer.predictions.map((p) => make("li", { textContent: `${p.label}: ${formatPercent(p.probability)}` })));
+    const img = make("img", { src: URL.createObjectURL(file), alt: "your picture", className: "pg-predict-picture" });
+    out.replaceChildren(img, ol);
+  } catch (e) {
+    out.textContent = e.message;
   }
+});
 
-  // ---- state from snapshots and events ---------------------------------------------
-  function fromSnapshot(j) {
-    job = j;
-    const next = { ...(j.metrics || {}) };
-    // the row's step history may lag the live points this page already drew: keep those
-    for (const key of ["curve"]) {
-      const saved = next[key] || [], local = m[key] || [];
-      const last = saved.length ? saved[saved.length - 1][0] : -1;
-      next[key] = saved.concat(local.filter((p) => p[0] > last));
-    }
-    const sg = (next.gradients || { points: [] }), lg = (m.gradients || { points: [] });
-    const lastG = sg.points.length ? sg.points[sg.points.length - 1][0] : -1;
-    next.gradients = { names: sg.names || lg.names || [], points: sg.points.concat(lg.points.filter((p) => p[0] > lastG)) };
-    if (!next.epochs?.length && j.result?.history) next.epochs = j.result.history;
-    const prev = m;
-    m = next;
-    // redraw only what changed (unchanged keys keep their identity between snapshots)
-    for (const [key, parts] of Object.entries(PARTS)) {
-      if (first || next[key] !== prev[key] || (key === "curve" && next.curve.length !== (prev.curve || []).length)) parts.forEach((p) => dirty.add(p));
-    }
-    ["stats", "controls", "after"].forEach((k) => dirty.add(k));
-    first = false;
-    schedule();
-  }
-  const PARTS = {
-    curve: ["curves"], epochs: ["curves"], gradients: ["grads"], filters: ["filters"],
-    activations: ["acts"], confusion: ["confusion"], samples: ["samples"], last: ["stats"],
-  };
-  let first = true;
+function showShare(url) {
+  const a = $("share-url");
+  if (!a) return;
+  a.hidden = !url; a.href = url || "#"; a.textContent = url || "";
+  $("unshare-run").hidden = !url;
+  $("share-run").textContent = url ? "Copy the read-only link" : "Make a read-only link";
+}
 
-  function onEvent(ev) {
-    switch (ev.type) {
-      case "metrics":
-        if ((m.curve || []).at(-1)?.[0] >= ev.step) break;
-        m.curve = (m.curve || []).concat([[ev.step, ev.train_loss, ev.train_accuracy]]);
-        m.last = { epoch: ev.epoch, step: ev.step, train_loss: ev.train_loss, train_accuracy: ev.train_accuracy, lr: ev.lr, samples_per_s: ev.samples_per_s };
-        dirty.add("curves"); dirty.add("stats");
-        break;
-      case "gradients":
-        if ((m.gradients?.points || []).at(-1)?.[0] >= ev.step) break;
-        m.gradients = { names: ev.names, points: ((m.gradients || {}).points || []).concat([[ev.step, ev.norms]]) };
-        dirty.add("grads");
-        break;
-      case "epoch":
-        m.epochs = (m.epochs || []).filter((e) => e.epoch !== ev.epoch).concat([ev]);
-        dirty.add("curves"); dirty.add("stats");
-        break;
-      case "filters": m.filters = ev; dirty.add("filters"); break;
-      case "activations": m.activations = ev; dirty.add("acts"); break;
-      case "samples": m.samples = ev; dirty.add("samples"); break;
-      case "confusion":
-        m.confusion = (m.confusion || []).filter((c) => c.epoch !== ev.epoch).concat([ev]);
-        confFollow = true;
-        dirty.add("confusion");
-        break;
-      case "status":
-        if (ev.state) m.state = ev.state;
-        dirty.add("stats"); dirty.add("controls");
-        break;
-      default:
-        return;
-    }
-    schedule();
-  }
-
-  let frame = null, netDrawn = false;
-  function schedule() { if (!frame) frame = requestAnimationFrame(draw); }
-  function draw() {
-    frame = null;
-    const todo = [...dirty];
-    dirty.clear();
-    for (const part of todo) DRAW[part]?.();
-    if (!netDrawn) { DRAW.net(); netDrawn = true; }
-  }
-
-  // ---- drawing -----------------------------------------------------------------------
-  const pct = (x) => x == null ? "–" : (100 * x).toFixed(1) + "%";
-  const num = (x, d = 4) => x == null || !Number.isFinite(x) ? "–" : (+x).toPrecision(d);
-
-  const DRAW = {
-    stats() {
-      const last = m.last || {}, ep = (m.epochs || []).at(-1) || {};
-      $("st-state").textContent = job.status === "running" ? (m.state || "starting") : job.status;
-      $("st-epoch").textContent = `${last.epoch ?? ep.epoch ?? 0} / ${(job.params || {}).epochs ?? "?"}`;
-      $("st-loss").textContent = num(last.train_loss ?? ep.train_loss);
-      $("st-val").textContent = pct(ep.val_accuracy);
-      $("st-lr").textContent = num(last.lr ?? (job.params || {}).lr, 3);
-      $("st-speed").textContent = last.samples_per_s ? Math.round(last.samples_per_s).toLocaleString("en-US") : "–";
-      $("st-params").textContent = m.total_params ? m.total_params.toLocaleString("en-US") : "–";
-      const p = job.params || {};
-      const setup = [p.dataset && `dataset ${p.dataset}`, m.input_shape && `pictures ${m.input_shape.join("×")}`,
-        m.train_samples && `${m.train_samples} train / ${m.val_samples} val`, m.classes && `${m.classes.length} classes (chance ${pct(1 / m.classes.length)})`,
-        p.optimizer && `${p.optimizer}, batch ${p.batch_size}, init ${p.init}`, m.device && `on ${m.device}`].filter(Boolean);
-      $("st-setup").textContent = setup.join(" · ");
-    },
-    curves() {
-      const spe = stepsPerEpoch(), curve = m.curve || [], eps = m.epochs || [];
-      lossPlot.update([
-        { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[1]]) },
-        { name: "train (epoch)", points: eps.map((e) => [e.epoch, e.train_loss]), dashed: true },
-        { name: "validation", points: eps.map((e) => [e.epoch, e.val_loss]) },
-      ]);
-      accPlot.update([
-        { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[2]]) },
-        { name: "train (epoch)", points: eps.map((e) => [e.epoch, e.train_accuracy]), dashed: true },
-        { name: "validation", points: eps.map((e) => [e.epoch, e.val_accuracy]) },
-      ]);
-    },
-    grads() {
-      const g = m.gradients || { names: [], points: [] }, spe = stepsPerEpoch();
-      const series = [];
-      g.names.forEach((name, i) => {
-        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [p[0] / spe, p[1][i]]);
-        if (pts.length) series.push({ name, points: pts });
-      });
-      gradPlot.update(series);
-    },
-    filters() {
-      const f = m.filters, img = $("filters-img");
-      img.hidden = !f; $("filters-empty").hidden = !!f;
-      if (!f) return;
-      img.src = f.image;
-      $("filters-shape").textContent = `${f.shape[0]} filters of ${f.shape[2]}×${f.shape[3]} over ${f.shape[1]} channel${f.shape[1] > 1 ? "s" : ""}, step ${f.step}`;
-    },
-    acts() {
-      const a = m.activations;
-      if (!a) return;
-      $("acts-step").textContent = `step ${a.step}`;
-      const figs = [figure(a.input, "input picture", "input")];
-      if (!a.layers.length) figs.push(textNode("This net has no conv layers to show."));
-      for (const l of a.layers) figs.push(figure(l.image, `${l.index} ${l.type} · ${l.shape.join("×")} (first ${l.shown})`));
-      $("acts").replaceChildren(...figs);
-    },
-    confusion() {
-      const all = m.confusion || [], slider = $("conf-epoch");
-      if (!all.length) return;
-      slider.min = 0; slider.max = all.length - 1;
-      if (confFollow) slider.value = all.length - 1;
-      const c = all[Math.min(+slider.value, all.length - 1)];
-      $("conf-label").textContent = `epoch ${c.epoch}` + (all.length > 1 ? ` (of ${all.at(-1).epoch})` : "");
-      const table = document.createElement("table");
-      table.className = "pg-confusion";
-      const head = table.insertRow();
-      head.append(document.createElement("th"));
-      for (const name of c.classes) { const th = document.createElement("th"); th.textContent = name; th.title = `predicted ${name}`; head.append(th); }
-      c.matrix.forEach((row, i) => {
-        const tr = table.insertRow();
-        const th = document.createElement("th"); th.textContent = c.classes[i]; th.title = `true ${c.classes[i]}`; tr.append(th);
-        const total = row.reduce((s, v) => s + v, 0) || 1;
-        row.forEach((v, j) => {
-          const td = tr.insertCell();
-          const share = v / total;
-          td.textContent = v;
-          td.title = `true ${c.classes[i]}, predicted ${c.classes[j]}: ${v} (${pct(share)})`;
-          td.style.background = i === j ? `rgba(43,182,115,${0.1 + 0.9 * share})` : `rgba(224,69,91,${share ? 0.12 + 0.88 * share : 0.03})`;
-          td.style.color = share > 0.55 ? "#fff" : "";
-        });
-      });
-      $("confusion").replaceChildren(table);
-    },
-    samples() {
-      const s = m.samples, classes = m.classes || [];
-      if (!s) return;
-      $("samples-epoch").textContent = `validation pictures after epoch ${s.epoch}`;
-      $("samples").replaceChildren(...s.items.map((it) => {
-        const name = (k) => classes[k] ?? k;
-        const f = figure(it.image, `true ${name(it.label)} → ${name(it.predicted)} (${pct(it.confidence)})`);
-        if (it.label !== it.predicted) f.classList.add("wrong");
-        return f;
-      }));
-    },
-    net() {
-      const spec = (job.params || {}).spec || [];
-      $("net-layers").replaceChildren(...spec.map((l) => {
-        const li = document.createElement("li");
-        li.textContent = l.type + " " + Object.entries(l).filter(([k]) => k !== "type").map(([k, v]) => `${k}=${v}`).join(" ");
-        return li;
-      }));
-    },
-    controls() {
-      if (!$("ctl-pause")) return;
-      const running = job.status === "running" && !job.cancel_requested;
-      const stopping = !!(job.control || {}).stop;
-      const paused = !!(job.control || {}).paused;
-      $("ctl-pause").disabled = $("ctl-stop").disabled = $("ctl-lr-set").disabled = !running || stopping;
-      $("ctl-pause").textContent = paused ? "Resume" : "Pause";
-      if (document.activeElement !== $("ctl-lr") && !$("ctl-lr").value) $("ctl-lr").value = (job.control || {}).lr ?? (job.params || {}).lr ?? "";
-      $("pg-live-controls").hidden = !(job.status === "running" || job.status === "queued");
-      if (stopping && running) $("ctl-note").textContent = "Stopping after this batch; the model is kept.";
-    },
-    after() {
-      const box = $("pg-after");
-      if (!box) return;
-      const hasModel = (job.result?.files || []).some((f) => f.name === "model.pt");
-      box.hidden = !hasModel;
-      if (cfg.shareToken) showShare(`${location.origin}/playground/shared/${cfg.shareToken}/`);
-    },
-  };
-  let confFollow = true;
-  $("conf-epoch").addEventListener("input", () => {
-    confFollow = +$("conf-epoch").value === (m.confusion || []).length - 1;
-    DRAW.confusion();
-  });
-
-  function figure(src, caption, cls) {
-    const f = document.createElement("figure");
-    if (cls) f.className = cls;
-    const img = document.createElement("img");
-    img.className = "pix"; img.src = src; img.alt = caption;
-    const cap = document.createElement("figcaption");
-    cap.textContent = caption;
-    f.append(img, cap);
-    return f;
-  }
-  function textNode(text) { const p = document.createElement("p"); p.className = "hint"; p.textContent = text; return p; }
-
-  // ---- controls, predict, share ----------------------------------------------------
-  function control(body) { return Studio.jobAction && Studio.jobAction("control", body); }
-  if ($("ctl-pause")) {
-    $("ctl-pause").addEventListener("click", () => control({ paused: !(job.control || {}).paused }));
-    $("ctl-stop").addEventListener("click", () => control({ stop: true }));
-    $("ctl-lr-set").addEventListener("click", () => {
-      const lr = parseFloat($("ctl-lr").value);
-      if (!(lr > 0 && lr <= 10)) { $("ctl-note").textContent = "The learning rate must be above 0 and at most 10."; return; }
-      $("ctl-note").textContent = `Learning rate set to ${lr}; the next batches use it.`;
-      control({ lr });
-    });
-  }
-
-  const predictForm = $("predict-form");
-  if (predictForm) predictForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const out = $("predict-out");
-    const file = predictForm.picture.files[0];
-    if (!file) { out.textContent = "Choose a picture first."; return; }
-    out.textContent = "Predicting…";
-    const data = new FormData();
-    data.append("picture", file);
-    try {
-      const resp = await fetch(cfg.predictUrl, { method: "POST", body: data, credentials: "same-origin",
-        headers: { "X-CSRFToken": Studio.csrfToken(), "Accept": "application/json" } });
-      const answer = await resp.json();
-      if (!resp.ok) throw new Error(answer.error || `The server answered ${resp.status}.`);
-      const ol = document.createElement("ol");
-      for (const p of answer.predictions) {
-        const li = document.createElement("li");
-        li.textContent = `${p.label}: ${pct(p.probability)}`;
-        ol.append(li);
-      }
-      const img = document.createElement("img");
-      img.src = URL.createObjectURL(file); img.style.maxWidth = "8rem"; img.alt = "your picture";
-      out.replaceChildren(img, ol);
-    } catch (e) {
-      out.textContent = e.message;
-    }
-  });
-
-  function showShare(url) {
-    const a = $("share-url");
-    if (!a) return;
-    a.hidden = !url; a.href = url || "#"; a.textContent = url || "";
-    $("unshare-run").hidden = !url;
-    $("share-run").textContent = url ? "Copy the read-only link" : "Make a read-only link";
-  }
-  if ($("share-run")) {
-    $("share-run").addEventListener("click", async () => {
-      const answer = await Studio.postJSON(cfg.shareUrl, {});
-      showShare(answer.url);
-      navigator.clipboard?.writeText(answer.url).catch(() => {});
-    });
-    $("unshare-run").addEventListener("click", async () => {
-      await Studio.postJSON(cfg.shareUrl, { off: true });
-      cfg.shareToken = "";
-      showShare(null);
-    });
-  }
-
-  document.addEventListener("job:snapshot", (e) => fromSnapshot(e.detail));
-  document.addEventListener("job:event", (e) => onEvent(e.detail));
-  fromSnapshot(Studio.currentJob ? Studio.currentJob() : initial);
-})();
+$("share-run")?.addEventListener("click", async () => {
+  const answer = await postJSON(PAGE.share_url, {});
+  PAGE.shared_url = answer.url;
+  showShare(answer.url);
+  navigator.clipboard?.writeText(answer.url).catch(() => {});
+});
+$("unshare-run")?.addEventListener("click", async () => {
+  await postJSON(PAGE.share_url, { off: true });
+  PAGE.shared_url = "";
+  showShare(null);
+});

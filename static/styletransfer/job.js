@@ -1,62 +1,58 @@
 // Style-transfer job page: the picture forming (preview, then the result), the losses
 // as a live log-scale plot, and the result's download. Everything is drawn from the job
 // snapshot, which jobpage.js keeps current from the websocket's events.
-(function () {
-  "use strict";
-  const $ = (id) => document.getElementById(id);
-  const plot = new Studio.LinePlot($("st-plot"), { xLabel: "step", logY: true });
-  const SERIES = [["total", 1], ["content", 2], ["style", 3], ["TV", 4]]; // [name, column]
-  let plotted = -1;
+import { $ } from "../webapp/dom.js";
+import { formatSeconds } from "../webapp/format.js";
+import { watchJob } from "../webapp/jobpage.js";
+import { LinePlot } from "../webapp/plot.js";
 
-  function fmtSeconds(s) {
-    return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+const plot = new LinePlot($("st-plot"), { xLabel: "step", logY: true });
+const SERIES = [["total", 1], ["content", 2], ["style", 3], ["TV", 4]]; // [name, column]
+let plotted = -1;
+
+function showPicture(url, title) {
+  const img = $("st-preview");
+  if (url && img.getAttribute("src") !== url) img.src = url;
+  img.hidden = !url;
+  $("st-waiting").hidden = !!url;
+  $("st-canvas-title").textContent = title;
+}
+
+function drawPlot(history) {
+  if (!history || !history.length) return;
+  const last = history[history.length - 1][0];
+  if (last === plotted && history.length > 1) return;
+  plotted = last;
+  // log scale: a zero loss (e.g. no smoothing) has no place on it
+  plot.update(SERIES.map(([name, col]) => ({
+    name, points: history.map((row) => [row[0], row[col] > 0 ? row[col] : NaN]),
+  })));
+}
+
+function render(job) {
+  const m = job.metrics || {};
+  const r = job.result || {};
+  drawPlot(m.history);
+  if (r.image_url) {
+    showPicture(r.image_url, r.stopped ? "Result (stopped early)" : "Result");
+    $("st-result-bar").hidden = false;
+    $("st-download").href = r.image_url + "?download=1";
+    $("st-result-meta").textContent =
+      `${r.width}×${r.height} px · ${r.steps} steps · ${formatSeconds(r.seconds)} on ${r.device}`;
+    $("st-step").textContent = "";
+    return;
   }
-
-  function showPicture(url, title) {
-    const img = $("st-preview");
-    if (url && img.getAttribute("src") !== url) img.src = url;
-    img.hidden = !url;
-    $("st-waiting").hidden = !!url;
-    $("st-canvas-title").textContent = title;
+  $("st-result-bar").hidden = true;
+  showPicture(m.preview_url, "Preview");
+  if (job.status === "queued") $("st-waiting").textContent = "Waiting for a worker…";
+  else if (job.status === "running") $("st-waiting").textContent = "Loading the network… the first picture appears after the first step.";
+  else if (!m.preview_url) $("st-waiting").textContent = "No picture was made.";
+  if (m.step) {
+    const size = m.size ? ` · ${m.size[0]}×${m.size[1]} px` : "";
+    const secs = m.seconds != null ? ` · ${formatSeconds(m.seconds)}` : "";
+    $("st-step").textContent = `step ${m.step} of ${m.total_steps}${size}${secs}` +
+      (m.device ? ` · ${m.device}` : "");
   }
+}
 
-  function drawPlot(history) {
-    if (!history || !history.length) return;
-    const last = history[history.length - 1][0];
-    if (last === plotted && history.length > 1) return;
-    plotted = last;
-    // log scale: a zero loss (e.g. no smoothing) has no place on it
-    plot.update(SERIES.map(([name, col]) => ({
-      name, points: history.map((row) => [row[0], row[col] > 0 ? row[col] : NaN]),
-    })));
-  }
-
-  function render(job) {
-    const m = job.metrics || {};
-    const r = job.result || {};
-    drawPlot(m.history);
-    if (r.image_url) {
-      showPicture(r.image_url, r.stopped ? "Result (stopped early)" : "Result");
-      $("st-result-bar").hidden = false;
-      $("st-download").href = r.image_url + "?download=1";
-      $("st-result-meta").textContent =
-        `${r.width}×${r.height} px · ${r.steps} steps · ${fmtSeconds(r.seconds)} on ${r.device}`;
-      $("st-step").textContent = "";
-      return;
-    }
-    $("st-result-bar").hidden = true;
-    showPicture(m.preview_url, "Preview");
-    if (job.status === "queued") $("st-waiting").textContent = "Waiting for a worker…";
-    else if (job.status === "running") $("st-waiting").textContent = "Loading the network… the first picture appears after the first step.";
-    else if (!m.preview_url) $("st-waiting").textContent = "No picture was made.";
-    if (m.step) {
-      const size = m.size ? ` · ${m.size[0]}×${m.size[1]} px` : "";
-      const secs = m.seconds != null ? ` · ${fmtSeconds(m.seconds)}` : "";
-      $("st-step").textContent = `step ${m.step} of ${m.total_steps}${size}${secs}` +
-        (m.device ? ` · ${m.device}` : "");
-    }
-  }
-
-  document.addEventListener("job:snapshot", (e) => render(e.detail));
-  render(Studio.currentJob());
-})();
+watchJob({ onSnapshot: render });

@@ -1,84 +1,59 @@
-// A job's live connection: snapshot first, then events; reconnects by itself.
-// Channels delivers at most once, so every event carries the row's `version`:
-// an older one is dropped, a gap asks the server for a fresh snapshot.
-(function () {
-  "use strict";
-  const QUIET_MS = 10000;
-  const DENIED = { 4401: "Log in to watch this job.", 4403: "This job is not yours, or does not exist." };
+// A job's live connection: a snapshot first, then events.
+// Channels delivers at most once, so every event carries the row's `version`: an older
+// one is dropped, a gap asks the server for a fresh snapshot (docs/websocket-protocol.md).
+import { LiveSocket } from "./livesocket.js";
 
-  class JobSocket {
-    constructor(path, handlers) {
-      this.path = path;
-      this.handlers = handlers;
-      this.version = -1;
-      this.retry = 0;
-      this.closedByUs = false;
-      this.connect();
-    }
+const QUIET_MS = 10000;
 
-    connect() {
-      const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-      const ws = new WebSocket(scheme + location.host + this.path);
-      this.ws = ws;
-      ws.onopen = () => { this.retry = 0; this.handlers.onConnection?.("live"); };
-      ws.onmessage = (msg) => { this.lastHeard = Date.now(); this.receive(JSON.parse(msg.data)); };
-      // Quiet for a while? Ask again: events may be lost, and a Redis restart forgets
-      // which sockets watch the job (the server re-joins the group on a resync).
-      clearInterval(this.watchdog);
-      this.watchdog = setInterval(() => {
-        if (Date.now() - (this.lastHeard || 0) > QUIET_MS && this.active()) this.resync();
-      }, QUIET_MS / 2);
-      ws.onclose = (ev) => {
-        if (this.closedByUs) return;
-        if (DENIED[ev.code]) { this.handlers.onConnection?.("denied", DENIED[ev.code]); return; }
-        this.handlers.onConnection?.("reconnecting");
-        const delay = Math.min(10000, 500 * 2 ** this.retry++);
-        setTimeout(() => this.connect(), delay);
-      };
-    }
+/**
+ * What to do with message `msg` when the page has seen version `have` (-1: nothing yet).
+ * Returns {use, resync, version}: hand it on?, ask for a snapshot?, the version now held.
+ */
+export function versionStep(have, msg) {
+  if (msg.type === "snapshot") return { use: true, resync: false, version: msg.version };
+  if (typeof msg.version !== "number") return { use: true, resync: false, version: have };
+  if (msg.version <= have) return { use: false, resync: false, version: have }; // stale or repeated
+  // A gap means lost events; one that carries the whole job (`status`, `result`) fills it.
+  return { use: true, resync: !msg.job && msg.version > have + 1, version: msg.version };
+}
 
-    receive(ev) {
-      if (ev.type === "snapshot") {
-        this.version = ev.version;
-        this.handlers.onSnapshot?.(ev.job);
-        return;
-      }
-      if (typeof ev.version === "number") {
-        if (ev.version <= this.version && !ev.job) return; // stale or repeated
-        if (ev.version > this.version + 1 && !ev.job) this.resync();
-        this.version = Math.max(this.version, ev.version);
-      }
-      if (ev.job) this.handlers.onSnapshot?.(ev.job);
-      this.handlers.onEvent?.(ev);
-    }
+/** True when a watched job has been quiet long enough to ask again. */
+export function shouldAskAgain({ now, lastHeard, active }) {
+  return active && now - lastHeard > QUIET_MS;
+}
 
-    active() {
-      return this.handlers.isActive ? this.handlers.isActive() : true;
-    }
-
-    resync() {
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ type: "resync" }));
-    }
-
-    close() { this.closedByUs = true; clearInterval(this.watchdog); this.ws?.close(); }
-  }
-
-  function csrfToken() {
-    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-
-  async function postJSON(url, body) {
-    const resp = await fetch(url, {
-      method: "POST",
-      headers: { "X-CSRFToken": csrfToken(), "Accept": "application/json", "Content-Type": "application/json" },
-      body: body === undefined ? "" : JSON.stringify(body),
-      credentials: "same-origin",
+export class JobSocket extends LiveSocket {
+  /** Handlers: `onSnapshot(job)`, `onEvent(event)`, `isActive()`, `onState(state, why)`. */
+  constructor(path, { onSnapshot, onEvent, isActive = () => true, onState }) {
+    super(path, {
+      onState,
+      reasons: { 4403: "This job is not yours, or does not exist.", 4401: "Log in to watch this job." },
     });
-    const data = await resp.json().catch(() => ({}));
-    if (!resp.ok) throw new Error(data.error || `The server answered ${resp.status}.`);
-    return data;
+    Object.assign(this, { onSnapshot, onEvent, isActive });
+    this.version = -1;
+    this.lastHeard = 0;
   }
 
-  window.Studio = Object.assign(window.Studio || {}, { JobSocket, postJSON, csrfToken });
-})();
+  opened() {
+    // Quiet for a while? Ask again: events may be lost, and a Redis restart forgets which
+    // sockets watch the job (the server joins the group again on a resync).
+    clearInterval(this.watchdog);
+    this.watchdog = setInterval(() => {
+      if (shouldAskAgain({ now: Date.now(), lastHeard: this.lastHeard, active: this.isActive() })) this.resync();
+    }, QUIET_MS / 2);
+  }
+
+  received(msg) {
+    this.lastHeard = Date.now();
+    const step = versionStep(this.version, msg);
+    this.version = step.version;
+    if (step.resync) this.resync();
+    if (!step.use) return;
+    if (msg.job) this.onSnapshot?.(msg.job);
+    if (msg.type !== "snapshot") this.onEvent?.(msg);
+  }
+
+  resync() { this.send({ type: "resync" }); }
+
+  stop() { clearInterval(this.watchdog); super.stop(); }
+}

@@ -1,77 +1,84 @@
 // A small SVG line plot for live curves (loss, accuracy, gradient norms).
-// Studio.LinePlot(el, {xLabel, yLabel, logY}).update([{name, color, points: [[x, y], ...]}])
-(function () {
-  "use strict";
-  const NS = "http://www.w3.org/2000/svg";
-  const PALETTE = ["#4f7cff", "#ff7a45", "#2bb673", "#c04fd6", "#e5b400", "#00a6c7", "#e0457b", "#7a8599"];
+// new LinePlot(el, {xLabel, yLabel, logY, yMin, yMax}).update([{name, color, dashed, points: [[x, y], ...]}])
+// The range and ticks are pure functions, tested in tests/js/plot.test.mjs.
+const NS = "http://www.w3.org/2000/svg";
+export const PALETTE = ["#4f7cff", "#ff7a45", "#2bb673", "#c04fd6", "#e5b400", "#00a6c7", "#e0457b", "#7a8599"];
 
-  function el(name, attrs, text) {
-    const node = document.createElementNS(NS, name);
-    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
+function el(name, attrs, text) {
+  const node = document.createElementNS(NS, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Round values from `lo` to `hi` for about `n` ticks: steps of 1, 2 or 5 times a power of ten. */
+export function niceTicks(lo, hi, n) {
+  if (!(hi > lo)) return [lo];
+  const step = 10 ** Math.floor(Math.log10((hi - lo) / n));
+  const mult = [1, 2, 5, 10].find((m) => (hi - lo) / (step * m) <= n) || 10;
+  const s = step * mult, out = [];
+  for (let v = Math.ceil(lo / s) * s; v <= hi + 1e-12; v += s) out.push(+v.toPrecision(6));
+  return out;
+}
+
+/** The axes' extent {x0, x1, y0, y1} for these series (y in log10 when `logY`); never empty. */
+export function plotRange(series, { logY = false, yMin, yMax } = {}) {
+  const ty = (y) => (logY ? Math.log10(Math.max(y, 1e-12)) : y);
+  const pts = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p[1])));
+  let [x0, x1, y0, y1] = [0, 1, 0, 1];
+  if (pts.length) {
+    [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
+    [y0, y1] = [Math.min(...pts.map((p) => ty(p[1]))), Math.max(...pts.map((p) => ty(p[1])))];
+  }
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+  if (yMin !== undefined) y0 = Math.min(y0, yMin);
+  if (yMax !== undefined) y1 = Math.max(y1, yMax);
+  return { x0, x1, y0, y1 };
+}
+
+export class LinePlot {
+  constructor(container, opts = {}) {
+    this.c = container;
+    this.opts = { width: 460, height: 220, ...opts };
+    this.update([]);
   }
 
-  function niceTicks(lo, hi, n) {
-    if (!(hi > lo)) return [lo];
-    const step = 10 ** Math.floor(Math.log10((hi - lo) / n));
-    const mult = [1, 2, 5, 10].find((m) => (hi - lo) / (step * m) <= n) || 10;
-    const s = step * mult, out = [];
-    for (let v = Math.ceil(lo / s) * s; v <= hi + 1e-12; v += s) out.push(+v.toPrecision(6));
-    return out;
-  }
-
-  class LinePlot {
-    constructor(container, opts = {}) {
-      this.c = container;
-      this.opts = { width: 460, height: 220, ...opts };
-      this.update([]);
+  update(series) {
+    const { width: W, height: H, logY } = this.opts;
+    const m = { l: 48, r: 10, t: 10, b: 30 };
+    const ty = (y) => (logY ? Math.log10(Math.max(y, 1e-12)) : y);
+    const { x0, x1, y0, y1 } = plotRange(series, this.opts);
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img" });
+    const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
+    const Y = (y) => H - m.b - ((ty(y) - y0) / (y1 - y0)) * (H - m.t - m.b);
+    for (const t of niceTicks(y0, y1, 4)) {
+      const y = H - m.b - ((t - y0) / (y1 - y0)) * (H - m.t - m.b);
+      svg.append(el("line", { x1: m.l, x2: W - m.r, y1: y, y2: y, class: "grid" }));
+      svg.append(el("text", { x: m.l - 4, y: y + 4, "text-anchor": "end", class: "tick" },
+        logY ? `1e${t}` : String(+t.toPrecision(3))));
     }
-
-    update(series) {
-      const { width: W, height: H, logY } = this.opts;
-      const m = { l: 48, r: 10, t: 10, b: 30 };
-      const ty = (y) => (logY ? Math.log10(Math.max(y, 1e-12)) : y);
-      const pts = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p[1])));
-      const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img" });
-      let x0 = Math.min(...pts.map((p) => p[0])), x1 = Math.max(...pts.map((p) => p[0]));
-      let y0 = Math.min(...pts.map((p) => ty(p[1]))), y1 = Math.max(...pts.map((p) => ty(p[1])));
-      if (!pts.length) { x0 = 0; x1 = 1; y0 = 0; y1 = 1; }
-      if (x1 === x0) x1 = x0 + 1;
-      if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
-      if (this.opts.yMin !== undefined) y0 = Math.min(y0, this.opts.yMin);
-      if (this.opts.yMax !== undefined) y1 = Math.max(y1, this.opts.yMax);
-      const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
-      const Y = (y) => H - m.b - ((ty(y) - y0) / (y1 - y0)) * (H - m.t - m.b);
-      for (const t of niceTicks(y0, y1, 4)) {
-        const y = H - m.b - ((t - y0) / (y1 - y0)) * (H - m.t - m.b);
-        svg.append(el("line", { x1: m.l, x2: W - m.r, y1: y, y2: y, class: "grid" }));
-        svg.append(el("text", { x: m.l - 4, y: y + 4, "text-anchor": "end", class: "tick" },
-          logY ? `1e${t}` : String(+t.toPrecision(3))));
-      }
-      for (const t of niceTicks(x0, x1, 5)) {
-        svg.append(el("text", { x: X(t), y: H - m.b + 14, "text-anchor": "middle", class: "tick" }, String(t)));
-      }
-      if (this.opts.xLabel) svg.append(el("text", { x: W - m.r, y: H - 2, "text-anchor": "end", class: "axis" }, this.opts.xLabel));
-      if (this.opts.yLabel) svg.append(el("text", { x: 4, y: m.t + 2, class: "axis" }, this.opts.yLabel));
-      series.forEach((s, i) => {
-        const good = s.points.filter((p) => Number.isFinite(p[1]));
-        if (!good.length) return;
-        const d = good.map((p, j) => `${j ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
-        svg.append(el("path", { d, class: "line", stroke: s.color || PALETTE[i % PALETTE.length],
-          "stroke-dasharray": s.dashed ? "4 3" : "none" }));
-      });
-      const legend = document.createElement("div");
-      legend.className = "legend";
-      series.forEach((s, i) => {
-        const item = document.createElement("span");
-        item.innerHTML = `<i style="background:${s.color || PALETTE[i % PALETTE.length]}"></i>`;
-        item.append(document.createTextNode(s.name));
-        legend.append(item);
-      });
-      this.c.replaceChildren(svg, legend);
+    for (const t of niceTicks(x0, x1, 5)) {
+      svg.append(el("text", { x: X(t), y: H - m.b + 14, "text-anchor": "middle", class: "tick" }, String(t)));
     }
+    if (this.opts.xLabel) svg.append(el("text", { x: W - m.r, y: H - 2, "text-anchor": "end", class: "axis" }, this.opts.xLabel));
+    if (this.opts.yLabel) svg.append(el("text", { x: 4, y: m.t + 2, class: "axis" }, this.opts.yLabel));
+    series.forEach((s, i) => {
+      const good = s.points.filter((p) => Number.isFinite(p[1]));
+      if (!good.length) return;
+      const d = good.map((p, j) => `${j ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
+      svg.append(el("path", { d, class: "line", stroke: s.color || PALETTE[i % PALETTE.length],
+        "stroke-dasharray": s.dashed ? "4 3" : "none" }));
+    });
+    const legend = document.createElement("div");
+    legend.className = "legend";
+    series.forEach((s, i) => {
+      const item = document.createElement("span");
+      const swatch = document.createElement("i");
+      swatch.style.background = s.color || PALETTE[i % PALETTE.length]; // CSSOM: allowed by the CSP
+      item.append(swatch, document.createTextNode(s.name));
+      legend.append(item);
+    });
+    this.c.replaceChildren(svg, legend);
   }
-
-  window.Studio = Object.assign(window.Studio || {}, { LinePlot, PALETTE });
-})();
+}

@@ -25,3 +25,10 @@ def seconds(value: float | None) -> str:
         return f"{minutes} min {secs} s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min"
+
+
+@register.simple_tag
+def collect(**values):
+    """The keyword arguments as one dict, for `json_script`:
+    `{% collect a=x b=y as data %}{{ data|json_script:"some-id" }}`."""
+    return values

@@ -1,0 +1,246 @@
+// A training run's live view: curves, gradient norms, filters, activation maps, confusion
+// matrix and sample predictions, drawn from the snapshot and then from live events.
+// Drawing is batched into animation frames so a burst of events never stalls the page.
+// Used by the run's job page (run.js, live) and by its read-only shared page (shared.js).
+import { $ } from "../webapp/dom.js";
+import { formatCount, formatNumber, formatPercent } from "../webapp/format.js";
+import { LinePlot } from "../webapp/plot.js";
+
+/** Draw the run `initial`; `control(body)` sends live controls (the owner's page only).
+ *  Returns {fromSnapshot(job), onEvent(event)} to keep it current. */
+export function runView(initial, { control } = {}) {
+  let job = initial;
+  let m = {}; // the run's metrics: curve, epochs, gradients, filters, activations, ...
+  const dirty = new Set();
+
+  const lossPlot = new LinePlot($("plot-loss"), { xLabel: "epoch", yLabel: "loss", yMin: 0 });
+  const accPlot = new LinePlot($("plot-acc"), { xLabel: "epoch", yLabel: "accuracy", yMin: 0, yMax: 1 });
+  const gradPlot = new LinePlot($("plot-grad"), { xLabel: "epoch", yLabel: "‖grad‖", logY: true });
+
+  function stepsPerEpoch() {
+    const n = m.train_samples, b = (job.params || {}).batch_size;
+    return n && b ? Math.max(1, Math.ceil(n / b)) : 1;
+  }
+
+  // ---- state from snapshots and events ---------------------------------------------
+  function fromSnapshot(j) {
+    job = j;
+    const next = { ...(j.metrics || {}) };
+    // the row's step history may lag the live points this page already drew: keep those
+    for (const key of ["curve"]) {
+      const saved = next[key] || [], local = m[key] || [];
+      const last = saved.length ? saved[saved.length - 1][0] : -1;
+      next[key] = saved.concat(local.filter((p) => p[0] > last));
+    }
+    const sg = (next.gradients || { points: [] }), lg = (m.gradients || { points: [] });
+    const lastG = sg.points.length ? sg.points[sg.points.length - 1][0] : -1;
+    next.gradients = { names: sg.names || lg.names || [], points: sg.points.concat(lg.points.filter((p) => p[0] > lastG)) };
+    if (!next.epochs?.length && j.result?.history) next.epochs = j.result.history;
+    const prev = m;
+    m = next;
+    // redraw only what changed (unchanged keys keep their identity between snapshots)
+    for (const [key, parts] of Object.entries(PARTS)) {
+      if (first || next[key] !== prev[key] || (key === "curve" && next.curve.length !== (prev.curve || []).length)) parts.forEach((p) => dirty.add(p));
+    }
+    ["stats", "controls"].forEach((k) => dirty.add(k));
+    first = false;
+    schedule();
+  }
+  const PARTS = {
+    curve: ["curves"], epochs: ["curves"], gradients: ["grads"], filters: ["filters"],
+    activations: ["acts"], confusion: ["confusion"], samples: ["samples"], last: ["stats"],
+  };
+  let first = true;
+
+  function onEvent(ev) {
+    switch (ev.type) {
+      case "metrics":
+        if ((m.curve || []).at(-1)?.[0] >= ev.step) break;
+        m.curve = (m.curve || []).concat([[ev.step, ev.train_loss, ev.train_accuracy]]);
+        m.last = { epoch: ev.epoch, step: ev.step, train_loss: ev.train_loss, train_accuracy: ev.train_accuracy, lr: ev.lr, samples_per_s: ev.samples_per_s };
+        dirty.add("curves"); dirty.add("stats");
+        break;
+      case "gradients":
+        if ((m.gradients?.points || []).at(-1)?.[0] >= ev.step) break;
+        m.gradients = { names: ev.names, points: ((m.gradients || {}).points || []).concat([[ev.step, ev.norms]]) };
+        dirty.add("grads");
+        break;
+      case "epoch":
+        m.epochs = (m.epochs || []).filter((e) => e.epoch !== ev.epoch).concat([ev]);
+        dirty.add("curves"); dirty.add("stats");
+        break;
+      case "filters": m.filters = ev; dirty.add("filters"); break;
+      case "activations": m.activations = ev; dirty.add("acts"); break;
+      case "samples": m.samples = ev; dirty.add("samples"); break;
+      case "confusion":
+        m.confusion = (m.confusion || []).filter((c) => c.epoch !== ev.epoch).concat([ev]);
+        confFollow = true;
+        dirty.add("confusion");
+        break;
+      case "status":
+        if (ev.state) m.state = ev.state;
+        dirty.add("stats"); dirty.add("controls");
+        break;
+      default:
+        return;
+    }
+    schedule();
+  }
+
+  let frame = null, netDrawn = false;
+  function schedule() { if (!frame) frame = requestAnimationFrame(draw); }
+  function draw() {
+    frame = null;
+    const todo = [...dirty];
+    dirty.clear();
+    for (const part of todo) DRAW[part]?.();
+    if (!netDrawn) { DRAW.net(); netDrawn = true; }
+  }
+
+  // ---- drawing -----------------------------------------------------------------------
+  const pct = formatPercent, num = formatNumber;
+
+  const DRAW = {
+    stats() {
+      const last = m.last || {}, ep = (m.epochs || []).at(-1) || {};
+      $("st-state").textContent = job.status === "running" ? (m.state || "starting") : job.status;
+      $("st-epoch").textContent = `${last.epoch ?? ep.epoch ?? 0} / ${(job.params || {}).epochs ?? "?"}`;
+      $("st-loss").textContent = num(last.train_loss ?? ep.train_loss);
+      $("st-val").textContent = pct(ep.val_accuracy);
+      $("st-lr").textContent = num(last.lr ?? (job.params || {}).lr, 3);
+      $("st-speed").textContent = last.samples_per_s ? formatCount(Math.round(last.samples_per_s)) : "–";
+      $("st-params").textContent = m.total_params ? formatCount(m.total_params) : "–";
+      const p = job.params || {};
+      const setup = [p.dataset && `dataset ${p.dataset}`, m.input_shape && `pictures ${m.input_shape.join("×")}`,
+        m.train_samples && `${m.train_samples} train / ${m.val_samples} val`, m.classes && `${m.classes.length} classes (chance ${pct(1 / m.classes.length)})`,
+        p.optimizer && `${p.optimizer}, batch ${p.batch_size}, init ${p.init}`, m.device && `on ${m.device}`].filter(Boolean);
+      $("st-setup").textContent = setup.join(" · ");
+    },
+    curves() {
+      const spe = stepsPerEpoch(), curve = m.curve || [], eps = m.epochs || [];
+      lossPlot.update([
+        { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[1]]) },
+        { name: "train (epoch)", points: eps.map((e) => [e.epoch, e.train_loss]), dashed: true },
+        { name: "validation", points: eps.map((e) => [e.epoch, e.val_loss]) },
+      ]);
+      accPlot.update([
+        { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[2]]) },
+        { name: "train (epoch)", points: eps.map((e) => [e.epoch, e.train_accuracy]), dashed: true },
+        { name: "validation", points: eps.map((e) => [e.epoch, e.val_accuracy]) },
+      ]);
+    },
+    grads() {
+      const g = m.gradients || { names: [], points: [] }, spe = stepsPerEpoch();
+      const series = [];
+      g.names.forEach((name, i) => {
+        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [p[0] / spe, p[1][i]]);
+        if (pts.length) series.push({ name, points: pts });
+      });
+      gradPlot.update(series);
+    },
+    filters() {
+      const f = m.filters, img = $("filters-img");
+      img.hidden = !f; $("filters-empty").hidden = !!f;
+      if (!f) return;
+      img.src = f.image;
+      $("filters-shape").textContent = `${f.shape[0]} filters of ${f.shape[2]}×${f.shape[3]} over ${f.shape[1]} channel${f.shape[1] > 1 ? "s" : ""}, step ${f.step}`;
+    },
+    acts() {
+      const a = m.activations;
+      if (!a) return;
+      $("acts-step").textContent = `step ${a.step}`;
+      const figs = [figure(a.input, "input picture", "input")];
+      if (!a.layers.length) figs.push(textNode("This net has no conv layers to show."));
+      for (const l of a.layers) figs.push(figure(l.image, `${l.index} ${l.type} · ${l.shape.join("×")} (first ${l.shown})`));
+      $("acts").replaceChildren(...figs);
+    },
+    confusion() {
+      const all = m.confusion || [], slider = $("conf-epoch");
+      if (!all.length) return;
+      slider.min = 0; slider.max = all.length - 1;
+      if (confFollow) slider.value = all.length - 1;
+      const c = all[Math.min(+slider.value, all.length - 1)];
+      $("conf-label").textContent = `epoch ${c.epoch}` + (all.length > 1 ? ` (of ${all.at(-1).epoch})` : "");
+      const table = document.createElement("table");
+      table.className = "pg-confusion";
+      const head = table.insertRow();
+      head.append(document.createElement("th"));
+      for (const name of c.classes) { const th = document.createElement("th"); th.textContent = name; th.title = `predicted ${name}`; head.append(th); }
+      c.matrix.forEach((row, i) => {
+        const tr = table.insertRow();
+        const th = document.createElement("th"); th.textContent = c.classes[i]; th.title = `true ${c.classes[i]}`; tr.append(th);
+        const total = row.reduce((s, v) => s + v, 0) || 1;
+        row.forEach((v, j) => {
+          const td = tr.insertCell();
+          const share = v / total;
+          td.textContent = v;
+          td.title = `true ${c.classes[i]}, predicted ${c.classes[j]}: ${v} (${pct(share)})`;
+          td.style.background = i === j ? `rgba(43,182,115,${0.1 + 0.9 * share})` : `rgba(224,69,91,${share ? 0.12 + 0.88 * share : 0.03})`;
+          td.style.color = share > 0.55 ? "#fff" : "";
+        });
+      });
+      $("confusion").replaceChildren(table);
+    },
+    samples() {
+      const s = m.samples, classes = m.classes || [];
+      if (!s) return;
+      $("samples-epoch").textContent = `validation pictures after epoch ${s.epoch}`;
+      $("samples").replaceChildren(...s.items.map((it) => {
+        const name = (k) => classes[k] ?? k;
+        const f = figure(it.image, `true ${name(it.label)} → ${name(it.predicted)} (${pct(it.confidence)})`);
+        if (it.label !== it.predicted) f.classList.add("wrong");
+        return f;
+      }));
+    },
+    net() {
+      const spec = (job.params || {}).spec || [];
+      $("net-layers").replaceChildren(...spec.map((l) => {
+        const li = document.createElement("li");
+        li.textContent = l.type + " " + Object.entries(l).filter(([k]) => k !== "type").map(([k, v]) => `${k}=${v}`).join(" ");
+        return li;
+      }));
+    },
+    controls() {
+      if (!$("ctl-pause")) return;
+      const running = job.status === "running" && !job.cancel_requested;
+      const stopping = !!(job.control || {}).stop;
+      const paused = !!(job.control || {}).paused;
+      $("ctl-pause").disabled = $("ctl-stop").disabled = $("ctl-lr-set").disabled = !running || stopping;
+      $("ctl-pause").textContent = paused ? "Resume" : "Pause";
+      if (document.activeElement !== $("ctl-lr") && !$("ctl-lr").value) $("ctl-lr").value = (job.control || {}).lr ?? (job.params || {}).lr ?? "";
+      $("pg-live-controls").hidden = !(job.status === "running" || job.status === "queued");
+      if (stopping && running) $("ctl-note").textContent = "Stopping after this batch; the model is kept.";
+    },
+  };
+  let confFollow = true;
+  $("conf-epoch").addEventListener("input", () => {
+    confFollow = +$("conf-epoch").value === (m.confusion || []).length - 1;
+    DRAW.confusion();
+  });
+
+  function figure(src, caption, cls) {
+    const f = document.createElement("figure");
+    if (cls) f.className = cls;
+    const img = document.createElement("img");
+    img.className = "pix"; img.src = src; img.alt = caption;
+    const cap = document.createElement("figcaption");
+    cap.textContent = caption;
+    f.append(img, cap);
+    return f;
+  }
+  function textNode(text) { const p = document.createElement("p"); p.className = "hint"; p.textContent = text; return p; }
+
+  if (control && $("ctl-pause")) {
+    $("ctl-pause").addEventListener("click", () => control({ paused: !(job.control || {}).paused }));
+    $("ctl-stop").addEventListener("click", () => control({ stop: true }));
+    $("ctl-lr-set").addEventListener("click", () => {
+      const lr = parseFloat($("ctl-lr").value);
+      if (!(lr > 0 && lr <= 10)) { $("ctl-note").textContent = "The learning rate must be above 0 and at most 10."; return; }
+      $("ctl-note").textContent = `Learning rate set to ${lr}; the next batches use it.`;
+      control({ lr });
+    });
+  }
+
+  fromSnapshot(initial);
+  return { fromSnapshot, onEvent };
+}

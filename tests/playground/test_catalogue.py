@@ -1,0 +1,40 @@
+"""The builder page's layer catalogue comes from netspec, the checker's own table: every
+layer the page can add is one the server accepts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.urls import reverse
+
+from playground.netspec import LAYER_PARAMS, layer_catalogue, normalize
+
+
+def test_the_catalogue_describes_every_layer_and_parameter():
+    catalogue = layer_catalogue()
+    assert set(catalogue) == set(LAYER_PARAMS)
+    for kind, entry in catalogue.items():
+        assert entry["help"], kind
+        assert set(entry["params"]) == set(LAYER_PARAMS[kind]), kind
+        assert all(p["hint"] for p in entry["params"].values()), kind
+    assert catalogue["dropout"]["params"]["p"] == {"start": 0.5, "float": True,
+                                                  "hint": "fraction dropped"}
+
+
+@pytest.mark.parametrize("kind", list(LAYER_PARAMS))
+def test_a_layer_added_in_the_builder_is_valid(kind):
+    params = layer_catalogue()[kind]["params"]
+    layer = {"type": kind, **{name: p["start"] for name, p in params.items()}}
+    assert normalize([layer])[0]["type"] == kind  # a None start takes the spec's default
+
+
+@pytest.mark.django_db
+def test_the_builder_page_sends_the_catalogue_and_its_urls(client):
+    html = client.get(reverse("playground:new")).content.decode()
+    data = json.loads(re.search(r'<script id="pg-builder" type="application/json">(.*?)</script>',
+                                html, re.S).group(1))
+    assert data["catalogue"] == layer_catalogue()
+    assert data["summary_url"] == reverse("playground:summary")
+    assert data["preset_urls"]["lenet5"] == reverse("playground:preset", args=["lenet5"])
