@@ -1,5 +1,5 @@
-"""The "stylize" job in the worker: parse the settings, load the pictures and VGG19, run
-the engine with live losses and previews, export the result.
+"""The style-transfer job in the worker: parse the settings, load the pictures and
+VGG19, run the engine with live losses and previews, export the result.
 
 Registered in apps.py as "styletransfer.worker:run"; the web process never imports this
 module (nor torch).
