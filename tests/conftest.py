@@ -381,21 +381,45 @@ def browser():
         b.close()
 
 
+# Runs before each document's own scripts (Playwright injects it past the page's policy).
+_CSP_REPORTER = """document.addEventListener("securitypolicyviolation", (e) => console.error(
+  `CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || "inline code"}`
+  + ` in ${e.sourceFile}:${e.lineNumber}`));"""
+
+
+def watch_csp(page) -> list[str]:
+    """Collect every Content-Security-Policy violation on `page` (Chromium also logs them)."""
+    violations: list[str] = []
+    page.add_init_script(_CSP_REPORTER)
+
+    def on_console(msg) -> None:
+        if msg.type == "error" and (
+            msg.text.startswith("CSP violation") or "Content Security Policy" in msg.text
+        ):
+            violations.append(msg.text)
+
+    page.on("console", on_console)
+    return violations
+
+
 @pytest.fixture
 def page(browser, stack, tmp_path):
-    """A fresh browser context on the live site; a screenshot is kept when a test fails."""
+    """A fresh browser context on the live site; a screenshot is kept when a test fails.
+    The test fails if any page it opened broke the Content-Security-Policy."""
     context = browser.new_context(base_url=stack.base_url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(20_000)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     pg.js_errors = errors
+    violations = watch_csp(pg)
     yield pg
     shots = ROOT / "data" / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     test_name = os.environ.get("PYTEST_CURRENT_TEST", "page").split(" ")[0]
     pg.screenshot(path=str(shots / (re.sub(r"[^\w.-]", "_", test_name) + ".png")), full_page=True)
     context.close()
+    assert not violations, "Content-Security-Policy violations:\n" + "\n".join(violations)
 
 
 def browser_login(page, user, password: str = "pw-for-tests-1") -> None:

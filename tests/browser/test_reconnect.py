@@ -9,7 +9,7 @@ import signal
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import browser_login
+from tests.conftest import browser_login, watch_csp
 from webapp.jobs import job_create
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -22,6 +22,7 @@ def test_page_reconnects_after_a_web_server_restart(browser, stack, make_user):
     context = browser.new_context(base_url=base_url)
     context.set_default_timeout(30_000)
     page = context.new_page()
+    violations = watch_csp(page)
     try:
         browser_login(page, user)
         job = job_create(user=user, kind="countdown", params={"steps": 40, "delay": 0.1})
@@ -39,5 +40,6 @@ def test_page_reconnects_after_a_web_server_restart(browser, stack, make_user):
         expect(page.locator("#job-conn")).to_have_class(re.compile("conn-live"))
         expect(page.locator("#job-status")).to_have_text("succeeded")
         expect(page.locator("#job-progress-text")).to_have_text("100%")
+        assert violations == []
     finally:
         context.close()

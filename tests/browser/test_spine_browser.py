@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from tests.conftest import browser_login
+from tests.conftest import browser_login, watch_csp
 from webapp.models import Job
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -18,6 +18,7 @@ def test_sign_up_watch_a_job_finish_live_and_staff_sees_it(page, stack, make_use
     # A staff member has the live dashboard open.
     make_user("operator", staff=True)
     staff = browser.new_context(base_url=stack.base_url).new_page()
+    staff_violations = watch_csp(staff)
     browser_login(staff, get_user_model().objects.get(username="operator"))
     staff.goto("/staff/dashboard/")
     expect(staff.locator("#dash-workers")).to_contain_text("CPU")
@@ -62,4 +63,5 @@ def test_sign_up_watch_a_job_finish_live_and_staff_sees_it(page, stack, make_use
     page.goto("/jobs/")
     expect(page.locator(f"tr[data-job='{job.id}'] .badge")).to_have_text("succeeded")
     assert page.js_errors == []
+    assert staff_violations == []
     staff.context.close()
