@@ -7,9 +7,10 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from PIL import Image
 
 from detection.annotate import annotate
-from detection.yolo import MODEL_CARD, Detector
+from detection.yolo import MODEL_CARD, Detection, Detector
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.pictures import UploadError, UploadLimits, probe_upload, read_bytes, read_upload
 
@@ -59,7 +60,8 @@ class Command(BaseCommand):
             except UploadError as exc:
                 raise CommandError(str(exc)) from exc
 
-    def show(self, name: str, image, found, opts) -> None:
+    def show(self, name: str, image: Image.Image, found: list[Detection], opts: dict) -> None:
+        """Print one picture's detections (and draw them when --out-dir is given)."""
         if opts["json"]:
             items = [{k: v for k, v in d.to_dict().items() if k != "class_id"} for d in found]
             self.stdout.write(json.dumps(items))
