@@ -6,4 +6,18 @@ class PlaygroundConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from playground import tasks  # noqa: F401  registers the "train" job kind
+        from playground import services
+        from webapp.jobkinds import JobKind, register
+
+        register(
+            JobKind(
+                name=services.KIND,
+                label="CNN playground",
+                run="playground.worker:run",
+                estimate=services.estimate,
+                template="playground/job.html",
+                new_url_name="playground:new",
+                blurb="Build a small conv net layer by layer, train it and watch it learn: "
+                "curves, filters, activation maps, gradients and a confusion matrix, live.",
+            )
+        )

@@ -8,23 +8,22 @@ Built in, nothing downloaded at run time:
 - "digits": scikit-learn's bundled 8×8 handwritten digits.
 - "mnist", "fashion_mnist", "cifar10": torchvision's files when they are present in the
   data directory (`python manage.py fetch_datasets` puts them there on a connected machine).
-- a zip with one folder per class (`dataset_from_zip`), read without extracting.
+- a zip with one folder per class (`dataset_from_zip`), read without extracting, through
+  the site's one reader of untrusted zips and pictures (webapp.pictures).
 """
 
-import io
 import os
-import stat
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from playground.classfolders import class_folders, is_picture_name
 from playground.limits import LIMITS, Limits
+from webapp.pictures import UploadError, UploadLimits, read_picture, zip_members
 
 DATASETS = {
     "stripes": "16×16 sine gratings in 4 orientations (generated)",
@@ -35,7 +34,6 @@ DATASETS = {
     "cifar10": "32×32 colour photos in 10 classes (torchvision files)",
 }
 TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 class DatasetError(ValueError):
@@ -200,107 +198,37 @@ def datasets_available(root: Path | None = None) -> list[dict]:
 
 
 # ---------------------------------------------------------------------------------------
-# uploaded zip: one folder per class
-
-
-def _checked_members(archive: zipfile.ZipFile, limits: Limits) -> list[tuple[str, zipfile.ZipInfo]]:
-    """(class name, member) for every picture, refusing escaping paths, links and bombs."""
-    infos = archive.infolist()
-    if len(infos) > limits.max_zip_entries:
-        raise DatasetError(
-            f"the zip has {len(infos)} entries; the limit is {limits.max_zip_entries}"
-        )
-    total = 0
-    members = []
-    for info in infos:
-        name = info.filename
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            raise DatasetError(f"zip member {name[:80]!r} points outside the archive")
-        if stat.S_ISLNK(info.external_attr >> 16):
-            raise DatasetError(f"zip member {name[:80]!r} is a symbolic link")
-        if info.is_dir() or parts[0] == "__MACOSX" or parts[-1].startswith("."):
-            continue
-        if info.file_size > limits.max_zip_ratio * max(info.compress_size, 1):
-            raise DatasetError(
-                f"zip member {name[:80]!r} expands {info.file_size:,} bytes: a zip bomb?"
-            )
-        total += info.file_size
-        if total > limits.max_zip_bytes:
-            raise DatasetError(f"the zip expands to more than {limits.max_zip_bytes // 2**20} MB")
-        if Path(parts[-1]).suffix.lower() in IMAGE_SUFFIXES:
-            members.append((parts, info))
-    # allow one wrapping folder: data.zip/dataset/cats/1.png as well as data.zip/cats/1.png
-    tops = {parts[0] for parts, _ in members}
-    strip = 1 if len(tops) == 1 and all(len(parts) == 3 for parts, _ in members) else 0
-    out = []
-    for parts, info in members:
-        if len(parts) - strip != 2:
-            raise DatasetError(
-                f"{info.filename[:80]!r} is not inside a class folder (class/picture)"
-            )
-        out.append((parts[strip], info))
-    return out
-
-
-def _read_picture(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> Image.Image:
-    with archive.open(info) as f:
-        data = f.read(info.file_size + 1)  # the header's size may lie; never read past it
-    if len(data) > info.file_size:
-        raise DatasetError(f"zip member {info.filename[:80]!r} is larger than its header says")
-    try:
-        picture = Image.open(io.BytesIO(data))
-        w, h = picture.size
-        if w * h > limits.max_picture_pixels:
-            raise DatasetError(f"picture {info.filename[:80]!r} is {w}×{h}; too large")
-        picture.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        if isinstance(exc, DatasetError):
-            raise
-        raise DatasetError(
-            f"picture {info.filename[:80]!r} cannot be read: it is corrupt"
-        ) from None
-    return picture
+# uploaded zip: one folder per class (see playground/classfolders.py)
 
 
 def dataset_from_zip(
-    file: str | Path | BinaryIO,
+    data: bytes,
     *,
     image_size: int = 32,
     val_fraction: float = 0.2,
     seed: int = 0,
-    limits: Limits = LIMITS,
+    limits: UploadLimits,
 ) -> Dataset:
-    """Read a zip of class folders into a dataset of image_size × image_size pictures."""
+    """Decode a zip of class folders into image_size × image_size pictures, one picture
+    at a time (each is resized as soon as it is read). Grey when every picture is.
+    `limits`: the site's upload limits with the playground's zip counts (Limits.zip_counts)."""
+    pictures: list[tuple[str, np.ndarray]] = []  # (path, (H, W, 3) uint8)
     try:
-        archive = zipfile.ZipFile(file)
-    except (zipfile.BadZipFile, OSError):
-        raise DatasetError("the upload is not a readable zip file") from None
-    with archive:
-        members = _checked_members(archive, limits)
-        classes = sorted({c for c, _ in members})
-        if len(classes) < 2:
-            raise DatasetError(
-                f"a dataset needs at least 2 classes (folders with pictures); found {len(classes)}"
-            )
-        if len(classes) > limits.max_classes:
-            raise DatasetError(
-                f"{len(classes)} classes is more than the limit of {limits.max_classes}"
-            )
-        if len(members) > limits.max_dataset_samples:
-            raise DatasetError(f"{len(members)} pictures is more than {limits.max_dataset_samples}")
-        pictures = [(_read_picture(archive, info, limits), c) for c, info in members]
-    grey = all(p.mode in ("1", "L", "LA", "I", "I;16", "F") for p, _ in pictures)
-    mode = "L" if grey else "RGB"
-    arrays = [
-        np.asarray(
-            p.convert(mode).resize((image_size, image_size), Image.BILINEAR), dtype=np.float32
-        )
-        for p, _ in pictures
-    ]
-    x = torch.tensor(np.stack(arrays)) / 255  # (N, H, W) or (N, H, W, 3)
-    x = x[:, None] if grey else x.permute(0, 3, 1, 2)
-    y = torch.tensor([classes.index(c) for _, c in pictures])
+        for path, content in zip_members(data, "the zip", limits):
+            if not is_picture_name(path):
+                continue
+            picture = read_picture(content, path, limits).image
+            small = picture.resize((image_size, image_size), Image.BILINEAR)
+            pictures.append((path, np.asarray(small, dtype=np.uint8)))
+        class_of = class_folders([path for path, _ in pictures])
+    except UploadError as exc:
+        raise DatasetError(str(exc)) from None
+    classes = sorted(set(class_of.values()))
+    rgb = np.stack([array for _, array in pictures])  # (N, H, W, 3)
+    grey = bool((rgb[..., :1] == rgb).all())  # every picture has R = G = B
+    x = torch.from_numpy(rgb[..., :1] if grey else rgb).permute(0, 3, 1, 2)  # (N, C, H, W)
+    x = x.to(torch.float32, memory_format=torch.contiguous_format).div_(255)
+    y = torch.tensor([classes.index(class_of[path]) for path, _ in pictures])
     return split("upload", classes, x, y, val_fraction, seed)
 
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 
 from playground.limits import LIMITS
-from playground.services import BUILTIN_SHAPES, UPLOAD, input_shape_for, spec_summary
+from playground.services import (
+    BUILTIN_SHAPES,
+    UPLOAD,
+    dataset_zip_check,
+    input_shape_for,
+    spec_summary,
+)
 
 OPTIMIZER_CHOICES = [("adam", "Adam"), ("sgd", "SGD with momentum 0.9"), ("rmsprop", "RMSProp")]
 INIT_CHOICES = [
@@ -45,36 +50,29 @@ class TrainForm(forms.Form):
     shift = forms.IntegerField(min_value=0, max_value=8, initial=0)
     color = forms.FloatField(min_value=0, max_value=0.5, initial=0)
 
-    def clean_dataset_zip(self):
-        upload = self.cleaned_data.get("dataset_zip")
-        if upload is not None and upload.size > settings.UPLOAD_MAX_BYTES:
-            raise forms.ValidationError(
-                f"The zip is {upload.size / 2**20:.1f} MB; the limit is "
-                f"{settings.UPLOAD_MAX_BYTES // 2**20} MB.")
-        return upload
-
     def clean(self) -> dict[str, Any]:
-        from playground.datasets import DatasetError, dataset_from_zip, datasets_available
-        from playground.netspec import SpecError, spec_from_json
+        from playground.datasets import datasets_available
+        from playground.netspec import SpecError, batch_size_check, spec_from_json, summarize
 
         data = super().clean()
         name = data.get("dataset")
         if name is None or "spec" not in data:
             return data
-        self.classes: list[str] | None = None
+        self.zip_dataset = None
         if name == UPLOAD:
             upload = data.get("dataset_zip")
             if upload is None:
                 self.add_error("dataset_zip", "Choose a zip with one folder of pictures per class.")
                 return data
-            try:  # the engine's safe reader: no extraction, bombs and escaping paths refused
-                read = dataset_from_zip(upload, image_size=data.get("image_size") or 32)
-            except DatasetError as exc:
-                self.add_error("dataset_zip", f"This zip cannot be used: {exc}.")
+            try:  # names and picture headers only: the worker decodes the pictures
+                self.zip_dataset = dataset_zip_check(upload)
+            except forms.ValidationError as exc:
+                self.add_error("dataset_zip", exc)
                 return data
-            upload.seek(0)
-            self.classes = read.classes
-            shape, classes = read.input_shape, len(read.classes)
+            # the channels are known once the worker decodes the pictures (grey when all
+            # are): 3 is the larger net, so a net that fits here fits then
+            shape = input_shape_for(dataset=UPLOAD, image_size=data.get("image_size") or 32)
+            classes = len(self.zip_dataset.classes)
         else:
             if not next(r["available"] for r in datasets_available() if r["name"] == name):
                 self.add_error("dataset", f"The {name} files are not on this server; "
@@ -91,6 +89,13 @@ class TrainForm(forms.Form):
             self.spec_error_index = checked["index"]
             self.add_error("spec", f"The net cannot be built: {checked['error']}.")
             return data
+        if data.get("batch_size"):
+            try:
+                batch_size_check(summarize(spec, shape, classes), data["batch_size"])
+            except SpecError as exc:
+                self.spec_error_index = exc.index
+                self.add_error("batch_size", f"Batch size 1 does not work with this net: {exc}.")
+                return data
         data["spec_parsed"] = spec
         return data
 
@@ -106,4 +111,7 @@ class TrainForm(forms.Form):
             "activation_sample": d["activation_sample"],
             "augment": {"hflip": d["hflip"], "vflip": d["vflip"], "rotate": d["rotate"],
                         "shift": d["shift"], "color": d["color"]},
+            # an upload's size, from its headers, for the cost estimate
+            **({"upload_pictures": self.zip_dataset.pictures,
+                "upload_classes": len(self.zip_dataset.classes)} if self.zip_dataset else {}),
         }

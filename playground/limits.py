@@ -1,7 +1,8 @@
-"""Every limit of the playground, in one place.
+"""Every limit of the playground's own, in one place.
 
 The builder page, the CLI and the worker all read these, so an error message quoting a
-limit always matches what is enforced.
+limit always matches what is enforced. Uploads share the site's limits (UPLOAD_*
+settings, read by webapp.pictures); a dataset zip only raises its picture counts.
 """
 
 from dataclasses import dataclass
@@ -23,10 +24,12 @@ class Limits:
     max_batch_size: int = 1024
     max_dataset_samples: int = 70_000
     max_classes: int = 100
-    max_zip_bytes: int = 200 * 1024 * 1024  # uncompressed total of an uploaded zip
-    max_zip_entries: int = 20_000
-    max_zip_ratio: int = 100  # uncompressed / compressed size of any member (zip bombs)
-    max_picture_pixels: int = 4096 * 4096  # a bigger picture in a zip is refused
+    max_zip_pictures: int = 20_000  # pictures in an uploaded dataset zip
+    max_zip_entries: int = 21_000  # entries of any kind: pictures, class folders, junk
+
+    def zip_counts(self) -> dict[str, int]:
+        """The counts of webapp.pictures.UploadLimits that a dataset zip needs larger."""
+        return {"max_pictures": self.max_zip_pictures, "max_members": self.max_zip_entries}
 
 
 LIMITS = Limits()

@@ -54,7 +54,8 @@ def layer_names(model: Net) -> list[str]:
 
 
 def gradient_norms(model: Net) -> list[float | None]:
-    """L2 norm of each layer's parameter gradients (None for layers without parameters)."""
+    """L2 norm of each layer's parameter gradients (None for layers without parameters,
+    and where the norm overflowed: events carry finite numbers only)."""
     layers = [*model.layers, model.head]
     norms, owners = [], []
     for i, layer in enumerate(layers):
@@ -65,7 +66,7 @@ def gradient_norms(model: Net) -> list[float | None]:
     values = torch.stack(norms).tolist() if norms else []  # one device sync for all layers
     out: list[float | None] = [None] * len(layers)
     for i, v in zip(owners, values, strict=True):
-        out[i] = v
+        out[i] = v if math.isfinite(v) else None
     return out
 
 

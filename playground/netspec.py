@@ -346,6 +346,21 @@ def summarize(spec: Any, input_shape: Shape, num_classes: int, limits: Limits = 
     return summary
 
 
+def batch_size_check(summary: Summary, batch_size: int) -> None:
+    """Refuse a batch of one picture when a batch norm sees one value per channel (after a
+    flatten, or on 1×1 maps): it would have nothing to normalise over, and PyTorch raises."""
+    if batch_size > 1:
+        return
+    for row in summary.rows:
+        if row.type in ("batchnorm", "residual") and math.prod(row.output_shape[1:]) == 1:
+            raise SpecError(
+                "its batch norm sees a single value per channel of a picture, so a batch of "
+                "one picture leaves nothing to normalise: choose a batch size of at least 2",
+                row.index,
+                row.type,
+            )
+
+
 # ---------------------------------------------------------------------------------------
 # modules
 

@@ -1,25 +1,33 @@
-"""The playground's business logic for the web layer: plain functions the views call.
+"""The playground's web side: plain functions the views and forms call.
 
-The engine (netspec, datasets, trainer, export) stays Django-free; this module turns
-its answers into what the pages need and starts, compares, shares and queries runs.
+The engine (netspec, datasets, trainer, export) stays Django-free and the worker's side
+is playground/worker.py; this module checks what a form sent, starts runs (`train_create`)
+with a cost estimate, refills the builder from an earlier run (`train_initial_from`),
+and compares, shares and queries runs.
 """
 
 from __future__ import annotations
 
 import io
-import math
+import json
 import secrets
 import uuid
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from playground import cost
+from playground.classfolders import UPLOAD, ZipDataset, dataset_zip_probe
 from playground.limits import LIMITS
 from playground.models import RunShare
+from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.models import Job
+from webapp.pictures import UploadError, UploadLimits, read_bytes, read_picture
+from webapp.tools import upload_limits, upload_read
 
 KIND = "train"
 
@@ -34,12 +42,6 @@ BUILTIN_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
     "fashion_mnist": ((1, 28, 28), 10),
     "cifar10": ((3, 32, 32), 10),
 }
-UPLOAD = "upload"
-
-# Bounded histories kept in Job.metrics (what a reloaded page redraws from).
-MAX_CURVE_POINTS = 240
-MAX_GRADIENT_POINTS = 120
-MAX_CONFUSION_CELLS = 40_000  # all kept per-epoch matrices together
 
 
 # ---------------------------------------------------------------------------------------
@@ -92,11 +94,69 @@ def preset_spec(*, name: str, input_shape: tuple[int, int, int]) -> list[dict]:
     return preset(name, input_shape)
 
 
-def training_start(*, user, params: dict[str, Any], dataset_zip=None) -> Job:
-    """Queue a training run whose params the form already validated."""
+def dataset_zip_limits() -> UploadLimits:
+    """The site's upload limits (pixels from settings) with a dataset zip's larger counts."""
+    return upload_limits(**LIMITS.zip_counts())
+
+
+def dataset_zip_check(upload: UploadedFile) -> ZipDataset:
+    """What an uploaded dataset zip holds, from its names and picture headers only (no
+    pixel is decoded in the web process; the worker decodes). ValidationError says why
+    it cannot be used."""
+    limits = dataset_zip_limits()
+    data = upload_read(upload, limits)
+    upload.seek(0)
+    try:
+        return dataset_zip_probe(data, upload.name or "the zip", limits)
+    except UploadError as exc:
+        raise ValidationError(f"This zip cannot be used: {exc}.") from exc
+
+
+def train_create(*, user, params: dict[str, Any], dataset_zip: UploadedFile | None = None) -> Job:
+    """Queue a training run whose params the form already checked. Raises JobRefused
+    when the user is at their limit or the run's estimated cost is over the budget."""
     title = f"{params.get('preset') or 'custom net'} on {params['dataset']}"
     files = {"dataset.zip": dataset_zip} if dataset_zip is not None else None
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
+
+
+def train_initial_from(job: Job | None) -> dict[str, Any]:
+    """The builder's form filled in from an earlier run, or {} for the defaults (an
+    uploaded zip is not kept: such a run starts again on a built-in dataset)."""
+    if job is None:
+        return {}
+    p = job.params
+    initial = {k: v for k, v in p.items() if k not in ("spec", "augment", "inputs")}
+    initial.update(p.get("augment", {}), spec=json.dumps(p.get("spec", [])))
+    if initial.get("dataset") == UPLOAD:
+        initial["dataset"] = "stripes"
+    return initial
+
+
+def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
+    """Peak memory and run time of a training run on the budget's device (JobKind's
+    `estimate`, checked before the run is queued); see playground/cost.py."""
+    from playground.netspec import SpecError, summarize
+
+    dataset = params.get("dataset")
+    try:
+        if dataset == UPLOAD:
+            classes = params.get("upload_classes") or LIMITS.max_classes
+        else:
+            classes = BUILTIN_SHAPES[dataset][1]
+        shape = input_shape_for(dataset=dataset, image_size=params.get("image_size", 32))
+        summary = summarize(params["spec"], shape, classes)
+        return cost.train_cost(
+            summary=summary,
+            samples=cost.dataset_sizes(params),
+            batch_size=int(params["batch_size"]),
+            epochs=int(params["epochs"]),
+            optimizer=params["optimizer"],
+            budget=budget,
+        )
+    except (SpecError, LookupError, TypeError, ValueError):
+        # params the form would not send: the worker fails the run saying why, at once
+        return JobCost(memory_mb=0, runtime_s=0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,92 +212,18 @@ class PredictError(ValueError):
     """A picture or run that cannot be used for a prediction; the message is for the user."""
 
 
-def run_predict(*, job: Job, picture: bytes) -> list[dict[str, Any]]:
+def run_predict(*, job: Job, upload: UploadedFile) -> list[dict[str, Any]]:
     """Class probabilities of the run's trained model for one uploaded picture."""
-    from PIL import Image
-
     from playground.export import model_load, predict
 
     path = f"{job.storage_prefix}/model.pt"
     if job.kind != KIND or not default_storage.exists(path):
         raise PredictError("This run has no trained model yet.")
-    if len(picture) > settings.UPLOAD_MAX_BYTES:
-        raise PredictError(f"The picture is larger than {settings.UPLOAD_MAX_BYTES // 2**20} MB.")
+    limits, name = upload_limits(), upload.name or "the picture"
     try:
-        image = Image.open(io.BytesIO(picture))
-        if image.width * image.height > settings.UPLOAD_MAX_PIXELS:
-            raise PredictError(f"The picture is {image.width}×{image.height}; too many pixels.")
-        image.load()
-    except PredictError:
-        raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise PredictError("That file is not a picture that can be read.") from None
+        picture = read_picture(read_bytes(upload, name, limits), name, limits)
+    except UploadError as exc:
+        raise PredictError(str(exc)) from None
     with default_storage.open(path, "rb") as fh:
         model, classes = model_load(io.BytesIO(fh.read()))
-    return predict(model, image, classes)
-
-
-# ---------------------------------------------------------------------------------------
-# worker side: what a run keeps for its page
-
-
-def _thin(points: list, limit: int) -> list:
-    """Halve a history by dropping every other point once it is over `limit` (keeps the last)."""
-    if len(points) <= limit:
-        return points
-    return points[::2] if len(points) % 2 else points[::2] + [points[-1]]
-
-
-class RunRecord:
-    """The bounded history of one run, kept in Job.metrics so a reload redraws it all."""
-
-    def __init__(self, *, epochs: int, steps_per_epoch: int) -> None:
-        self.total_steps = max(1, epochs * steps_per_epoch)
-        self.state: dict[str, Any] = {
-            "state": "starting", "curve": [], "epochs": [],
-            "gradients": {"names": [], "points": []},
-            "filters": None, "activations": None, "confusion": [], "samples": None, "last": {},
-        }
-
-    def progress(self, step: int) -> float:
-        return min(1.0, step / self.total_steps)
-
-    def add(self, event: dict[str, Any]) -> list[str]:
-        """Fold an engine event into the history; returns the keys of metrics that changed."""
-        kind, s = event["type"], self.state
-        if kind == "metrics":
-            s["curve"] = _thin(s["curve"] + [[event["step"], round(event["train_loss"], 5),
-                                              round(event["train_accuracy"], 4)]], MAX_CURVE_POINTS)
-            s["last"] = {k: event[k] for k in ("epoch", "step", "train_loss", "train_accuracy",
-                                                "lr", "samples_per_s")}
-            return ["curve", "last"]
-        if kind == "gradients":
-            s["gradients"]["names"] = event["names"]
-            s["gradients"]["points"] = _thin(
-                s["gradients"]["points"] + [[event["step"], event["norms"]]], MAX_GRADIENT_POINTS)
-            return ["gradients"]
-        if kind == "epoch":
-            s["epochs"] = s["epochs"] + [{k: v for k, v in event.items() if k != "type"}]
-            return ["epochs"]
-        if kind == "confusion":
-            entry = {k: event[k] for k in ("epoch", "classes", "matrix")}
-            kept = s["confusion"] + [entry]
-            cells = len(event["classes"]) ** 2
-            while len(kept) > 1 and len(kept) * cells > MAX_CONFUSION_CELLS:
-                kept.pop(0)
-            s["confusion"] = kept
-            return ["confusion"]
-        if kind in ("filters", "activations", "samples"):
-            s[kind] = {k: v for k, v in event.items() if k != "type"}
-            return [kind]
-        if kind == "status":
-            s["state"] = event["state"]
-            return ["state"]
-        return []
-
-    def compact(self, keys: list[str]) -> dict[str, Any]:
-        return {k: self.state[k] for k in keys}
-
-
-def steps_per_epoch(*, samples: int, batch_size: int) -> int:
-    return max(1, math.ceil(samples / batch_size))
+    return predict(model, picture.image, classes)

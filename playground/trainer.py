@@ -2,7 +2,9 @@
 
 Events go to `on_event(dict)`; every dict is JSON-serialisable and has a "type":
 
-    status       {"type", "state": "running"|"paused"|"stopped"|"finished", "epoch", "step"}
+    status       {"type", "state": "running"|"paused"|"stopped"|"finished"|"diverged",
+                  "epoch", "step"}  a divergence adds "message", "loss" ("NaN"/"inf"),
+                  "last_finite_step" and "last_finite_loss" (null when no step had one)
     metrics      {"type", "epoch", "step", "samples", "train_loss", "train_accuracy", "lr",
                   "samples_per_s"}      running means since the previous metrics event
     gradients    {"type", "step", "names": [str], "norms": [float|None]}  one per layer
@@ -16,17 +18,26 @@ Events go to `on_event(dict)`; every dict is JSON-serialisable and has a "type":
 
 metrics + gradients are sent at most every `metrics_interval` seconds, filters +
 activations every `pictures_interval`; epoch, confusion and samples once per epoch.
-Between throttled events a batch costs two tensor additions more than a bare loop.
+Between throttled events a batch costs two tensor additions (and keeping a reference to
+its loss for the divergence check) more than a bare loop. The last batch of an epoch
+never holds a single picture: it joins the batch before it (batch norm cannot
+normalise one picture's values).
 
 `controls()` is polled at most every `controls_interval` seconds and returns a list of
-commands: {"command": "stop"}, {"command": "pause"}, {"command": "resume"},
-{"command": "set_lr", "lr": 0.01}. Pausing keeps the optimiser state (momentum, Adam's
-moments); the loop just waits, polling controls, until resume or stop.
+commands: {"command": "stop"}, {"command": "pause"}, {"command": "set_lr", "lr": 0.01}.
+A pause does not wait here: it raises `TrainingPaused` with a checkpoint (weights,
+optimiser state, this epoch's sample order, every random generator, the history) and
+`train(..., resume=checkpoint)` goes on from the next batch exactly as an unpaused run
+would, in another process if need be. A loss that turns NaN or infinite raises
+`TrainingDiverged` before any non-finite number leaves the trainer in an event.
 """
 
+import itertools
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,7 +52,7 @@ from playground.liveview import (
     layer_names,
     picture_url,
 )
-from playground.netspec import Net
+from playground.netspec import Net, batch_size_check, summarize
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 INITS = ("default", "zeros", "small", "xavier", "he")
@@ -139,6 +150,102 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     return loss, (predicted == y).float().mean().item(), predicted, confidence
 
 
+class TrainingPaused(Exception):  # noqa: N818 - a signal, not an error
+    """Raised between two batches when the controls asked for a pause. `checkpoint` has
+    all that `train(..., resume=checkpoint)` needs to go on exactly where it stopped; it
+    is also a model file that `export.model_load` reads."""
+
+    def __init__(self, checkpoint: dict[str, Any]) -> None:
+        super().__init__(f"paused after step {checkpoint['position']['step']}")
+        self.checkpoint = checkpoint
+
+
+class TrainingDiverged(Exception):  # noqa: N818 - the run's outcome, explained
+    """The loss became NaN or infinite: the weights are lost, so the run ends here."""
+
+    def __init__(
+        self, *, step: int, epoch: int, loss: float, last_finite: list | None, what: str = "loss"
+    ) -> None:
+        self.step, self.epoch, self.loss, self.last_finite = step, epoch, loss, last_finite
+        value = "NaN" if math.isnan(loss) else "infinite"
+        before = (
+            f"the last finite loss was {last_finite[1]:.4g}, at step {last_finite[0]}"
+            if last_finite
+            else "no step had a finite loss"
+        )
+        super().__init__(
+            f"The training diverged: the {what} became {value} at step {step} ({before}). "
+            "Lower the learning rate or add batch norm."
+        )
+
+    def event(self) -> dict:
+        """The status event that tells the page, with JSON-safe numbers only."""
+        return {
+            "type": "status",
+            "state": "diverged",
+            "epoch": self.epoch,
+            "step": self.step,
+            "loss": "NaN" if math.isnan(self.loss) else "inf",
+            "last_finite_step": self.last_finite[0] if self.last_finite else None,
+            "last_finite_loss": self.last_finite[1] if self.last_finite else None,
+            "message": str(self),
+        }
+
+
+def batches(n: int, batch_size: int) -> list[tuple[int, int]]:
+    """(start, stop) of each batch of an epoch of n pictures. A last batch of one picture
+    joins the batch before it: batch norm cannot normalise a single picture's values."""
+    edges = [*range(0, n, batch_size), n]
+    if batch_size > 1 and len(edges) > 2 and edges[-1] - edges[-2] == 1:
+        del edges[-2]
+    return list(itertools.pairwise(edges))
+
+
+class _LossWatch:
+    """Holds each step's loss, still on the device, until `check`: finding the first
+    non-finite one then costs one sync, at moments the loop syncs anyway."""
+
+    def __init__(self, first_step: int, last_finite: list | None) -> None:
+        self.losses: list[torch.Tensor] = []
+        self.first_step = first_step  # the step of losses[0]
+        self.last_finite = last_finite  # [step, loss] of the latest finite loss
+
+    def add(self, loss: torch.Tensor) -> None:
+        self.losses.append(loss.detach())
+
+    def check(self, epoch: int) -> None:
+        """Raise TrainingDiverged at the first NaN or infinite loss since the last check."""
+        if not self.losses:
+            return
+        values = torch.stack(self.losses).float().cpu()
+        bad = (~torch.isfinite(values)).nonzero().flatten().tolist()
+        if bad:
+            j = bad[0]
+            if j:
+                self.last_finite = [self.first_step + j - 1, float(values[j - 1])]
+            step, loss = self.first_step + j, float(values[j])
+            raise TrainingDiverged(step=step, epoch=epoch, loss=loss, last_finite=self.last_finite)
+        self.last_finite = [self.first_step + len(values) - 1, float(values[-1])]
+        self.first_step += len(values)
+        self.losses = []
+
+
+@dataclass
+class _Position:
+    """Where a run is. With the weights, the optimiser and the random generators it makes
+    a checkpoint."""
+
+    epoch: int = 1
+    batch: int = 0  # the next batch of this epoch
+    step: int = 0  # batches trained so far
+    seconds: float = 0.0  # training time, pauses excluded
+    history: list[dict] = field(default_factory=list)  # the "epoch" events
+    order: torch.Tensor | None = None  # this epoch's sample order; None between epochs
+    loss_sum: torch.Tensor | None = None  # this epoch's summed loss, on the device
+    correct: torch.Tensor | None = None
+    seen: int = 0  # pictures trained on this epoch
+
+
 @dataclass
 class _Run:
     paused: bool = False
@@ -149,8 +256,8 @@ class _Run:
             name = command.get("command")
             if name == "stop":
                 self.stopped = True
-            elif name in ("pause", "resume"):
-                self.paused = name == "pause"
+            elif name == "pause":
+                self.paused = True
             elif name == "set_lr" and 0 < float(command.get("lr", 0)) <= 10:
                 for group in optimizer.param_groups:
                     group["lr"] = float(command["lr"])
@@ -169,6 +276,75 @@ class _Controls:
         return list(self.poll() or [])
 
 
+@dataclass
+class _Generators:
+    """Every source of randomness of a run: batch order, augmentation and the global
+    generator (dropout), so that a resumed run draws the same numbers."""
+
+    device: torch.device
+    shuffle: torch.Generator
+    augment: torch.Generator
+
+    @classmethod
+    def seeded(cls, seed: int, device: torch.device) -> "_Generators":
+        torch.manual_seed(seed)
+        return cls(
+            device,
+            torch.Generator(device="cpu").manual_seed(seed),
+            torch.Generator(device=device).manual_seed(seed),
+        )
+
+    def state(self) -> dict[str, Any]:
+        cuda = self.device.type == "cuda"
+        return {
+            "device": self.device.type,
+            "global": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state(self.device) if cuda else None,
+            "shuffle": self.shuffle.get_state(),
+            "augment": self.augment.get_state(),
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        torch.set_rng_state(state["global"])
+        self.shuffle.set_state(state["shuffle"])
+        if state["device"] == self.device.type:  # another device's generators do not fit
+            self.augment.set_state(state["augment"])
+            if state["cuda"] is not None:
+                torch.cuda.set_rng_state(state["cuda"], self.device)
+
+
+def _checkpoint(
+    model: Net,
+    classes: list[str],
+    optimizer: torch.optim.Optimizer,
+    at: _Position,
+    generators: _Generators,
+    watch: _LossWatch,
+) -> dict[str, Any]:
+    return {
+        # what export.model_load reads
+        "spec": model.spec,
+        "input_shape": list(model.input_shape),
+        "classes": classes,
+        "state_dict": model.state_dict(),
+        # where training goes on from
+        "optimizer": optimizer.state_dict(),
+        "position": {
+            "epoch": at.epoch,
+            "batch": at.batch,
+            "step": at.step,
+            "seconds": at.seconds,
+            "history": at.history,
+            "order": at.order.cpu(),
+            "loss_sum": at.loss_sum.cpu(),
+            "correct": at.correct.cpu(),
+            "seen": at.seen,
+        },
+        "last_finite": watch.last_finite,
+        "generators": generators.state(),
+    }
+
+
 def train(
     model: Net,
     data: Dataset,
@@ -176,106 +352,142 @@ def train(
     *,
     on_event: Callable[[dict], None] | None = None,
     controls: Callable[[], Iterable[dict]] | None = None,
+    resume: dict[str, Any] | None = None,
     limits: Limits = LIMITS,
 ) -> TrainResult:
-    """Train model on data, streaming live-view events and obeying controls."""
+    """Train model on data, streaming live-view events and obeying controls.
+
+    A pause raises TrainingPaused (its checkpoint goes back in as `resume`); a loss that
+    becomes NaN or infinite raises TrainingDiverged. A batch of one picture that a batch
+    norm cannot take raises SpecError before anything is trained."""
     config.check(limits)
+    batch_size_check(
+        summarize(model.spec, model.input_shape, model.num_classes, limits), config.batch_size
+    )
     emit = on_event or (lambda event: None)
     live = on_event is not None
-    torch.manual_seed(config.seed)
     device = torch.device(config.device)
-    init_weights(model, config.init)
-    mean, std = data.mean_std()
-    model.mean.copy_(mean)
-    model.std.copy_(std)
+    generators = _Generators.seeded(config.seed, device)
+    if resume is None:
+        init_weights(model, config.init)
+        mean, std = data.mean_std()
+        model.mean.copy_(mean)
+        model.std.copy_(std)
+    else:
+        model.load_state_dict(resume["state_dict"])
     model.to(device).train()
     optimizer = make_optimizer(model, config)
+    at = _Position()
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        generators.restore(resume["generators"])
+        saved = resume["position"]
+        at = _Position(**{**saved, "history": list(saved["history"])})
+        at.order, at.loss_sum, at.correct = (
+            saved[k].to(device) for k in ("order", "loss_sum", "correct")
+        )
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    shuffle = torch.Generator(device="cpu").manual_seed(config.seed)
-    augment_rng = torch.Generator(device=device).manual_seed(config.seed)
     names, k = layer_names(model), len(data.classes)
     sample = val_x[min(config.activation_sample, len(val_x) - 1)]
     poller = _Controls(controls, config.controls_interval)
+    plan = batches(len(train_y), config.batch_size)
+    watch = _LossWatch(at.step + 1, resume["last_finite"] if resume else None)
 
-    step, seconds, run = 0, 0.0, _Run()
-    history: list[dict] = []
-    last_metrics = last_pictures = time.monotonic()
-    started = last_metrics
-    emit({"type": "status", "state": "running", "epoch": 0, "step": 0})
+    run, reported = _Run(), False
+    last_metrics = last_pictures = started = time.monotonic()
+    first_epoch = at.epoch if resume else 0
+    emit({"type": "status", "state": "running", "epoch": first_epoch, "step": at.step})
     if live:
-        for event in (filters_event(model, 0), activations_event(model, sample, 0)):
+        for event in (filters_event(model, at.step), activations_event(model, sample, at.step)):
             if event is not None:
                 emit(event)
-    epoch = 0
-    for epoch in range(1, config.epochs + 1):
-        loss_sum = torch.zeros((), device=device)  # summed on the device: no sync per batch
-        correct = torch.zeros((), device=device, dtype=torch.long)
-        seen = window_seen = 0
-        order = torch.randperm(len(train_y), generator=shuffle).to(device)
-        for i in range(0, len(order), config.batch_size):
-            idx = order[i : i + config.batch_size]
+    epoch = at.epoch
+    while at.epoch <= config.epochs:
+        epoch = at.epoch
+        if at.order is None:  # a new epoch
+            at.order = torch.randperm(len(train_y), generator=generators.shuffle).to(device)
+            at.loss_sum = torch.zeros((), device=device)  # summed on the device: no sync
+            at.correct = torch.zeros((), device=device, dtype=torch.long)
+            at.batch = at.seen = 0
+        window_seen = 0
+        while at.batch < len(plan):
+            begin, end = plan[at.batch]
+            idx = at.order[begin:end]
             x, y = train_x[idx], train_y[idx]
             if config.augment.active:
-                x = augment_batch(x, config.augment, augment_rng)
+                x = augment_batch(x, config.augment, generators.augment)
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            watch.add(loss)
             now = time.monotonic()
             # The first step reports at once, so even a run shorter than the interval
             # draws its curves; after that, once per interval.
-            report = live and (step == 0 or now - last_metrics >= config.metrics_interval)
+            report = live and (not reported or now - last_metrics >= config.metrics_interval)
             if report:
+                watch.check(epoch)  # no NaN leaves in an event
                 emit(
                     {
                         "type": "gradients",
-                        "step": step,
+                        "step": at.step,
                         "names": names,
                         "norms": gradient_norms(model),
                     }
                 )
             optimizer.step()
-            loss_sum += loss.detach() * len(y)
-            correct += (logits.detach().argmax(dim=1) == y).sum()
-            seen, window_seen, step = seen + len(y), window_seen + len(y), step + 1
+            at.loss_sum += loss.detach() * len(y)
+            at.correct += (logits.detach().argmax(dim=1) == y).sum()
+            at.seen, window_seen = at.seen + len(y), window_seen + len(y)
+            at.step, at.batch = at.step + 1, at.batch + 1
 
             if report:
                 emit(
                     {
                         "type": "metrics",
                         "epoch": epoch,
-                        "step": step,
-                        "samples": seen,
-                        "train_loss": loss_sum.item() / seen,
-                        "train_accuracy": correct.item() / seen,
+                        "step": at.step,
+                        "samples": at.seen,
+                        "train_loss": at.loss_sum.item() / at.seen,
+                        "train_accuracy": at.correct.item() / at.seen,
                         "lr": optimizer.param_groups[0]["lr"],
-                        "samples_per_s": window_seen / (now - last_metrics),
+                        "samples_per_s": window_seen / max(now - last_metrics, 1e-6),
                     }
                 )
-                last_metrics, window_seen = now, 0
+                last_metrics, window_seen, reported = now, 0, True
             if live and now - last_pictures >= config.pictures_interval:
-                for event in (filters_event(model, step), activations_event(model, sample, step)):
+                for event in (
+                    filters_event(model, at.step),
+                    activations_event(model, sample, at.step),
+                ):
                     if event is not None:
                         emit(event)
                 last_pictures = now
 
             run.obey(poller.due(now), optimizer)
-            if run.paused:
-                seconds += time.monotonic() - started
-                emit({"type": "status", "state": "paused", "epoch": epoch, "step": step})
-                while run.paused and not run.stopped:
-                    time.sleep(config.controls_interval)
-                    run.obey(poller.due(time.monotonic()), optimizer)
-                started = last_metrics = time.monotonic()
-                if not run.stopped:
-                    emit({"type": "status", "state": "running", "epoch": epoch, "step": step})
             if run.stopped:
                 break
+            if run.paused:
+                watch.check(epoch)  # a diverged run is not worth resuming
+                at.seconds += time.monotonic() - started
+                emit({"type": "status", "state": "paused", "epoch": epoch, "step": at.step})
+                raise TrainingPaused(
+                    _checkpoint(model, data.classes, optimizer, at, generators, watch)
+                )
 
-        train_loss, train_acc = loss_sum.item() / max(seen, 1), correct.item() / max(seen, 1)
+        watch.check(epoch)
+        train_loss = at.loss_sum.item() / max(at.seen, 1)
+        train_acc = at.correct.item() / max(at.seen, 1)
         val_loss, val_acc, predicted, confidence = evaluate(model, val_x, val_y)
-        elapsed = seconds + time.monotonic() - started
+        if not math.isfinite(val_loss):
+            raise TrainingDiverged(
+                step=at.step,
+                epoch=epoch,
+                loss=val_loss,
+                last_finite=watch.last_finite,
+                what="validation loss",
+            )
         record = {
             "type": "epoch",
             "epoch": epoch,
@@ -283,9 +495,9 @@ def train(
             "train_accuracy": train_acc,
             "val_loss": val_loss,
             "val_accuracy": val_acc,
-            "seconds": elapsed,
+            "seconds": at.seconds + time.monotonic() - started,
         }
-        history.append(record)
+        at.history.append(record)
         emit(record)
         if live:
             matrix = torch.bincount(val_y * k + predicted, minlength=k * k).reshape(k, k)
@@ -310,17 +522,18 @@ def train(
             emit({"type": "samples", "epoch": epoch, "items": items})
         if run.stopped:
             break
+        at.epoch, at.order = at.epoch + 1, None
 
     state = "stopped" if run.stopped else "finished"
-    emit({"type": "status", "state": state, "epoch": epoch, "step": step})
-    last = history[-1]
+    emit({"type": "status", "state": state, "epoch": epoch, "step": at.step})
+    last = at.history[-1]
     return TrainResult(
-        epochs=epoch if seen == len(train_y) else epoch - 1,  # a stopped epoch does not count
+        epochs=epoch if at.seen == len(train_y) else epoch - 1,  # a stopped epoch does not count
         train_loss=last["train_loss"],
         train_accuracy=last["train_accuracy"],
         val_loss=last["val_loss"],
         val_accuracy=last["val_accuracy"],
         seconds=last["seconds"],
         stopped=run.stopped,
-        history=history,
+        history=at.history,
     )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -20,6 +17,7 @@ from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused
 from webapp.jsoninput import JSONInputError, int_field, request_json
 from webapp.models import Job
+from webapp.tools import earlier_job, refused_on_form
 
 PRESET_LABELS = {
     "lenet5": "LeNet-5", "alexnet_small": "AlexNet-like", "vgg_small": "VGG-like",
@@ -48,18 +46,8 @@ def _shape_from(request_data: dict) -> tuple[tuple[int, int, int], int]:
 
 def builder(request: HttpRequest) -> HttpResponse:
     """The net builder and the training form; POST starts a run."""
-    initial: dict = {}
-    source = request.GET.get("from")
-    if source:  # "run again with these settings"
-        job = Job.objects.visible_to(request.user).filter(pk=_uuid_or_none(source),
-                                                          kind=services.KIND).first()
-        if job:
-            p = job.params
-            initial = {k: v for k, v in p.items() if k in TrainForm.base_fields and k != "spec"}
-            initial.update(p.get("augment", {}), spec=json.dumps(p.get("spec", [])))
-            if initial.get("dataset") == services.UPLOAD:
-                initial["dataset"] = "stripes"
-    form = TrainForm(initial=initial)
+    # "run again with these settings"
+    form = TrainForm(initial=services.train_initial_from(earlier_job(request, kind=services.KIND)))
     status = 200
     if request.method == "POST":
         if not request.user.is_authenticated:
@@ -67,11 +55,10 @@ def builder(request: HttpRequest) -> HttpResponse:
         form = TrainForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                job = services.training_start(user=request.user, params=form.job_params(),
-                                              dataset_zip=form.cleaned_data.get("dataset_zip"))
+                job = services.train_create(user=request.user, params=form.job_params(),
+                                            dataset_zip=form.cleaned_data.get("dataset_zip"))
             except JobRefused as exc:
-                messages.error(request, str(exc))
-                status = 409
+                status = refused_on_form(form, exc)
             else:
                 return redirect(job.get_absolute_url())
         else:
@@ -90,15 +77,6 @@ def builder(request: HttpRequest) -> HttpResponse:
             "spec_error_index": getattr(form, "spec_error_index", None),
         },
     }, status=status)
-
-
-def _uuid_or_none(text: str):
-    import uuid
-
-    try:
-        return uuid.UUID(text)
-    except ValueError:
-        return None
 
 
 @require_POST
@@ -155,10 +133,8 @@ def predict(request: HttpRequest, job_id) -> JsonResponse:
     upload = request.FILES.get("picture")
     if upload is None:
         return JsonResponse({"error": "Choose a picture first."}, status=400)
-    if upload.size > settings.UPLOAD_MAX_BYTES:
-        return JsonResponse({"error": "The picture is too large."}, status=400)
     try:
-        top = services.run_predict(job=job, picture=upload.read())
+        top = services.run_predict(job=job, upload=upload)
     except services.PredictError as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     return JsonResponse({"predictions": top})

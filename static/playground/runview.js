@@ -202,14 +202,16 @@ export function runView(initial, { control } = {}) {
     },
     controls() {
       if (!$("ctl-pause")) return;
-      const running = job.status === "running" && !job.cancel_requested;
+      // a paused run is saved and holds no worker (status "paused"); Resume queues it again
+      const running = ["running", "paused"].includes(job.status) && !job.cancel_requested;
       const stopping = !!(job.control || {}).stop;
-      const paused = !!(job.control || {}).paused;
+      const paused = job.status === "paused" || !!(job.control || {}).paused;
       $("ctl-pause").disabled = $("ctl-stop").disabled = $("ctl-lr-set").disabled = !running || stopping;
       $("ctl-pause").textContent = paused ? "Resume" : "Pause";
       if (document.activeElement !== $("ctl-lr") && !$("ctl-lr").value) $("ctl-lr").value = (job.control || {}).lr ?? (job.params || {}).lr ?? "";
-      $("pg-live-controls").hidden = !(job.status === "running" || job.status === "queued");
+      $("pg-live-controls").hidden = !["running", "queued", "paused"].includes(job.status);
       if (stopping && running) $("ctl-note").textContent = "Stopping after this batch; the model is kept.";
+      else if (job.status === "paused") $("ctl-note").textContent = "Paused: the run is saved (checkpoint.pt below) and holds no worker. Resume queues it to go on exactly where it stopped.";
     },
   };
   let confFollow = true;
@@ -232,7 +234,8 @@ export function runView(initial, { control } = {}) {
 
   if (control && $("ctl-pause")) {
     $("ctl-pause").addEventListener("click", () => control({ paused: !(job.control || {}).paused }));
-    $("ctl-stop").addEventListener("click", () => control({ stop: true }));
+    // a paused run resumes to stop: it trains one more batch, then keeps the model
+    $("ctl-stop").addEventListener("click", () => control({ stop: true, paused: false }));
     $("ctl-lr-set").addEventListener("click", () => {
       const lr = parseFloat($("ctl-lr").value);
       if (!(lr > 0 && lr <= 10)) { $("ctl-note").textContent = "The learning rate must be above 0 and at most 10."; return; }

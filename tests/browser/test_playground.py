@@ -61,3 +61,46 @@ def test_build_from_preset_train_watch_it_learn_and_stop(page, make_user):
     expect(page.locator("#plot-loss path.line").first).to_be_visible()
     expect(page.locator("#confusion table")).to_be_visible()
     assert page.js_errors == []
+
+
+def test_pause_frees_the_worker_and_resume_goes_on_from_the_page(page, make_user):
+    from tests.playground.test_job import params
+    from webapp.jobs import job_create
+
+    user = make_user()
+    browser_login(page, user)
+    job = job_create(user=user, kind="train", params=params(epochs=50, max_samples=2000,
+                                                            batch_size=8))
+    page.goto(job.get_absolute_url())
+    expect(page.locator("#job-status")).to_have_text("running", timeout=30_000)
+    page.click("#ctl-pause")
+    expect(page.locator("#job-status")).to_have_text("paused", timeout=20_000)
+    expect(page.locator("#ctl-pause")).to_have_text("Resume")
+    expect(page.locator("#ctl-note")).to_contain_text("holds no worker")
+    expect(page.locator("#job-result")).to_contain_text("checkpoint.pt")
+    assert Job.objects.get(pk=job.pk).worker == ""
+
+    page.click("#ctl-pause")
+    expect(page.locator("#job-status")).to_have_text("running", timeout=30_000)
+    expect(page.locator("#ctl-pause")).to_have_text("Pause")
+    page.click("#ctl-stop")
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=30_000)
+    assert Job.objects.get(pk=job.pk).result["summary"]["stopped"]
+    assert page.js_errors == []
+
+
+def test_a_diverging_run_says_why_on_its_page(page, make_user):
+    from playground.presets import preset
+    from tests.playground.test_job import params
+    from webapp.jobs import job_create
+
+    user = make_user()
+    browser_login(page, user)
+    job = job_create(user=user, kind="train", params=params(
+        spec=preset("vgg_small", (1, 16, 16)), optimizer="sgd", lr=10.0, init="he"))
+    page.goto(job.get_absolute_url())
+    expect(page.locator("#job-status")).to_have_text("failed", timeout=40_000)
+    expect(page.locator("#job-error")).to_contain_text("The training diverged")
+    expect(page.locator("#job-error")).to_contain_text("Lower the learning rate or add batch norm")
+    expect(page.locator("#plot-loss path.line")).not_to_have_count(0)  # the curve up to it
+    assert page.js_errors == []

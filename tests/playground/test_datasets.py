@@ -1,4 +1,5 @@
-"""Datasets: generated sets are seeded, zips are read safely, augmentation transforms."""
+"""Datasets: generated sets are seeded, zips are read safely (through webapp.pictures),
+augmentation transforms."""
 
 import io
 import zipfile
@@ -7,8 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
+from playground.classfolders import dataset_zip_probe
 from playground.datasets import Augment, DatasetError, augment_batch, dataset_from_zip, dataset_load
-from playground.limits import Limits
+from playground.limits import LIMITS
+from webapp.pictures import UploadError, UploadLimits
+
+ZIP_LIMITS = UploadLimits(**LIMITS.zip_counts())
 
 
 def png(size=(12, 10), colour=(200, 30, 30)) -> bytes:
@@ -17,11 +22,12 @@ def png(size=(12, 10), colour=(200, 30, 30)) -> bytes:
     return buffer.getvalue()
 
 
-def make_zip(path, members: dict[str, bytes], compression=zipfile.ZIP_STORED):
-    with zipfile.ZipFile(path, "w", compression) as archive:
+def make_zip(members: dict[str, bytes], compression=zipfile.ZIP_STORED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    return path
+    return buffer.getvalue()
 
 
 def test_generated_sets_are_seeded_and_balanced_enough():
@@ -42,45 +48,98 @@ def test_missing_torchvision_files_explain_how_to_fetch(tmp_path):
         dataset_load("mnist", root=tmp_path)
 
 
-def test_zip_of_class_folders_in_a_wrapping_folder(tmp_path):
+def test_zip_of_class_folders_in_a_wrapping_folder():
     members = {
         f"pets/{c}/{i}.png": png(colour=(i * 40, 0, 0)) for c in ("cat", "dog") for i in range(5)
     }
     members["pets/.DS_Store"] = b"junk"
-    data = dataset_from_zip(make_zip(tmp_path / "d.zip", members), image_size=8, val_fraction=0.2)
+    members["pets/README.txt"] = b"not a picture: ignored"
+    archive = make_zip(members)
+    data = dataset_from_zip(archive, image_size=8, val_fraction=0.2, limits=ZIP_LIMITS)
     assert data.classes == ["cat", "dog"] and data.input_shape == (3, 8, 8)
     assert len(data.train_y) == 8 and len(data.val_y) == 2
+    probe = dataset_zip_probe(archive, "d.zip", ZIP_LIMITS)  # what the form sees
+    assert (probe.classes, probe.pictures, probe.pixels) == (["cat", "dog"], 10, 10 * 12 * 10)
 
 
+def test_a_zip_of_grey_pictures_is_one_channel_whatever_their_mode():
+    grey_rgb = {f"{c}/{i}.png": png(colour=(v, v, v)) for c, v in (("dark", 20), ("light", 230))
+                for i in range(3)}  # fmt: skip
+    grey_rgb["light/l.png"] = png_mode("L", 240)
+    data = dataset_from_zip(make_zip(grey_rgb), image_size=4, limits=ZIP_LIMITS)
+    assert data.input_shape == (1, 4, 4)
+    assert abs(data.train_x.max().item() - 240 / 255) < 1e-6
+
+
+def png_mode(mode: str, value: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, (6, 6), value).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# The hostile cases themselves are tested once, in tests/webapp/test_pictures.py; these
+# check that the playground's two readings of a zip (the form's probe, the worker's
+# decoding) both go through that reader and say why.
 @pytest.mark.parametrize(
     ("members", "message"),
     [
-        ({"a/1.png": png(), "../b/1.png": png()}, "outside the archive"),
-        ({"a/1.png": png(), "/b/1.png": png()}, "outside the archive"),
+        ({"a/1.png": png(), "../b/1.png": png()}, "outside the zip's folder"),
+        ({"a/1.png": png(), "/b/1.png": png()}, "outside the zip's folder"),
         ({"a/1.png": png(), "a/2.png": png()}, "at least 2 classes"),
-        ({"a/1.png": png(), "b/1.png": b"\x89PNG not really"}, "corrupt"),
+        ({"a/1.png": png(), "b/1.png": b"\x89PNG not really"}, "not a picture we can read"),
         ({"a/1.png": png(), "1.png": png()}, "class folder"),
     ],
 )
-def test_bad_zips_are_refused_with_a_reason(tmp_path, members, message):
+def test_bad_zips_are_refused_with_a_reason(members, message):
     with pytest.raises(DatasetError, match=message):
-        dataset_from_zip(make_zip(tmp_path / "bad.zip", members))
+        dataset_from_zip(make_zip(members), limits=ZIP_LIMITS)
+    with pytest.raises(UploadError, match=message):
+        dataset_zip_probe(make_zip(members), "bad.zip", ZIP_LIMITS)
 
 
-def test_zip_bomb_and_huge_picture_and_non_zip_are_refused(tmp_path):
-    bomb = make_zip(
-        tmp_path / "bomb.zip",
-        {"a/1.png": png(), "b/x.png": bytes(20_000_000)},
-        zipfile.ZIP_DEFLATED,
-    )
+def test_zip_bomb_and_huge_picture_and_non_zip_are_refused():
+    bomb = make_zip({"a/1.png": png(), "b/x.png": bytes(20_000_000)}, zipfile.ZIP_DEFLATED)
     with pytest.raises(DatasetError, match="zip bomb"):
-        dataset_from_zip(bomb)
-    huge = make_zip(tmp_path / "huge.zip", {"a/1.png": png(), "b/1.png": png(size=(300, 200))})
-    with pytest.raises(DatasetError, match="300×200; too large"):
-        dataset_from_zip(huge, limits=Limits(max_picture_pixels=100 * 100))
-    (tmp_path / "not.zip").write_bytes(b"hello")
+        dataset_from_zip(bomb, limits=ZIP_LIMITS)
+    huge = make_zip({"a/1.png": png(), "b/1.png": png(size=(300, 200))})
+    with pytest.raises(DatasetError, match="300x200 pixels is too large"):
+        dataset_from_zip(huge, limits=UploadLimits(max_pixels=100 * 100))
     with pytest.raises(DatasetError, match="not a readable zip"):
-        dataset_from_zip(tmp_path / "not.zip")
+        dataset_from_zip(b"hello", limits=ZIP_LIMITS)
+
+
+def test_the_probe_reads_headers_only_and_counts_pixels_per_request():
+    # 40 pictures that declare 4000×4000 pixels each: 640 million together, in a few KB
+    members = {f"{c}/{i}.png": blank_png(4000) for c in "ab" for i in range(20)}
+    archive = make_zip(members, zipfile.ZIP_DEFLATED)
+    assert len(archive) < 200_000
+    with pytest.raises(UploadError, match="million pixels together"):
+        dataset_zip_probe(archive, "big.zip", ZIP_LIMITS)
+    # damage inside the compressed pixels is past what headers show: the worker finds it
+    broken = {"a/1.png": png(), "b/1.png": png_with_bad_pixels()}
+    assert dataset_zip_probe(make_zip(broken), "ok.zip", ZIP_LIMITS).pictures == 2
+    with pytest.raises(DatasetError, match="corrupt or incomplete"):
+        dataset_from_zip(make_zip(broken), limits=ZIP_LIMITS)
+
+
+def blank_png(side: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("1", (side, side), 0).save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def png_with_bad_pixels() -> bytes:
+    """A PNG whose chunks and checksums are right but whose pixel data does not inflate."""
+    import struct
+    import zlib
+
+    good = png()
+    start = good.index(b"IDAT") - 4
+    length = struct.unpack(">I", good[start : start + 4])[0]
+    junk = b"\x00" * length
+    chunk = struct.pack(">I", length) + b"IDAT" + junk
+    chunk += struct.pack(">I", zlib.crc32(b"IDAT" + junk))
+    return good[:start] + chunk + good[start + 12 + length :]
 
 
 def test_augmentations_flip_rotate_shift_and_recolour():

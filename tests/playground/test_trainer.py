@@ -1,16 +1,20 @@
-"""Training on generated data: it learns, zeros do not, controls work, events stay small."""
+"""Training on generated data: it learns, zeros do not, controls work, events stay small,
+a pause resumes exactly, a divergence is explained and a batch of one cannot break it."""
 
+import io
 import json
+import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 
-from playground.datasets import dataset_load
+from playground.datasets import Augment, dataset_load
 from playground.export import model_load, model_save, predict
 from playground.liveview import gradient_norms
-from playground.netspec import build
+from playground.netspec import SpecError, build
 from playground.presets import preset
-from playground.trainer import TrainConfig, train
+from playground.trainer import TrainConfig, TrainingDiverged, TrainingPaused, batches, train
 
 SMALL_NET = [
     {"type": "conv2d", "filters": 8, "kernel": 3, "padding": 1},
@@ -122,21 +126,71 @@ def run(controls, events=None):
     return model, result
 
 
-def test_pause_resume_keeps_optimizer_state_and_stop_ends_early():
-    events = []
-    paused_model, paused = run(
-        Script({3: [{"command": "pause"}], 6: [{"command": "resume"}], 12: [{"command": "stop"}]}),
-        events,
-    )
-    plain_model, plain = run(Script({9: [{"command": "stop"}]}))
-    assert paused.stopped and plain.stopped and paused.epochs == 0
-    states = [(e["state"], e["step"]) for e in events if e["type"] == "status"]
-    assert states == [("running", 0), ("paused", 3), ("running", 3), ("stopped", 9)]
-    # 9 steps either way, and Adam's moments survived the pause: identical weights
+# dropout and augmentation draw random numbers every batch: a resumed run must draw the same
+DROPOUT_NET = SMALL_NET[:-1] + [{"type": "dropout", "p": 0.3}, {"type": "globalavgpool"}]
+
+
+def losses_per_step(events):
+    return [(e["step"], e["train_loss"]) for e in events if e["type"] == "metrics"]
+
+
+def through_storage(checkpoint: dict) -> dict:
+    """The checkpoint as the worker stores and reads it back (torch.save, weights_only)."""
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return torch.load(io.BytesIO(buffer.getvalue()), map_location="cpu", weights_only=True)
+
+
+def test_a_paused_and_resumed_run_gives_the_same_curve_as_an_unpaused_one():
+    data = stripes(400)
+    config = TrainConfig(epochs=3, batch_size=16, lr=0.01, seed=5, controls_interval=0,
+                         metrics_interval=0, augment=Augment(hflip=True, shift=1))  # fmt: skip
+    plain_events: list[dict] = []
+    plain_model = build(DROPOUT_NET, data.input_shape, 4)
+    plain = train(plain_model, data, config, on_event=plain_events.append)
+
+    # paused twice: mid-epoch, then again in the next epoch after a resume
+    events: list[dict] = []
+    with pytest.raises(TrainingPaused) as first:
+        train(build(DROPOUT_NET, data.input_shape, 4), data, config, on_event=events.append,
+              controls=Script({7: [{"command": "pause"}]}))  # fmt: skip
+    checkpoint = through_storage(first.value.checkpoint)
+    assert checkpoint["position"]["step"] == 7 and checkpoint["position"]["epoch"] == 1
+    assert events[-1] == {"type": "status", "state": "paused", "epoch": 1, "step": 7}
+    with pytest.raises(TrainingPaused) as second:
+        train(build(DROPOUT_NET, data.input_shape, 4), data, config, on_event=events.append,
+              controls=Script({20: [{"command": "pause"}]}), resume=checkpoint)  # fmt: skip
+    checkpoint = through_storage(second.value.checkpoint)
+    assert checkpoint["position"]["step"] == 27 and checkpoint["position"]["epoch"] == 2
+    resumed_model = build(DROPOUT_NET, data.input_shape, 4)
+    resumed = train(resumed_model, data, config, on_event=events.append, resume=checkpoint)
+
+    assert losses_per_step(events) == losses_per_step(plain_events)  # every step, exactly
+    def timeless(history):
+        return [{k: v for k, v in record.items() if k != "seconds"} for record in history]
+
+    assert timeless(resumed.history) == timeless(plain.history) and resumed.epochs == 3
     for a, b in zip(
-        paused_model.state_dict().values(), plain_model.state_dict().values(), strict=True
+        resumed_model.state_dict().values(), plain_model.state_dict().values(), strict=True
     ):
         assert torch.equal(a, b)
+    # a checkpoint is also a model file
+    loaded, classes = model_load(io.BytesIO(_saved(first.value.checkpoint)))
+    assert classes == data.classes and loaded.spec == plain_model.spec
+
+
+def _saved(checkpoint: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    return buffer.getvalue()
+
+
+def test_stop_ends_early_and_keeps_the_model():
+    events = []
+    model, result = run(Script({9: [{"command": "stop"}]}), events)
+    assert result.stopped and result.epochs == 0
+    states = [(e["state"], e["step"]) for e in events if e["type"] == "status"]
+    assert states == [("running", 0), ("stopped", 9)]
 
 
 def test_set_lr_takes_effect_from_the_next_batch():
@@ -162,3 +216,50 @@ def test_saved_checkpoint_and_torchscript_predict_like_the_trained_model(tmp_pat
     ranked = predict(loaded, picture, classes)
     assert [r["label"] for r in ranked][0] == classes[model(data.val_x[:1]).argmax().item()]
     assert abs(sum(r["probability"] for r in ranked) - 1) < 1e-5
+
+
+def test_a_diverging_run_stops_with_the_step_and_the_last_finite_loss():
+    data = stripes(400)
+    model = build(preset("vgg_small", data.input_shape), data.input_shape, 4)
+    events = []
+    config = TrainConfig(optimizer="sgd", lr=10, init="he", batch_size=32, epochs=3,
+                         metrics_interval=0)  # fmt: skip
+    with pytest.raises(TrainingDiverged) as diverged:
+        train(model, data, config, on_event=events.append)
+    exc = diverged.value
+    assert math.isnan(exc.loss) or math.isinf(exc.loss)
+    last_step, last_loss = exc.last_finite
+    assert last_step == exc.step - 1 and math.isfinite(last_loss)
+    assert f"at step {exc.step}" in str(exc)
+    assert "Lower the learning rate or add batch norm" in str(exc)
+    # the curve stops before the bad step, and nothing non-finite left in any event
+    assert losses_per_step(events)[-1][0] < exc.step
+    for event in [*events, exc.event()]:
+        json.dumps(event, allow_nan=False)
+    assert exc.event()["state"] == "diverged" and exc.event()["last_finite_loss"] == last_loss
+
+
+BN_AFTER_FLATTEN = [{"type": "conv2d", "filters": 4, "kernel": 3}, {"type": "relu"},
+                    {"type": "flatten"}, {"type": "batchnorm"}, {"type": "linear", "units": 8}]
+
+
+def test_a_last_batch_of_one_picture_joins_the_batch_before_it():
+    assert batches(10, 3) == [(0, 3), (3, 6), (6, 10)]  # not 9..10 alone
+    assert batches(10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert batches(1, 4) == [(0, 1)] and batches(3, 1) == [(0, 1), (1, 2), (2, 3)]
+    data = stripes(81)  # 65 training pictures: batches of 32, 32 and a last one of 1
+    assert len(data.train_y) % 32 == 1
+    model = build(BN_AFTER_FLATTEN, data.input_shape, 4)
+    result = train(model, data, TrainConfig(epochs=1, batch_size=32))
+    assert result.epochs == 1
+
+
+def test_batch_norm_after_flatten_refuses_a_batch_of_one_before_training():
+    data = stripes(40)
+    model = build(BN_AFTER_FLATTEN, data.input_shape, 4)
+    with pytest.raises(SpecError, match="layer 3 \\(batchnorm\\).*batch size of at least 2"):
+        train(model, data, TrainConfig(epochs=1, batch_size=1))
+    # on maps larger than 1×1 a batch of one is fine
+    conv_bn = [{"type": "conv2d", "filters": 4, "kernel": 3}, {"type": "batchnorm"}]
+    result = train(build(conv_bn, data.input_shape, 4), data, TrainConfig(epochs=1, batch_size=1))
+    assert result.epochs == 1

@@ -7,9 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from playground.datasets import DatasetError, dataset_from_zip, dataset_load
 from playground.export import model_save
+from playground.limits import LIMITS
 from playground.netspec import SpecError, build, spec_from_json
 from playground.presets import PRESETS, preset
-from playground.trainer import INITS, OPTIMIZERS, TrainConfig, train
+from playground.trainer import INITS, OPTIMIZERS, TrainConfig, TrainingDiverged, train
+from webapp.tools import upload_limits
 
 
 class Command(BaseCommand):
@@ -38,7 +40,11 @@ class Command(BaseCommand):
             raise CommandError("give either a SPEC.json file or --preset NAME")
         try:
             if opts["dataset"].endswith(".zip"):
-                data = dataset_from_zip(opts["dataset"], seed=opts["seed"])
+                data = dataset_from_zip(
+                    Path(opts["dataset"]).read_bytes(),
+                    seed=opts["seed"],
+                    limits=upload_limits(**LIMITS.zip_counts()),
+                )
             else:
                 data = dataset_load(
                     opts["dataset"], seed=opts["seed"], max_samples=opts["max_samples"]
@@ -74,7 +80,10 @@ class Command(BaseCommand):
                     )
                 )
 
-        result = train(model, data, config, on_event=report)
+        try:
+            result = train(model, data, config, on_event=report)
+        except (TrainingDiverged, SpecError) as exc:
+            raise CommandError(str(exc)) from None
         if opts["save"]:
             for kind, path in model_save(model, data.classes, opts["save"]).items():
                 self.stdout.write(f"saved {kind}: {path}")
