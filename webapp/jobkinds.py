@@ -48,13 +48,14 @@ class JobCost:
         if self.runtime_s > budget.runtime_s:
             advice = self.lower.get("runtime", "choose fewer steps or a smaller size")
             problems.append(
-                f"it would run for about {_duration(self.runtime_s)} on the {budget.device}"
-                f" (the limit is {_duration(budget.runtime_s)}): {advice}"
+                f"it would run for about {duration_words(self.runtime_s)} on the {budget.device}"
+                f" (the limit is {duration_words(budget.runtime_s)}): {advice}"
             )
         return ("This job is too big: " + "; and ".join(problems) + ".") if problems else ""
 
 
-def _duration(seconds: float) -> str:
+def duration_words(seconds: float) -> str:
+    """A duration as people say it: "45 s", "12 minutes", "2.5 hours"."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -75,7 +76,6 @@ class JobKind:
     new_url_name: str = ""  # URL name of the form that starts one, for "run again"
     # (params, budget) -> JobCost, checked before a job is queued; None: not estimated
     estimate: Callable[[dict[str, Any], Budget], JobCost] | None = None
-
 
     def run_function(self) -> Callable[[JobContext], dict[str, Any]]:
         module, _, function = self.run.partition(":")

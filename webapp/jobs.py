@@ -22,7 +22,7 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from webapp import events
-from webapp.jobkinds import Budget, JobKind, get_kind
+from webapp.jobkinds import Budget, JobKind, duration_words, get_kind
 from webapp.models import FINAL_STATES, Job, JobStatus
 
 log = logging.getLogger(__name__)
@@ -223,13 +223,25 @@ def job_control(*, job: Job, changes: dict[str, Any]) -> Job:
 
 def job_pause(*, job_id, worker: str, result: dict[str, Any]) -> Job | None:
     """Worker side: compare-and-set running -> paused once the kind saved a checkpoint.
-    The worker is free again; `result` (the checkpoint's files) stays on the job."""
-    if not Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker).update(
-        status=JobStatus.PAUSED,
-        result=result,
-        worker="",
-        heartbeat_at=timezone.now(),  # when it paused: the reaper ends long pauses
-        version=F("version") + 1,
+    The worker is free again; `result` (the checkpoint's files) stays on the job. A cancel
+    that arrived while the checkpoint was being saved wins: the job ends cancelled."""
+    held = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker)
+    now = timezone.now()
+    if not (
+        held.filter(cancel_requested=False).update(
+            status=JobStatus.PAUSED,
+            result=result,
+            worker="",
+            heartbeat_at=now,  # when it paused: the reaper ends long pauses
+            version=F("version") + 1,
+        )
+        or held.filter(cancel_requested=True).update(
+            status=JobStatus.CANCELLED,
+            result=result,
+            finished_at=now,
+            error="Cancelled while pausing; the checkpoint is kept for download.",
+            version=F("version") + 1,
+        )
     ):
         log.warning("job %s was no longer held by %s when it paused", job_id, worker)
         return None
@@ -344,11 +356,11 @@ def jobs_end_long_pauses(*, older_than: timedelta | None = None) -> list[Job]:
     ended = []
     cutoff = timezone.now() - older_than
     for job in Job.objects.filter(status=JobStatus.PAUSED, heartbeat_at__lt=cutoff):
-        hours = older_than.total_seconds() / 3600
         if Job.objects.filter(pk=job.pk, status=JobStatus.PAUSED, heartbeat_at__lt=cutoff).update(
             status=JobStatus.CANCELLED,
             finished_at=timezone.now(),
-            error=f"Paused for longer than {hours:g} hours, so the run was ended; "
+            error=f"Paused for longer than {duration_words(older_than.total_seconds())}, "
+            "so the run was ended; "
             "its checkpoint is kept for download.",
             version=F("version") + 1,
         ):

@@ -12,6 +12,7 @@ from webapp.jobs import JobRefused, job_cancel, job_create, job_requeue, job_ret
 from webapp.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
+PARKED = "countdown-parked"  # its queue has no worker, so its jobs stay queued
 
 
 def at_once(count: int, action) -> list[str]:
@@ -40,7 +41,7 @@ def at_once(count: int, action) -> list[str]:
 def test_simultaneous_creates_never_pass_the_per_user_limit(make_user, settings):
     settings.USER_MAX_ACTIVE_JOBS = 5
     user = make_user()
-    outcomes = at_once(20, lambda i: job_create(user=user, kind="countdown", params={"i": i}))
+    outcomes = at_once(20, lambda i: job_create(user=user, kind=PARKED, params={"i": i}))
     assert outcomes.count("ok") == 5
     assert all("the limit is 5" in o for o in outcomes if o != "ok")
     assert Job.objects.filter(user=user).count() == 5
@@ -48,7 +49,7 @@ def test_simultaneous_creates_never_pass_the_per_user_limit(make_user, settings)
 
 def test_simultaneous_retries_never_pass_the_per_user_limit(make_user, settings):
     user = make_user()
-    jobs = [job_create(user=user, kind="countdown", params={}) for _ in range(20)]
+    jobs = [job_create(user=user, kind=PARKED, params={}) for _ in range(20)]
     for job in jobs:
         job_cancel(job=job)
     settings.USER_MAX_ACTIVE_JOBS = 5
@@ -62,7 +63,7 @@ def test_simultaneous_retries_never_pass_the_per_user_limit(make_user, settings)
 def test_staff_requeue_is_not_counted_against_the_limit(make_user, settings):
     user = make_user()
     settings.USER_MAX_ACTIVE_JOBS = 1
-    job = job_create(user=user, kind="countdown", params={})
+    job = job_create(user=user, kind=PARKED, params={})
     assert job_requeue(job=job).status == JobStatus.QUEUED
 
 
@@ -70,7 +71,7 @@ def test_a_job_over_the_memory_budget_is_refused_with_what_to_lower(make_user, s
     settings.JOB_MAX_MEMORY_MB = 512
     user = make_user()
     with pytest.raises(JobRefused) as refused:
-        job_create(user=user, kind="countdown", params={"memory_mb": 4096}, files={"a": b"x"})
+        job_create(user=user, kind=PARKED, params={"memory_mb": 4096}, files={"a": b"x"})
     message = str(refused.value)
     assert "about 4,096 MB of memory on the cpu (the limit is 512 MB)" in message
     assert "lower memory_mb to 512" in message
@@ -80,7 +81,7 @@ def test_a_job_over_the_memory_budget_is_refused_with_what_to_lower(make_user, s
 def test_a_job_over_the_time_budget_is_refused(make_user, settings):
     settings.JOB_MAX_RUNTIME_S = 3600
     with pytest.raises(JobRefused, match=r"run for about 3.0 hours on the cpu \(the limit is 60"):
-        job_create(user=make_user(), kind="countdown", params={"runtime_s": 3 * 3600})
+        job_create(user=make_user(), kind=PARKED, params={"runtime_s": 3 * 3600})
 
 
 @pytest.mark.stack

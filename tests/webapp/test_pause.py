@@ -7,7 +7,14 @@ from datetime import timedelta
 import pytest
 
 from tests.conftest import wait_for, wait_job_done
-from webapp.jobs import JobRefused, job_cancel, job_control, job_create, jobs_end_long_pauses
+from webapp.jobs import (
+    JobRefused,
+    job_cancel,
+    job_control,
+    job_create,
+    job_pause,
+    jobs_end_long_pauses,
+)
 from webapp.models import Job, JobStatus
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
@@ -65,7 +72,16 @@ def test_a_pause_longer_than_the_limit_ends_the_run_keeping_its_checkpoint(stack
     assert jobs_end_long_pauses(older_than=timedelta(hours=1)) == []
     (ended,) = jobs_end_long_pauses(older_than=timedelta(0))
     assert ended.pk == job.pk and ended.status == JobStatus.CANCELLED
-    assert "Paused for longer than 0 hours" in ended.error
+    assert "Paused for longer than 0 s, so the run was ended" in ended.error
     assert ended.result["files"][0]["name"] == "checkpoint.json"
     with pytest.raises(JobRefused):
         job_control(job=ended, changes={"paused": False})
+
+
+def test_a_cancel_that_lands_while_the_checkpoint_is_saved_wins(make_user):
+    job = job_create(user=make_user(), kind="countdown-parked", params={})
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, worker="w1")
+    job_cancel(job=job)  # running: only asks it to stop
+    ended = job_pause(job_id=job.pk, worker="w1", result={"paused": True, "files": []})
+    assert ended.status == JobStatus.CANCELLED and "checkpoint is kept" in ended.error
+    assert ended.result["paused"]

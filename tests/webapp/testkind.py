@@ -70,3 +70,13 @@ register(
         estimate=estimate,
     )
 )
+# The same work on a queue no worker listens to: its jobs stay queued (limit tests).
+register(
+    JobKind(
+        name="countdown-parked",
+        label="Countdown, never run (test)",
+        run="tests.webapp.testkind:countdown",
+        queue="parked",
+        estimate=estimate,
+    )
+)
