@@ -104,7 +104,7 @@ export function runView(initial, { control } = {}) {
     stats() {
       const last = m.last || {}, ep = (m.epochs || []).at(-1) || {};
       $("st-state").textContent = job.status === "running" ? (m.state || "starting") : job.status;
-      $("st-epoch").textContent = `${last.epoch ?? ep.epoch ?? 0} / ${(job.params || {}).epochs ?? "?"}`;
+      $("st-epoch").textContent = `${Math.max(last.epoch ?? 0, ep.epoch ?? 0)} / ${(job.params || {}).epochs ?? "?"}`;
       $("st-loss").textContent = num(last.train_loss ?? ep.train_loss);
       $("st-val").textContent = pct(ep.val_accuracy);
       $("st-lr").textContent = num(last.lr ?? (job.params || {}).lr, 3);
