@@ -21,6 +21,20 @@ export function niceTicks(lo, hi, n) {
   return out;
 }
 
+/** Ticks of a log axis spanning log10 values `lo`..`hi`, as {at: log10 value, label}:
+ * powers of ten when the range holds two or more, else 1-2-5 steps (a narrow range). */
+export function logTicks(lo, hi) {
+  const ticks = [];
+  for (let k = Math.floor(lo); k <= Math.ceil(hi); k++) {
+    for (const m of [1, 2, 5]) {
+      const at = k + Math.log10(m);
+      if (at >= lo - 1e-9 && at <= hi + 1e-9) ticks.push({ at, label: m === 1 ? `1e${k}` : String(+(m * 10 ** k).toPrecision(2)), power: m === 1 });
+    }
+  }
+  const powers = ticks.filter((t) => t.power);
+  return (powers.length >= 2 ? powers : ticks).map(({ at, label }) => ({ at, label }));
+}
+
 /** The axes' extent {x0, x1, y0, y1} for these series (y in log10 when `logY`); never empty. */
 export function plotRange(series, { logY = false, yMin, yMax } = {}) {
   const ty = (y) => (logY ? Math.log10(Math.max(y, 1e-12)) : y);
@@ -52,11 +66,12 @@ export class LinePlot {
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img" });
     const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
     const Y = (y) => H - m.b - ((ty(y) - y0) / (y1 - y0)) * (H - m.t - m.b);
-    for (const t of niceTicks(y0, y1, 4)) {
-      const y = H - m.b - ((t - y0) / (y1 - y0)) * (H - m.t - m.b);
+    const yTicks = logY ? logTicks(y0, y1)
+      : niceTicks(y0, y1, 4).map((t) => ({ at: t, label: String(+t.toPrecision(3)) }));
+    for (const { at, label } of yTicks) {
+      const y = H - m.b - ((at - y0) / (y1 - y0)) * (H - m.t - m.b);
       svg.append(el("line", { x1: m.l, x2: W - m.r, y1: y, y2: y, class: "grid" }));
-      svg.append(el("text", { x: m.l - 4, y: y + 4, "text-anchor": "end", class: "tick" },
-        logY ? `1e${t}` : String(+t.toPrecision(3))));
+      svg.append(el("text", { x: m.l - 4, y: y + 4, "text-anchor": "end", class: "tick" }, label));
     }
     for (const t of niceTicks(x0, x1, 5)) {
       svg.append(el("text", { x: X(t), y: H - m.b + 14, "text-anchor": "middle", class: "tick" }, String(t)));

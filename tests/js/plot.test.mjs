@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { niceTicks, plotRange } from "../../static/webapp/plot.js";
+import { logTicks, niceTicks, plotRange } from "../../static/webapp/plot.js";
 
 test("ticks step by 1, 2 or 5 times a power of ten, at most n steps over the range", () => {
   assert.deepEqual(niceTicks(0, 1, 4), [0, 0.5, 1]);
@@ -40,4 +40,12 @@ test("one point, or none, still spans a range", () => {
 test("a log scale ranges over exponents and ignores zeros' minus infinity", () => {
   const r = plotRange([{ points: [[0, 1e-3], [1, 10]] }], { logY: true });
   assert.deepEqual([r.y0, r.y1], [-3, 1]);
+});
+
+test("a log axis is labelled in powers of ten, or 1-2-5 values when it spans less than two", () => {
+  assert.deepEqual(logTicks(-3.2, 0.1).map((t) => t.label), ["1e-3", "1e-2", "1e-1", "1e0"]);
+  // gradient norms between about 0.3 and 3: no fractional exponents like "1e-0.5"
+  const narrow = logTicks(-0.5, 0.5);
+  assert.deepEqual(narrow.map((t) => t.label), ["0.5", "1e0", "2"]);
+  assert.ok(Math.abs(narrow[0].at - Math.log10(0.5)) < 1e-12);
 });
