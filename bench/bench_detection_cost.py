@@ -21,16 +21,11 @@ import argparse
 import io
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
 import zipfile
 from pathlib import Path
 
@@ -39,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_load import Browser, rss_mb  # noqa: E402
-from localstack import setup_django, start_daphne  # noqa: E402
+from localstack import setup_django, start_daphne, start_redis  # noqa: E402
 
 PASSWORD = "cost-pass-123"
 # (pictures, width, height) of the jobs `worker` measures
@@ -55,33 +50,8 @@ def status_kb(pid: int, field: str) -> int:
 
 def post_files(client: Browser, path: str, files: list[tuple[str, bytes]]) -> int:
     """POST the detection form with these files; the answer's status."""
-    boundary = uuid.uuid4().hex
-    fields = {"csrfmiddlewaretoken": client.csrf(), "conf": "0.25", "iou": "0.45"}
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    for name, data in files:
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="pictures"; '
-            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
-            + data
-            + b"\r\n"
-        )
-    parts.append(f"--{boundary}--\r\n".encode())
-    request = urllib.request.Request(
-        client.base + path,
-        b"".join(parts),
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Referer": client.base + path,
-        },
-    )
-    try:
-        with client.opener.open(request, timeout=600) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    pictures = [("pictures", name, data) for name, data in files]
+    return client.post_form(path, {"conf": "0.25", "iou": "0.45"}, pictures, timeout=600)
 
 
 def blank_zip(count: int, side: int = 6324) -> bytes:
@@ -105,19 +75,6 @@ def photo_jpeg(width: int, height: int) -> bytes:
     out = io.BytesIO()
     photo.save(out, "JPEG", quality=90)
     return out.getvalue()
-
-
-def start_redis(tmp: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    redis = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--bind",
-         "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    time.sleep(0.5)
-    return redis, f"redis://127.0.0.1:{port}/0"
 
 
 def start_worker(env: dict[str, str]) -> tuple[subprocess.Popen, int]:

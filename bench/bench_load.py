@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -70,20 +71,31 @@ class Browser:
         ).encode()
         self.opener.open(urllib.request.Request(self.base + "/accounts/login/", body), timeout=60)
 
-    def post_picture(self, path: str, picture: bytes) -> int:
+    def post_form(
+        self,
+        path: str,
+        fields: dict[str, str],
+        files: list[tuple[str, str, bytes]],
+        *,
+        timeout: float = 60,
+    ) -> int:
+        """POST a multipart form (with the CSRF token) and files given as (field, file
+        name, bytes); the answer's status, an error status included."""
         boundary = uuid.uuid4().hex
+        fields = {"csrfmiddlewaretoken": self.csrf(), **fields}
         parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
-            f"{self.csrf()}\r\n".encode(),
-            f'--{boundary}\r\nContent-Disposition: form-data; name="conf"\r\n\r\n0.25\r\n'.encode(),
-            f'--{boundary}\r\nContent-Disposition: form-data; name="iou"\r\n\r\n0.45\r\n'.encode(),
-            f'--{boundary}\r\nContent-Disposition: form-data; name="pictures"; '
-            f'filename="p.png"\r\nContent-Type: image/png\r\n\r\n'.encode()
-            + picture
-            + b"\r\n",
-            f"--{boundary}--\r\n".encode(),
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in fields.items()
         ]
-        req = urllib.request.Request(
+        for field, filename, data in files:
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; '
+                f'filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'.encode()
+                + data
+                + b"\r\n"
+            )
+        parts.append(f"--{boundary}--\r\n".encode())
+        request = urllib.request.Request(
             self.base + path,
             b"".join(parts),
             headers={
@@ -91,8 +103,16 @@ class Browser:
                 "Referer": self.base + path,
             },
         )
-        with self.opener.open(req, timeout=60) as resp:
-            return resp.status
+        try:
+            with self.opener.open(request, timeout=timeout) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    def post_picture(self, path: str, picture: bytes) -> int:
+        return self.post_form(
+            path, {"conf": "0.25", "iou": "0.45"}, [("pictures", "p.png", picture)]
+        )
 
 
 def small_png() -> bytes:

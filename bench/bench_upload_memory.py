@@ -18,15 +18,9 @@ from __future__ import annotations
 
 import argparse
 import io
-import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_load import Browser, rss_mb  # noqa: E402
-from localstack import setup_django, start_daphne  # noqa: E402
+from localstack import setup_django, start_daphne, start_redis  # noqa: E402
 
 SIDE = 6324  # 6324**2 is just under 40 million pixels
 
@@ -49,9 +43,7 @@ def huge_png() -> bytes:
 
 def post_style_form(client: Browser, pictures: int, png: bytes) -> int:
     """POST /style/ with a photo and `pictures - 1` uploaded styles; the answer's status."""
-    boundary = uuid.uuid4().hex
     fields = {
-        "csrfmiddlewaretoken": client.csrf(),
         "preset": "quick",
         "size": "256",
         "steps": "8",
@@ -67,44 +59,8 @@ def post_style_form(client: Browser, pictures: int, png: bytes) -> int:
         "preserve_color": "none",
         "seed": "0",
     }
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    for i in range(pictures):
-        name = "content" if i == 0 else "styles"
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
-            f'filename="p{i}.png"\r\nContent-Type: image/png\r\n\r\n'.encode()
-            + png
-            + b"\r\n"
-        )
-    parts.append(f"--{boundary}--\r\n".encode())
-    request = urllib.request.Request(
-        client.base + "/style/",
-        b"".join(parts),
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Referer": client.base + "/style/",
-        },
-    )
-    try:
-        with client.opener.open(request, timeout=120) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-
-
-def start_redis() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    redis = subprocess.Popen(
-        [shutil.which("redis-server") or "redis-server", "--port", str(port), "--save", ""],
-        stdout=subprocess.DEVNULL,
-    )
-    time.sleep(0.5)
-    return redis, f"redis://127.0.0.1:{port}/0"
+    files = [("content" if i == 0 else "styles", f"p{i}.png", png) for i in range(pictures)]
+    return client.post_form("/style/", fields, files, timeout=120)
 
 
 def main() -> None:

@@ -67,3 +67,19 @@ def start_daphne(env: dict[str, str]) -> tuple[subprocess.Popen, int]:
                 return proc, port
         time.sleep(0.1)
     raise RuntimeError("daphne did not start")
+
+
+def start_redis(tmp: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """A private redis-server on a free port (its files, if any, in `tmp`); its URL."""
+    import shutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    args = [shutil.which("redis-server") or "redis-server", "--port", str(port),
+            "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]  # fmt: skip
+    if tmp is not None:
+        args += ["--dir", str(tmp)]
+    redis = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return redis, f"redis://127.0.0.1:{port}/0"
