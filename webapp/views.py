@@ -30,6 +30,7 @@ from webapp.jobs import JobRefused, job_cancel, job_control, job_requeue, job_re
 from webapp.jsoninput import JSONInputError, request_json
 from webapp.models import Job, JobStatus
 from webapp.throttle import throttle_attempt, throttle_forgive
+from webapp.tools import refused_json
 
 # Result files are served with one of these types, or as a download; never as HTML.
 SAFE_INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "application/json"}
@@ -101,7 +102,7 @@ def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
     except JobRefused as exc:
         messages.error(request, str(exc))
         if _wants_json(request):
-            return JsonResponse({"error": str(exc)}, status=409)
+            return refused_json(exc)
     if _wants_json(request):
         job.refresh_from_db()
         return JsonResponse(events.job_snapshot(job))
@@ -163,7 +164,7 @@ def job_control_view(request: HttpRequest, job_id) -> JsonResponse:
     try:
         job = job_control(job=job, changes=changes)
     except JobRefused as exc:
-        return JsonResponse({"error": str(exc)}, status=409)
+        return refused_json(exc)
     return JsonResponse(events.job_snapshot(job))
 
 
