@@ -35,7 +35,7 @@ would, in another process if need be. A loss that turns NaN or infinite raises
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -75,6 +75,13 @@ class TrainConfig:
     controls_interval: float = 0.2  # seconds between polls of controls()
     activation_sample: int = 0  # index into the validation set of the picture whose maps are shown
     samples_shown: int = 8  # validation pictures shown with their predictions each epoch
+
+    @classmethod
+    def from_knobs(cls, values: Mapping[str, Any], **rest: Any) -> "TrainConfig":
+        """The settings a person chooses (form or command line) taken from `values`, plus
+        `rest` (device, augmentation, ...)."""
+        knobs = ("optimizer", "lr", "batch_size", "epochs", "weight_decay", "init", "seed")
+        return cls(**{k: values[k] for k in knobs}, **rest)
 
     def check(self, limits: Limits = LIMITS) -> None:
         """Raise ValueError with a user-facing message if a setting is out of range."""

@@ -59,14 +59,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
 
 def _parse(p: dict[str, Any], device: str) -> TrainConfig:
-    config = TrainConfig(
-        optimizer=p["optimizer"],
-        lr=p["lr"],
-        batch_size=p["batch_size"],
-        epochs=p["epochs"],
-        weight_decay=p["weight_decay"],
-        init=p["init"],
-        seed=p["seed"],
+    config = TrainConfig.from_knobs(
+        p,
         device=device,
         augment=Augment(**p["augment"]),
         activation_sample=p["activation_sample"],

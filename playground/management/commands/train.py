@@ -56,16 +56,7 @@ class Command(BaseCommand):
             model = build(spec, data.input_shape, len(data.classes))
         except (DatasetError, SpecError, OSError) as exc:
             raise CommandError(str(exc)) from None
-        config = TrainConfig(
-            optimizer=opts["optimizer"],
-            lr=opts["lr"],
-            batch_size=opts["batch_size"],
-            epochs=opts["epochs"],
-            weight_decay=opts["weight_decay"],
-            init=opts["init"],
-            seed=opts["seed"],
-            device=opts["device"],
-        )
+        config = TrainConfig.from_knobs(opts, device=opts["device"])
         try:
             config.check()
         except ValueError as exc:
