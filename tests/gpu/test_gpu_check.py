@@ -1,0 +1,51 @@
+"""The parts of `make gpu-check` that need no GPU: the engines import on a bare Python
+(the GPU machine's: no Django, Celery or Redis), and final boxes are matched fairly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from bench.gpu_check import DET_SCORE_ATOL, ROOT, match_detections
+from detection.yolo import Detection
+
+# Makes Django, Celery, kombu, channels and redis unimportable (as if not installed),
+# then imports what the engine half of the check imports, as the check does.
+BARE_PYTHON = """
+import sys
+for name in ("django", "celery", "kombu", "channels", "redis"):
+    sys.modules[name] = None  # `import name` raises ImportError, find_spec says None
+sys.argv = ["gpu_check.py"]
+import bench.gpu_check as check
+check.import_engines_without_celery()
+for module in check.ENGINE_MODULES:
+    __import__(module)
+row = check.imports_row()
+print("OK" if row.ok and row.data["pulled_in"] == [] else f"BAD {row}")
+"""
+
+
+def test_the_engines_import_where_django_and_celery_are_not_installed():
+    done = subprocess.run(
+        [sys.executable, "-c", BARE_PYTHON], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.strip() == "OK", done.stdout + done.stderr
+
+
+def box(score: float, x: float = 10, cls: int = 0) -> Detection:
+    return Detection(cls, "person", score, (x, 10.0, x + 50, 60.0))
+
+
+def test_matching_boxes_agree_and_a_missing_one_is_named():
+    assert match_detections([box(0.8)], [box(0.805)], conf=0.25) == []
+    assert match_detections([], [box(0.8)], conf=0.25) == [
+        "CUDA lacks person 0.800 at (10, 10.0, 60, 60.0)"
+    ]
+    assert match_detections([box(0.8, x=40)], [box(0.8)], conf=0.25)  # moved: IoU too low
+    assert match_detections([box(0.8, cls=1)], [box(0.8)], conf=0.25)  # another class
+
+
+def test_a_box_on_the_threshold_may_flip_between_devices():
+    borderline = box(0.25 + DET_SCORE_ATOL / 2)
+    assert match_detections([], [borderline], conf=0.25) == []
+    assert match_detections([borderline], [], conf=0.25) == []
