@@ -561,6 +561,11 @@ def environment() -> dict:
         "cpu": platform.processor() or platform.machine(),
         "cpu_threads": torch.get_num_threads(),
         "cuda": cuda_ready(),
+        # what decides the kernels: the engines set cudnn.benchmark themselves (style
+        # transfer turns it on for the whole process); cuDNN convolutions may use TF32
+        "cudnn_benchmark_at_end": torch.backends.cudnn.benchmark,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "matmul_precision": torch.get_float32_matmul_precision(),
     }
     if cuda_ready():
         props = torch.cuda.get_device_properties(0)
@@ -631,7 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += guarded(
             "worker", lambda s: [Row(**r) for r in worker_rows(quick=args.quick)], sizes
         )
-    failed = [r for r in rows if r.ok is False or (args.strict and r.skipped)]
+    skipped = [r for r in rows if r.skipped and r.ok is None]
+    failed = [r for r in rows if r.ok is False] + (skipped if args.strict else [])
     print_table(rows, env)
     report = {
         "environment": env,
@@ -642,9 +648,10 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [asdict(r) for r in rows],
     }
     paths = write_json(report, args.json)
+    strict = " (--strict: skipped checks fail the run)" if args.strict and skipped else ""
     print(
-        f"\n{len(rows)} rows, {len(failed)} failed, {report['seconds']} s; JSON: "
-        + ", ".join(str(p) for p in paths)
+        f"\n{len(rows)} rows: {sum(r.ok is False for r in rows)} failed, {len(skipped)} "
+        f"skipped{strict}; {report['seconds']} s; JSON: " + ", ".join(str(p) for p in paths)
     )
     if not env["cuda"]:
         print("no CUDA: the CUDA half was not run (the CPU half above was).")
