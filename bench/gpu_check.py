@@ -143,11 +143,6 @@ def cuda_ready() -> bool:
     return torch.cuda.is_available()
 
 
-def sync() -> None:
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        torch.cuda.synchronize()
-
-
 def timed(run: Callable[[], object], device: str) -> tuple[float, float, object]:
     """(seconds, peak GPU MiB or 0, run's value) with the device synchronised around it."""
     if device == "cuda":

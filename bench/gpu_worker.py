@@ -45,6 +45,22 @@ def maps_cuda(pid: int) -> bool:
     return bool(LIBCUDA.search(Path(f"/proc/{pid}/maps").read_text()))
 
 
+def cuda_context_pids() -> list[int] | None:
+    """Processes holding a CUDA context, as nvidia-smi sees them (None without nvidia-smi).
+    Informative only: in a container nvidia-smi may not see this namespace's pids."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-compute-apps=pid", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [int(p) for p in out.split() if p.isdigit()]
+
+
 def parent_pid(pid: int) -> int | None:
     try:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -246,6 +262,7 @@ def worker_rows(*, quick: bool) -> list[dict]:
         )
 
         cuda_parent_after, cuda_child_after = maps_cuda(worker.pid), maps_cuda(record.pid)
+        contexts = cuda_context_pids()
         page = client.get("/staff/dashboard/").content.decode()
         stats = json.loads(re.search(r'id="dash-initial"[^>]*>(.*?)</script>', page, re.S)[1])
         shown = [w for w in stats["workers"] if w["name"] == record.name]
@@ -256,7 +273,7 @@ def worker_rows(*, quick: bool) -> list[dict]:
         if os.environ.get("OUT"):
             shutil.copy(log, Path(os.environ["OUT"]) / "gpu_worker.log")
 
-    import torch  # only now, in this process: the worker is gone
+    import torch  # here, not in the worker: its parent was started with exec, not forked from us
 
     cuda = torch.cuda.is_available()
     fork = row(
@@ -268,6 +285,7 @@ def worker_rows(*, quick: bool) -> list[dict]:
             "child_pid": record.pid,
             "parent": [cuda_parent_before, cuda_parent_after],
             "child": [cuda_child_before, cuda_child_after],
+            "nvidia_smi_context_pids": contexts,
         },
     )
     parent_clean = not (cuda_parent_before or cuda_parent_after)
