@@ -633,19 +633,35 @@ def main(argv: list[str] | None = None) -> int:
         rows += guarded("detection", detection_rows, sizes)
         rows += guarded("playground", playground_rows, sizes)
     env = environment()  # after the engines: CUDA is first touched by the checks themselves
+    if args.part == "all":  # a report so far, in case the worker half hangs past a timeout
+        write_json(summary(rows, env, args, started), args.json)
     if args.part in ("worker", "all"):
         from bench.gpu_worker import worker_rows  # Django, Celery and Redis from here on
 
         if torch.cuda.is_initialized():
             torch.cuda.empty_cache()  # the worker's child gets the GPU's memory
-
         rows += guarded(
             "worker", lambda s: [Row(**r) for r in worker_rows(quick=args.quick)], sizes
         )
+    report = summary(rows, env, args, started)
+    print_table(rows, env)
+    paths = write_json(report, args.json)
+    skipped = sum(bool(r.skipped) and r.ok is None for r in rows)
+    strict = " (--strict: skipped checks fail the run)" if args.strict and skipped else ""
+    print(
+        f"\n{len(rows)} rows: {sum(r.ok is False for r in rows)} failed, {skipped} "
+        f"skipped{strict}; {report['seconds']} s; JSON: " + ", ".join(str(p) for p in paths)
+    )
+    if not env["cuda"]:
+        print("no CUDA: the CUDA half was not run (the CPU half above was).")
+    return 0 if report["ok"] else 1
+
+
+def summary(rows: list[Row], env: dict, args: argparse.Namespace, started: float) -> dict:
+    """The JSON report; `ok` is False on any failed row (and, with --strict, skipped one)."""
     skipped = [r for r in rows if r.skipped and r.ok is None]
     failed = [r for r in rows if r.ok is False] + (skipped if args.strict else [])
-    print_table(rows, env)
-    report = {
+    return {
         "environment": env,
         "quick": args.quick,
         "part": args.part,
@@ -653,15 +669,6 @@ def main(argv: list[str] | None = None) -> int:
         "ok": not failed,
         "rows": [asdict(r) for r in rows],
     }
-    paths = write_json(report, args.json)
-    strict = " (--strict: skipped checks fail the run)" if args.strict and skipped else ""
-    print(
-        f"\n{len(rows)} rows: {sum(r.ok is False for r in rows)} failed, {len(skipped)} "
-        f"skipped{strict}; {report['seconds']} s; JSON: " + ", ".join(str(p) for p in paths)
-    )
-    if not env["cuda"]:
-        print("no CUDA: the CUDA half was not run (the CPU half above was).")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ rootfs=/tmp/gpu-check/redis
 mkdir -p "$site" "$rootfs/bin"
 
 if [ -f .whl/carry/worker-site.tar.xz ]; then
-  tar -xJf .whl/carry/worker-site.tar.xz -C "$site"
+  "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' \
+    .whl/carry/worker-site.tar.xz "$site"
   export PYTHONPATH=$site
 fi
 if ! command -v redis-server >/dev/null; then

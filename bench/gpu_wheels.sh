@@ -19,10 +19,11 @@ PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64
   --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform manylinux_2_5_x86_64)
 TARGET=(--python-version 3.12 --implementation cp --only-binary=:all: "${PLATFORMS[@]}")
 
-# Packages the worker half does not carry: already in the GPU machine's Python (numpy and
-# scikit-learn's stack), PostgreSQL's driver (the check uses SQLite), and the daphne app's
-# Twisted/TLS stack (bench/gpu_settings.py leaves daphne out: a worker never serves HTTP).
-NOT_CARRIED='^(numpy|scipy|scikit_learn|joblib|threadpoolctl|narwhals|psycopg|psycopg_binary|daphne|twisted|autobahn|cryptography|cffi|pycparser|pyopenssl|service_identity|txaio|zope_interface|automat|constantly|hyperlink|incremental|attrs|idna|cbor2|ujson|honcho)-'
+# Packages the worker half does not carry: already in the GPU machine's Python (numpy,
+# scikit-learn's stack, pytest's), PostgreSQL's driver (the check uses SQLite), and the
+# daphne app's Twisted/TLS stack (bench/gpu_settings.py leaves daphne out: a worker never
+# serves HTTP).
+NOT_CARRIED='^(numpy|scipy|scikit_learn|joblib|threadpoolctl|narwhals|pytest|pluggy|iniconfig|pygments|packaging|psycopg|psycopg_binary|daphne|twisted|autobahn|cryptography|cffi|pycparser|pyopenssl|service_identity|txaio|zope_interface|automat|constantly|hyperlink|incremental|attrs|idna|cbor2|ujson|honcho)-'
 
 mkdir -p .whl/deb
 rm -rf .whl/carry && mkdir -p .whl/carry
@@ -31,9 +32,9 @@ grep -E '^pytest-django==' requirements-dev.txt >>.whl/requirements-gpu.txt  # t
 echo "==> wheels for CPython 3.12 manylinux x86_64 of:" $(cat .whl/requirements-gpu.txt)
 "$PY" -m pip download -q "${TARGET[@]}" -d .whl -r .whl/requirements-gpu.txt
 
-echo "==> redis-server and its libraries (Debian amd64)"
+echo "==> redis-server and its libraries (Debian amd64; libssl3 in case the machine lacks it)"
 apt_opts=(-o APT::Architecture=amd64 -o APT::Architectures=amd64)
-(cd .whl/deb && apt-get "${apt_opts[@]}" download -q redis-server redis-tools libjemalloc2 liblzf1 libatomic1 >/dev/null)
+(cd .whl/deb && apt-get "${apt_opts[@]}" download -q redis-server redis-tools libjemalloc2 liblzf1 libatomic1 libssl3 >/dev/null)
 
 echo "==> the worker's packages, installed for 3.12 and packed"
 site=$(mktemp -d)
@@ -52,12 +53,12 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 wheels=$(size .whl/*.whl)
 bundle=$(size .whl/carry)
 models=$(size data/models/vgg19_caffe_q.bin data/models/yolov3-tiny.weights data/models/yolov3-tiny.cfg data/models/coco.names)
-tree=$(git ls-files -z | xargs -0 du -cb | tail -1 | cut -f1)
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb | tail -1 | cut -f1)
 echo "==> sizes"
 echo "    all pinned wheels and dependencies (.whl/*.whl): $(mib "$wheels") - over the limit with the models"
 echo "    carried: worker packages + redis (.whl/carry):   $(mib "$bundle")"
 echo "    carried: model files (data/models, 4 files):     $(mib "$models")"
-echo "    the working tree (tracked files):                $(mib "$tree")"
+echo "    the working tree (files git does not ignore):    $(mib "$tree")"
 total=$((bundle + models + tree))
 echo "    one call carries $(mib "$total") of $(mib "$LIMIT")"
 [ "$total" -le "$LIMIT" ] || { echo "over the device tool's limit" >&2; exit 1; }
