@@ -49,3 +49,30 @@ def test_a_box_on_the_threshold_may_flip_between_devices():
     borderline = box(0.25 + DET_SCORE_ATOL / 2)
     assert match_detections([], [borderline], conf=0.25) == []
     assert match_detections([borderline], [], conf=0.25) == []
+
+
+def test_the_check_exits_1_on_a_disagreement_and_writes_its_report(monkeypatch, tmp_path):
+    import json
+
+    import bench.gpu_check as check
+
+    monkeypatch.delenv("OUT", raising=False)
+    # pytest-django has configured Django in this process: the import check is the bare
+    # Python test's above
+    monkeypatch.setattr(check, "imports_row", lambda: check.Row("imports", "i", ok=True))
+    monkeypatch.setattr(check, "detection_rows", lambda sizes: [])
+    monkeypatch.setattr(check, "playground_rows", lambda sizes: [])
+    report = tmp_path / "report.json"
+    args = ["--quick", "--part", "engines", "--json", str(report)]
+
+    monkeypatch.setattr(check, "style_rows", lambda sizes: [check.Row("style", "a", ok=True)])
+    assert check.main(args) == 0
+    skipped = check.Row("style", "b", skipped="no CUDA")
+    monkeypatch.setattr(check, "style_rows", lambda sizes: [skipped])
+    assert check.main(args) == 0
+    assert check.main([*args, "--strict"]) == 1  # the GPU machine's run: nothing may skip
+    monkeypatch.setattr(check, "style_rows", lambda sizes: [check.Row("style", "c", ok=False)])
+    assert check.main(args) == 1
+    written = json.loads(report.read_text())
+    assert written["ok"] is False
+    assert [r["what"] for r in written["rows"]] == ["i", "c"]
