@@ -3,7 +3,7 @@ each kind through a real Celery worker (`make gpu-check`; docs/benchmarks.md, "G
 
     python bench/gpu_check.py [--quick] [--part engines|worker|all] [--strict]
 
-Engine half (torch, PIL and numpy only; no Django):
+Engine half (torch, PIL, numpy and scikit-learn's two sample photos; no Django):
 - agreement, same inputs on both devices: style-transfer losses of the first Adam steps
   (CUDA bfloat16 autocast and CUDA float32 against CPU float32), detection raw outputs and
   final boxes (CUDA float16 against CPU float32), one playground training step (loss and
