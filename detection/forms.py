@@ -13,6 +13,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
 
 from detection.services import DEFAULT_CONF, DEFAULT_IOU
+from detection.thresholds import parse_class_conf
 from webapp.pictures import PictureInfo
 from webapp.tools import MultipleFileField, upload_limits, uploads_probe
 
@@ -36,6 +37,13 @@ class DetectForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Leave all unticked to keep every class.",
     )
+    class_conf = forms.CharField(
+        label="Per-class confidence",
+        required=False,
+        max_length=4000,
+        help_text="A class's own confidence instead of the one above, e.g. "
+        "“cup=0.5, person=0.3”. You can change these on the results page too.",
+    )
 
     def __init__(
         self, *args, class_names: list[str], floor: float, max_iou: float, **kwargs
@@ -43,6 +51,7 @@ class DetectForm(forms.Form):
         """`floor` and `max_iou`: the range the stored candidates can be re-filtered over."""
         super().__init__(*args, **kwargs)
         self.fields["classes"].choices = [(n, n) for n in class_names]
+        self.class_names, self.floor = class_names, floor
         for name, low, high in (("conf", floor, 1.0), ("iou", 0.05, max_iou)):
             field = self.fields[name]
             field.validators += [MinValueValidator(low), MaxValueValidator(high)]
@@ -67,6 +76,14 @@ class DetectForm(forms.Form):
                 )
         self.found = uploads_probe(uploads, limits)
         return uploads
+
+    def clean_class_conf(self) -> dict[str, float]:
+        """{"cup": 0.5, ...}: each value from the candidate floor to 1, each name a class."""
+        try:
+            return parse_class_conf(self.cleaned_data["class_conf"], self.class_names,
+                                    floor=self.floor)  # fmt: skip
+        except ValueError as exc:
+            raise forms.ValidationError(f"Per-class confidence: {exc}.") from exc
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
+from detection.thresholds import format_class_conf
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.modelfiles import ModelFileError, model_path
@@ -62,11 +63,14 @@ def class_names_or_empty() -> tuple[list[str], str]:
 
 def detect_initial_from(job: Job | None) -> dict[str, Any]:
     """The form's starting values: the defaults, or the knobs of an earlier detection job."""
-    initial: dict[str, Any] = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": []}
+    initial: dict[str, Any] = {
+        "conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [], "class_conf": ""
+    }  # fmt: skip
     if job is not None and job.kind == KIND:
-        for key in initial:
+        for key in ("conf", "iou", "classes"):
             if key in job.params:
                 initial[key] = job.params[key]
+        initial["class_conf"] = format_class_conf(job.params.get("class_conf") or {})
     return initial
 
 
@@ -78,6 +82,7 @@ def detect_create(
     conf: float,
     iou: float,
     classes: Sequence[str],
+    class_conf: dict[str, float] | None = None,
 ) -> Job:
     """Store the uploads (checked from their headers: `pictures` is what they declare)
     and queue a detection job for them; raises JobRefused when over a limit or budget."""
@@ -94,6 +99,7 @@ def detect_create(
         "conf": conf,
         "iou": iou,
         "classes": list(classes),
+        "class_conf": dict(class_conf or {}),
         "upload_names": names,
         # what the cost estimate reads: how many pictures, their pixels, the largest one
         "picture_count": len(pictures),

@@ -37,6 +37,7 @@ def new(request: HttpRequest) -> HttpResponse:
                     conf=form.cleaned_data["conf"],
                     iou=form.cleaned_data["iou"],
                     classes=form.cleaned_data["classes"],
+                    class_conf=form.cleaned_data["class_conf"],
                 )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)

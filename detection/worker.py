@@ -23,6 +23,7 @@ from PIL import Image
 from detection.annotate import annotate
 from detection.modelcard import MODEL_CARD
 from detection.services import KIND, model_card
+from detection.thresholds import format_class_conf
 from detection.yolo import Detection, Detector, refilter
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.pictures import (
@@ -44,6 +45,7 @@ class DetectRequest:
     conf: float
     iou: float
     classes: list[str]  # empty: every class
+    class_conf: dict[str, float]  # some classes' own confidence instead of `conf`
     uploads: list[tuple[str, bytes]]  # (file name as uploaded, its bytes), in upload order
     total: int  # pictures in all uploads together
     limits: UploadLimits
@@ -77,6 +79,7 @@ def parse(ctx: JobContext) -> DetectRequest:
         conf=float(params["conf"]),
         iou=float(params["iou"]),
         classes=list(params.get("classes") or []),
+        class_conf={str(k): float(v) for k, v in (params.get("class_conf") or {}).items()},
         uploads=uploads,
         total=len(infos),
         limits=limits,
@@ -134,7 +137,13 @@ def detect_one(
 ) -> PictureDone:
     image = picture.image
     candidates = detector.candidates([image])[0]
-    kept = refilter(candidates, conf=request.conf, iou=request.iou, classes=request.classes or None)
+    kept = refilter(
+        candidates,
+        conf=request.conf,
+        iou=request.iou,
+        classes=request.classes or None,
+        class_conf=request.class_conf,
+    )
     stem = f"picture-{index + 1:03d}"
     size = {"width": image.width, "height": image.height}
     candidate_doc = {"name": picture.name, **size, "candidates": [d.to_dict() for d in candidates]}
@@ -169,10 +178,11 @@ def export(
     summary_url = ctx.save_file(
         "detections.json", json.dumps([d.detections for d in done]).encode()
     )
+    own = f" ({format_class_conf(request.class_conf)})" if request.class_conf else ""
     summary = {
         "name": "detections.json",
         "url": summary_url,
-        "label": f"Detections at confidence {request.conf:g}, IoU {request.iou:g} (JSON)",
+        "label": f"Detections at confidence {request.conf:g}{own}, IoU {request.iou:g} (JSON)",
     }
     return {
         "files": [summary, *(d.annotated for d in done)],
@@ -182,6 +192,7 @@ def export(
         "conf": request.conf,
         "iou": request.iou,
         "classes": request.classes,
+        "class_conf": request.class_conf,
         "device": str(detector.device),
     }
 

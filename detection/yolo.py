@@ -18,7 +18,7 @@ Two ways to ask:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from PIL import Image
 
 from detection.darknet import Darknet, load_darknet
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MAX_DETECTIONS, MODEL_CARD  # noqa: F401
+from detection.thresholds import threshold
 
 # ----------------------------------------------------------------------------- letterbox
 
@@ -149,18 +150,27 @@ def select(
     conf: float,
     iou: float,
     class_ids: Iterable[int] | None = None,
+    class_conf: Mapping[int, float] | None = None,
     limit: int = MAX_DETECTIONS,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """From one picture's raw rows (N, 5 + C) to kept (boxes, scores, class ids), best first.
 
     Each anchor box takes its best class (score = objectness x p(class)); boxes scoring
-    below `conf` or of classes not in `class_ids` go; per-class NMS at `iou`.
+    below their class's confidence (`class_conf` by class id, else `conf`) or of classes
+    not in `class_ids` go; per-class NMS at `iou`.
     Boxes are x1, y1, x2, y2 in net-input pixels.
     """
     rows = rows.float()
-    rows = rows[rows[:, 4] >= conf]  # score = objectness x p(class) <= objectness: cheap cut
+    lowest = min([conf, *(class_conf or {}).values()])
+    rows = rows[rows[:, 4] >= lowest]  # score = objectness x p(class) <= objectness: cheap cut
     scores, classes = (rows[:, 5:] * rows[:, 4:5]).max(dim=1)  # (N,), (N,)
-    keep = scores >= conf
+    if class_conf:
+        needed = torch.full((rows.shape[1] - 5,), conf, device=rows.device)
+        for class_id, value in class_conf.items():
+            needed[class_id] = value
+        keep = scores >= needed[classes]
+    else:
+        keep = scores >= conf
     if class_ids is not None:
         keep &= torch.isin(classes, torch.tensor(list(class_ids), device=rows.device))
     rows, scores, classes = rows[keep], scores[keep], classes[keep]
@@ -177,11 +187,19 @@ def refilter(
     conf: float,
     iou: float,
     classes: Iterable[str] | None = None,
+    class_conf: Mapping[str, float] | None = None,
 ) -> list[Detection]:
-    """What a results page does with stored candidates when a slider moves: filter, then NMS."""
+    """What a results page does with stored candidates when a slider moves: filter, then NMS.
+
+    A box stays when its score reaches its class's own confidence (`class_conf`, by class
+    name) or, for a class without one, the global `conf`.
+    """
     allowed = None if classes is None else set(classes)
     kept = [
-        d for d in candidates if d.score >= conf and (allowed is None or d.class_name in allowed)
+        d
+        for d in candidates
+        if d.score >= threshold(d.class_name, conf, class_conf)
+        and (allowed is None or d.class_name in allowed)
     ]
     if not kept:
         return []
@@ -258,11 +276,17 @@ class Detector:
         iou: float = 0.45,
         classes: Iterable[str] | None = None,
         *,
+        class_conf: Mapping[str, float] | None = None,
         batch_size: int = 8,
         limit: int = MAX_DETECTIONS,
     ) -> list[list[Detection]]:
-        """Detections for each picture, best first, boxes in the picture's pixels."""
+        """Detections for each picture, best first, boxes in the picture's pixels.
+
+        `class_conf` gives some classes (by name) their own confidence instead of `conf`.
+        """
         class_ids = None if classes is None else self.class_ids(classes)
+        own = dict(class_conf or {})
+        by_id = dict(zip(self.class_ids(own), own.values(), strict=True))
         results: list[list[Detection]] = []
         for start in range(0, len(images), batch_size):
             batch, boxes_back = self.preprocess(images[start : start + batch_size])
@@ -273,6 +297,7 @@ class Detector:
                     conf=conf,
                     iou=iou,
                     class_ids=class_ids,
+                    class_conf=by_id,
                     limit=limit,
                 )
                 results.append(self._to_detections(*kept, lb))

@@ -9,6 +9,7 @@ const state = {
   conf: 0.25,
   iou: 0.45,
   allowed: null, // Set of class names shown, or null for all
+  classConf: {}, // class name -> its own confidence (others use conf)
   classNames: [],
   pictures: new Map(), // index -> {entry, candidates, shown, card, frame, count}
   configured: false, // sliders set from the job's params (once: then they are the user's)
@@ -126,7 +127,7 @@ function redraw() {
     for (const d of pic.candidates) {
       if (!perClass.has(d.class)) perClass.set(d.class, { id: d.class_id, count: 0 });
     }
-    const all = refilter(pic.candidates, state.conf, state.iou, null);
+    const all = refilter(pic.candidates, state.conf, state.iou, null, state.classConf);
     for (const d of all) perClass.get(d.class).count++;
     // Per-class NMS: hiding a class never changes the boxes of another.
     pic.shown = state.allowed ? all.filter((d) => state.allowed.has(d.class)) : all;
@@ -166,8 +167,33 @@ function renderClasses(perClass) {
     n.className = "det-n";
     n.textContent = row.count;
     label.append(input, swatch, text, n);
-    box.append(label);
+    box.append(label, ownConfInput(row.name));
   }
+}
+
+// A class's own confidence: empty means the global slider. Committed on change (Enter,
+// leaving the field, the arrows), since the list is rebuilt on every redraw.
+function ownConfInput(name) {
+  const own = document.createElement("input");
+  own.type = "number";
+  own.className = "det-own";
+  own.min = $("det-conf").min;
+  own.max = "1";
+  own.step = "0.01";
+  own.placeholder = state.conf.toFixed(2);
+  own.title = `Confidence for ${name} only (empty: the slider's)`;
+  own.setAttribute("aria-label", own.title);
+  own.dataset.class = name;
+  if (Object.hasOwn(state.classConf, name)) own.value = state.classConf[name];
+  own.addEventListener("change", () => {
+    const value = own.value === "" ? NaN : Number(own.value);
+    const next = { ...state.classConf };
+    if (Number.isFinite(value) && value >= Number(own.min) && value <= 1) next[name] = value;
+    else delete next[name];  // empty or out of range: back to the global confidence
+    state.classConf = next;
+    redraw();
+  });
+  return own;
 }
 
 function presentClasses() {
@@ -189,6 +215,7 @@ function applySettings(settings) {
   $("det-conf").value = settings.conf ?? 0.25;
   $("det-iou").value = settings.iou ?? 0.45;
   state.allowed = settings.classes && settings.classes.length ? new Set(settings.classes) : null;
+  state.classConf = { ...(settings.class_conf || {}) };
 }
 
 function describeModel(result) {
@@ -230,6 +257,8 @@ function sortedPictures() {
 const round1 = (v) => Math.round(v * 10) / 10;
 const stem = () => `detections-${currentJob().id.slice(0, 8)}`;
 
+const ownConfText = () => Object.entries(state.classConf).map(([k, v]) => `${k}=${v}`).join(", ");
+
 function exportJSON() {
   const out = sortedPictures().map((p) => ({
     image: p.entry.name, width: p.entry.width, height: p.entry.height,
@@ -253,7 +282,9 @@ function exportCOCO() {
     }
   }
   const coco = {
-    info: { description: `CNN Studio detections, confidence ≥ ${state.conf}, IoU ${state.iou}`,
+    info: { description: `CNN Studio detections, confidence ≥ ${state.conf}` +
+              `${ownConfText() ? ` (${ownConfText()})` : ""}, IoU ${state.iou}`,
+            class_conf: { ...state.classConf },
             date_created: new Date().toISOString() },
     images, annotations,
     categories: names.map((name, i) => ({ id: i + 1, name, supercategory: "object" })),

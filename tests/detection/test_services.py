@@ -53,11 +53,14 @@ def test_a_job_too_long_is_told_how_many_pictures_fit():
 
 
 def test_starting_values_come_only_from_a_detection_job():
-    defaults = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": []}
+    defaults = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [], "class_conf": ""}
     assert detect_initial_from(None) == defaults
     assert detect_initial_from(Job(kind="countdown", params={"conf": 0.9})) == defaults
-    earlier = Job(kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "x": 1})
-    assert detect_initial_from(earlier) == {"conf": 0.6, "iou": 0.3, "classes": ["cat"]}
+    earlier = Job(kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "x": 1,
+                                     "class_conf": {"cup": 0.5, "dog": 0.35}})  # fmt: skip
+    assert detect_initial_from(earlier) == {
+        "conf": 0.6, "iou": 0.3, "classes": ["cat"], "class_conf": "cup=0.5, dog=0.35"
+    }  # fmt: skip
 
 
 @pytest.mark.django_db
