@@ -7,7 +7,8 @@ a job's memory follows its largest picture, not how many it has (services.estima
 
 For each picture the worker stores the normalised original (EXIF-rotated, RGB), every
 candidate box above the engine's low floor (so the page re-filters without running the
-model again) and a PNG annotated at the job's own thresholds.
+model again), its X-ray (detection.xray: grids, anchors, objectness, every candidate before
+NMS with the cell and anchor it came from) and a PNG annotated at the job's own thresholds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from detection.annotate import annotate
 from detection.modelcard import MODEL_CARD
 from detection.services import KIND, model_card
 from detection.thresholds import format_class_conf
+from detection.xray import candidates as xray_candidates
+from detection.xray import look, xray
 from detection.yolo import Detection, Detector, refilter
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.pictures import (
@@ -136,7 +139,8 @@ def detect_one(
     ctx: JobContext, detector: Detector, request: DetectRequest, index: int, picture: Picture
 ) -> PictureDone:
     image = picture.image
-    candidates = detector.candidates([image])[0]
+    seen = look(detector, image)  # one forward pass for the candidates and the X-ray
+    candidates = xray_candidates(detector, seen)
     kept = refilter(
         candidates,
         conf=request.conf,
@@ -157,6 +161,9 @@ def detect_one(
             f"{stem}.candidates.json", json.dumps(candidate_doc).encode()
         ),
         "annotated_url": annotated_url,
+        "xray_url": ctx.save_file(
+            f"{stem}.xray.json", json.dumps(xray(detector, seen), allow_nan=False).encode()
+        ),
         "candidates": len(candidates),
         "found": len(kept),
     }

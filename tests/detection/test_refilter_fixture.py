@@ -1,7 +1,8 @@
 """The results page re-filters boxes in JavaScript (static/detection/refilter.js); the
-worker uses detection.yolo.refilter (per-class confidences too). Both are checked
-tests/fixtures/refilter.json (replayed by tests/js/refilter.test.mjs), so they cannot drift;
-likewise the class colours (tests/fixtures/class_colours.json, detection.annotate).
+worker uses detection.yolo.refilter (per-class confidences too). Both are checked against
+one committed fixture, tests/fixtures/refilter.json (replayed by tests/js/refilter.test.mjs),
+so they cannot drift; likewise the class colours (tests/fixtures/class_colours.json,
+detection.annotate).
 
 Regenerate the fixture after a deliberate change of the Python side:
     .venv/bin/python -m tests.detection.test_refilter_fixture

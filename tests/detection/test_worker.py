@@ -98,6 +98,15 @@ def test_a_job_detects_reports_per_picture_and_stores_boxes_in_picture_pixels(st
         assert 0 <= x1 < x2 <= 160 and 0 <= y1 < y2 <= 160
     assert oranges["found"] == sum(1 for d in found if d["score"] >= 0.25) - _merged(found)
 
+    xray = json.loads(_get(client, oranges["xray_url"]))
+    assert [h["grid"] for h in xray["heads"]] == [[13, 13], [26, 26]]
+    assert xray["letterbox"] == {"scale_x": 2.6, "scale_y": 2.6, "pad_x": 0, "pad_y": 0,
+                                 "width": 160, "height": 160}  # fmt: skip
+    oranges_seen = [c for c in xray["candidates"] if c["class"] == "orange"]
+    assert len(oranges_seen) >= oranges["found"] and xray["candidates"][0]["score"] == max(
+        d["score"] for d in found
+    )
+
     annotated = Image.open(io.BytesIO(_get(client, oranges["annotated_url"])))
     assert annotated.format == "PNG" and annotated.size == (160, 160)
     original = Image.open(io.BytesIO(_get(client, sideways["url"])))
