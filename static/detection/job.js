@@ -4,6 +4,7 @@
 import { $, make } from "../webapp/dom.js";
 import { currentJob, watchJob } from "../webapp/jobpage.js";
 import { classColour, refilter } from "./refilter.js";
+import { XrayView } from "./xray.js";
 
 const state = {
   conf: 0.25,
@@ -60,7 +61,24 @@ function pictureCard(entry) {
   original.textContent = "Original";
   foot.append(png, server, original);
   card.append(head, frame, foot);
-  return { card, frame, img, count };
+  let xray = null;
+  if (entry.xray_url) {
+    xray = new XrayView(entry, () => ({
+      conf: state.conf, iou: state.iou, classConf: state.classConf, allowed: state.allowed,
+    }));
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "linklike small det-xray-toggle";
+    button.textContent = "X-ray: how YOLO got these boxes";
+    button.setAttribute("aria-expanded", "false");
+    button.addEventListener("click", async () => {
+      await xray.toggle();
+      button.setAttribute("aria-expanded", String(!xray.element.hidden));
+    });
+    foot.prepend(button);
+    card.append(xray.element);
+  }
+  return { card, frame, img, count, xray };
 }
 
 async function addPicture(entry) {
@@ -135,6 +153,7 @@ function redraw() {
     pic.count.textContent = `${pic.shown.length} object${pic.shown.length === 1 ? "" : "s"}`;
     pic.count.className = "badge det-count" + (pic.shown.length ? " succeeded" : "");
     drawBoxes(pic);
+    if (pic.xray) pic.xray.draw();
   }
   $("det-total").textContent = loaded
     ? `${total} object${total === 1 ? "" : "s"} in ${loaded} picture${loaded === 1 ? "" : "s"}`

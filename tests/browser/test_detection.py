@@ -110,3 +110,71 @@ def test_upload_see_boxes_filter_them_live_and_export(page, make_user, tmp_path)
     page.set_viewport_size({"width": 420, "height": 900})  # a phone: one column
     page.screenshot(path=str(SHOTS / "detection_job_narrow.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_per_class_confidence_and_the_xray(page, make_user, tmp_path):
+    """A class's own confidence re-filters like the slider does; the X-ray draws the grids,
+    the final boxes with their cells, NMS step by step and the IoU explorer."""
+    browser_login(page, make_user("xavi"))
+    page.goto("/detect/")
+    picture = tmp_path / "oranges.png"
+    picture.write_bytes(oranges_png())
+    page.set_input_files("#id_pictures", str(picture))
+    page.fill("#id_class_conf", "orange=0.3")
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    boxes = page.locator("#det-pictures .det-box")
+    own = page.locator(".det-own[data-class=orange]")
+    expect(own).to_have_value("0.3")  # the job's own per-class setting
+    expect(boxes.first).to_be_visible()
+    at_own = boxes.count()
+
+    # The slider at 0.3 with no own value shows what orange=0.3 showed; orange=0.4 fewer.
+    own.fill("")
+    own.press("Enter")
+    page.locator("#det-conf").fill("0.3")
+    expect(boxes).to_have_count(at_own)
+    page.locator("#det-conf").fill("0.25")
+    own.fill("0.4")
+    own.press("Enter")
+    expect(boxes).not_to_have_count(at_own)
+    at_high = boxes.count()
+    assert 1 <= at_high < at_own
+    with page.expect_download() as info:
+        page.click("#det-export-coco")
+    coco = json.loads(open(info.value.path()).read())
+    assert coco["info"]["class_conf"] == {"orange": 0.4} and len(coco["annotations"]) == at_high
+
+    page.click(".det-xray-toggle")
+    xray = page.locator(".det-xray")
+    expect(xray.locator(".det-xray-svg")).to_be_visible()
+    expect(xray.locator(".det-xray-final")).to_have_count(at_high)  # the page's final boxes
+    assert xray.locator(".det-xray-grid line").count() == 14 + 14  # 13x13 grid lines
+    expect(xray.locator(".det-xray-summary")).to_contain_text("out of 2535 (13×13×3 + 26×26×3)")
+    xray.locator("input[data-layer=heat0]").check()
+    assert xray.locator(".det-xray-heat rect").count() > 0
+    xray.locator("input[data-layer=anchors]").check()
+    expect(xray.locator(".det-xray-anchor")).to_have_count(6)
+    xray.locator(".det-xray-final").first.click(force=True)
+    expect(xray.locator(".det-xray-explain")).to_contain_text("from the 13×13 grid, row")
+
+    xray.locator("input[data-layer=nms]").check()
+    step = xray.locator(".det-xray-step")
+    expect(step).to_contain_text(f"Step 1 of {at_high}: keep orange")
+    for _ in range(at_high - 1):
+        xray.locator("[data-role=nms-next]").click()
+    expect(step).to_contain_text(f"Step {at_high} of {at_high}")
+
+    out = xray.locator(".det-iou-out")
+    before = out.inner_text()
+    first = xray.locator(".det-iou-box").first.bounding_box()
+    page.mouse.move(first["x"] + 10, first["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(first["x"] + 60, first["y"] + 30, steps=5)
+    page.mouse.up()
+    expect(out).not_to_have_text(before)
+    assert "IoU 0." in out.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "detection_xray.png"), full_page=True)
+    assert page.js_errors == []
