@@ -111,9 +111,7 @@ def where(look_: Look, index: int) -> tuple[int, int, int, int]:
 
 def candidates(detector: Detector, look_: Look) -> list[Detection]:
     """What `Detector.candidates` gives for this picture, from the same forward pass."""
-    kept = select(
-        look_.rows, net_size=look_.net_size, conf=CANDIDATE_FLOOR, iou=CANDIDATE_IOU
-    )
+    kept = select(look_.rows, net_size=look_.net_size, conf=CANDIDATE_FLOOR, iou=CANDIDATE_IOU)
     return detector._to_detections(*kept, look_.letterbox)
 
 
@@ -138,20 +136,22 @@ def xray(
         head, row, col, anchor = where(look_, index)
         t = look_.heads[head].raw[anchor, :4, row, col].tolist()
         class_id = int(classes[index])
-        found.append({
-            "id": n,
-            "head": head,
-            "row": row,
-            "col": col,
-            "anchor": anchor,
-            "t": [round(v, 5) for v in t],
-            "objectness": round(float(rows[index, 4]), 5),
-            "class": detector.class_names[class_id],
-            "class_id": class_id,
-            "score": round(float(scores[index]), 4),
-            "net_box": [round(v, 2) for v in boxes[index].tolist()],
-            "box": [round(v, 1) for v in picture_box],
-        })  # fmt: skip
+        found.append(
+            {
+                "id": n,
+                "head": head,
+                "row": row,
+                "col": col,
+                "anchor": anchor,
+                "t": [round(v, 5) for v in t],
+                "objectness": round(float(rows[index, 4]), 5),
+                "class": detector.class_names[class_id],
+                "class_id": class_id,
+                "score": round(float(scores[index]), 4),
+                "net_box": [round(v, 2) for v in boxes[index].tolist()],
+                "box": [round(v, 1) for v in picture_box],
+            }
+        )
     lb = look_.letterbox
     heads = []
     start = 0
@@ -160,19 +160,25 @@ def xray(
         A = head.raw.shape[0]
         objectness = rows[start : start + H * W * A, 4].view(H, W, A).amax(dim=2)
         start += H * W * A
-        heads.append({
-            "grid": [H, W],
-            "stride": [w / W, h / H],
-            "anchors": [[round(v, 2) for v in a] for a in head.anchors.tolist()],
-            "scale_x_y": head.scale_x_y,
-            "objectness": [round(v, 3) for v in objectness.flatten().tolist()],
-        })  # fmt: skip
+        heads.append(
+            {
+                "grid": [H, W],
+                "stride": [w / W, h / H],
+                "anchors": [[round(v, 2) for v in a] for a in head.anchors.tolist()],
+                "scale_x_y": head.scale_x_y,
+                "objectness": [round(v, 3) for v in objectness.flatten().tolist()],
+            }
+        )
     return {
         "net": [w, h],
         "letterbox": {
-            "scale_x": lb.scale_x, "scale_y": lb.scale_y, "pad_x": lb.pad_x, "pad_y": lb.pad_y,
-            "width": lb.width, "height": lb.height,
-        },  # fmt: skip
+            "scale_x": lb.scale_x,
+            "scale_y": lb.scale_y,
+            "pad_x": lb.pad_x,
+            "pad_y": lb.pad_y,
+            "width": lb.width,
+            "height": lb.height,
+        },
         "floor": floor,
         "limit": limit,
         "above_floor": int((scores >= floor).sum()),
