@@ -177,7 +177,7 @@ def explain(truth: Sequence[Truth], found: Sequence[Found], conf: float) -> list
         elif other[1] >= MATCH_IOU:
             why = f"wrong class: it is labelled {other[0].class_name}"
         elif best_same >= LOW_IOU:
-            why = f"low IoU: {best_same:.2f} with a {d.class_name}, under {MATCH_IOU}"
+            why = f"low IoU: {best_same:.2f} with the nearest labelled {d.class_name}"
         else:
             why = "background: no labelled object there"
         out.append({**item, "kind": "fp", "iou": round(max(best_same, other[1]), 3), "why": why})

@@ -12,10 +12,11 @@ from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
 
+from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.services import DEFAULT_CONF, DEFAULT_IOU
 from detection.thresholds import parse_class_conf
 from webapp.pictures import PictureInfo
-from webapp.tools import MultipleFileField, upload_limits, uploads_probe
+from webapp.tools import MultipleFileField, upload_limits, upload_read, uploads_probe
 
 
 class DetectForm(forms.Form):
@@ -45,6 +46,13 @@ class DetectForm(forms.Form):
         "“cup=0.5, person=0.3”. You can change these on the results page too.",
     )
 
+    labels = MultipleFileField(
+        required=False,
+        help_text="Optional: your own labels for these pictures, to measure the model on "
+        "them (mAP). One COCO .json file, or YOLO .txt files (one per picture, named like it, "
+        "with classes.txt or obj.names if your class numbers are your own), or a zip of them.",
+    )
+
     def __init__(
         self, *args, class_names: list[str], floor: float, max_iou: float, **kwargs
     ) -> None:
@@ -57,6 +65,7 @@ class DetectForm(forms.Form):
             field.validators += [MinValueValidator(low), MaxValueValidator(high)]
             field.widget.attrs.update(min=low, max=high, step=0.01)
         self.found: list[PictureInfo] = []  # the pictures the uploads declare, once valid
+        self.labelled = 0  # objects in the labels, once valid
 
     def clean_pictures(self) -> list:
         """Check every upload from its headers; refuse the lot on any problem."""
@@ -87,6 +96,20 @@ class DetectForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        labels = data.get("labels") or []
+        if labels and self.found:
+            limits = upload_limits()
+            try:
+                files = label_files(((u.name, upload_read(u, limits)) for u in labels), limits)
+                sizes = [PictureSize(p.name, p.width, p.height) for p in self.found]
+                truth = read_labels(files, sizes, self.class_names)
+            except LabelError as exc:
+                for problem in exc.problems[:20]:
+                    self.add_error("labels", problem)
+                if len(exc.problems) > 20:
+                    self.add_error("labels", f"… and {len(exc.problems) - 20} more problems")
+            else:
+                self.labelled = sum(len(v) for v in truth.values())
         for field in ("conf", "iou"):
             value = data.get(field)
             if value is not None:

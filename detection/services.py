@@ -83,6 +83,7 @@ def detect_create(
     iou: float,
     classes: Sequence[str],
     class_conf: dict[str, float] | None = None,
+    labels: Sequence[UploadedFile] = (),
 ) -> Job:
     """Store the uploads (checked from their headers: `pictures` is what they declare)
     and queue a detection job for them; raises JobRefused when over a limit or budget."""
@@ -92,15 +93,21 @@ def detect_create(
         upload.seek(0)
         files[f"upload-{index:03d}"] = upload
         names.append(upload.name)
+    for index, upload in enumerate(labels):  # checked by the form; read again by the worker
+        upload.seek(0)
+        files[f"labels-{index:03d}"] = upload
     title = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
     if len(pictures) != len(names):
         title += f" ({len(pictures)} pictures)"
+    if labels:
+        title += ", with labels"
     params = {
         "conf": conf,
         "iou": iou,
         "classes": list(classes),
         "class_conf": dict(class_conf or {}),
         "upload_names": names,
+        "label_names": [u.name for u in labels],  # any: the job also measures mAP on them
         # what the cost estimate reads: how many pictures, their pixels, the largest one
         "picture_count": len(pictures),
         "pixels": sum(p.pixels for p in pictures),

@@ -38,6 +38,7 @@ def new(request: HttpRequest) -> HttpResponse:
                     iou=form.cleaned_data["iou"],
                     classes=form.cleaned_data["classes"],
                     class_conf=form.cleaned_data["class_conf"],
+                    labels=form.cleaned_data["labels"],
                 )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)

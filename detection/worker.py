@@ -22,12 +22,14 @@ from typing import Any
 from PIL import Image
 
 from detection.annotate import annotate
+from detection.evaluate import evaluate, explain
+from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.modelcard import MODEL_CARD
 from detection.services import KIND, model_card
-from detection.thresholds import format_class_conf
+from detection.thresholds import format_class_conf, threshold
 from detection.xray import candidates as xray_candidates
 from detection.xray import look, xray
-from detection.yolo import Detection, Detector, refilter
+from detection.yolo import Detection, Detector, refilter, select
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.pictures import (
     Picture,
@@ -52,6 +54,7 @@ class DetectRequest:
     uploads: list[tuple[str, bytes]]  # (file name as uploaded, its bytes), in upload order
     total: int  # pictures in all uploads together
     limits: UploadLimits
+    labels: list[tuple[str, bytes]]  # label files (zips opened), when the job measures mAP
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class PictureDone:
     entry: dict[str, Any]  # the `picture` event's payload, also kept in Job.result
     detections: dict[str, Any]  # this picture in detections.json
     annotated: dict[str, str]  # the annotated PNG as a result file
+    size: PictureSize  # the picture as decoded (upright)
+    low: list[Detection]  # detections down to EVAL_FLOOR, for mAP (only when labelled)
 
 
 def parse(ctx: JobContext) -> DetectRequest:
@@ -66,7 +71,7 @@ def parse(ctx: JobContext) -> DetectRequest:
     (the form did it, but the limits may have changed since)."""
     params = ctx.params
     names = params.get("upload_names", [])
-    keys = sorted(params.get("inputs", {}))
+    keys = sorted(k for k in params.get("inputs", {}) if k.startswith("upload-"))
     uploads = [
         (names[i] if i < len(names) else key, ctx.read_input(key)) for i, key in enumerate(keys)
     ]
@@ -78,6 +83,20 @@ def parse(ctx: JobContext) -> DetectRequest:
         raise JobError(str(exc)) from exc
     if not infos:
         raise JobError("This job has no pictures.")
+    label_names = params.get("label_names") or []
+    label_keys = sorted(k for k in params.get("inputs", {}) if k.startswith("labels-"))
+    labels: list[tuple[str, bytes]] = []
+    if label_keys:
+        try:  # checked by the form; again here, before any work, with the same rules
+            labels = label_files(
+                [(label_names[i] if i < len(label_names) else key, ctx.read_input(key))
+                 for i, key in enumerate(label_keys)],
+                limits,
+            )  # fmt: skip
+            names_ = load_class_names()
+            read_labels(labels, [PictureSize(i.name, i.width, i.height) for i in infos], names_)
+        except LabelError as exc:
+            raise JobError(f"The labels cannot be used: {exc}") from exc
     return DetectRequest(
         conf=float(params["conf"]),
         iou=float(params["iou"]),
@@ -86,7 +105,20 @@ def parse(ctx: JobContext) -> DetectRequest:
         uploads=uploads,
         total=len(infos),
         limits=limits,
+        labels=labels,
     )
+
+
+EVAL_FLOOR = 0.005  # lowest score counted for mAP (COCO-style evaluations go low)
+
+
+def load_class_names() -> list[str]:
+    """The default model's class names, without loading the model."""
+    try:
+        path = model_path(MODEL_CARD.names)
+    except ModelFileError as exc:
+        raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
+    return [n.strip() for n in path.read_text().splitlines() if n.strip()]
 
 
 def load(ctx: JobContext) -> Detector:
@@ -148,6 +180,10 @@ def detect_one(
         classes=request.classes or None,
         class_conf=request.class_conf,
     )
+    low = []
+    if request.labels:  # mAP counts every box down to a low floor, as COCO's evaluation does
+        boxes = select(seen.rows, net_size=seen.net_size, conf=EVAL_FLOOR, iou=request.iou)
+        low = detector._to_detections(*boxes, seen.letterbox)
     stem = f"picture-{index + 1:03d}"
     size = {"width": image.width, "height": image.height}
     candidate_doc = {"name": picture.name, **size, "candidates": [d.to_dict() for d in candidates]}
@@ -175,6 +211,8 @@ def detect_one(
             "url": annotated_url,
             "label": f"{picture.name}, annotated (PNG)",
         },
+        size=PictureSize(picture.name, image.width, image.height),
+        low=low,
     )
 
 
@@ -191,7 +229,9 @@ def export(
         "url": summary_url,
         "label": f"Detections at confidence {request.conf:g}{own}, IoU {request.iou:g} (JSON)",
     }
+    evaluation = evaluate_labels(ctx, detector, request, done) if request.labels else None
     return {
+        **({"evaluation": evaluation} if evaluation else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
         "class_names": detector.class_names,
@@ -201,6 +241,43 @@ def export(
         "classes": request.classes,
         "class_conf": request.class_conf,
         "device": str(detector.device),
+    }
+
+
+def evaluate_labels(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """mAP on the job's labels (pycocotools, detection.evaluate) and, at the job's own
+    thresholds, each picture's hits, false positives (with why) and misses.
+    Stores evaluation.json; returns its summary for Job.result."""
+    sizes = [d.size for d in done]
+    try:  # again with the decoded (upright) sizes; pixel boxes follow the picture
+        truth = read_labels(request.labels, sizes, detector.class_names)
+    except LabelError as exc:
+        raise JobError(f"The labels cannot be used: {exc}") from exc
+    found = {d.size.name: d.low for d in done}
+    metric = evaluate(sizes, truth, found, detector.class_names)
+    outcomes = []
+    for d in done:
+        shown = [
+            x for x in d.low
+            if x.score >= threshold(x.class_name, request.conf, request.class_conf)
+            and (not request.classes or x.class_name in request.classes)
+        ]  # fmt: skip
+        outcomes.append({"index": d.entry["index"], "name": d.size.name,
+                         "outcomes": explain(truth[d.size.name], shown, 0.0)})  # fmt: skip
+    counts = {k: sum(o["kind"] == k for p in outcomes for o in p["outcomes"])
+              for k in ("tp", "fp", "miss")}  # fmt: skip
+    doc = {**metric, "floor": EVAL_FLOOR, "conf": request.conf, "iou": request.iou,
+           "class_conf": request.class_conf, "counts": counts, "pictures": outcomes}  # fmt: skip
+    url = ctx.save_file("evaluation.json", json.dumps(doc, allow_nan=False).encode())
+    return {
+        "url": url,
+        "map50": metric["map50"],
+        "map": metric["map"],
+        "labelled": metric["labelled"],
+        "counts": counts,
+        "classes": [{k: v for k, v in c.items() if k != "pr"} for c in metric["classes"]],
     }
 
 

@@ -4,6 +4,7 @@
 import { $, make } from "../webapp/dom.js";
 import { currentJob, watchJob } from "../webapp/jobpage.js";
 import { classColour, refilter } from "./refilter.js";
+import { showEvaluation } from "./evaluation.js";
 import { XrayView } from "./xray.js";
 
 const state = {
@@ -376,6 +377,7 @@ function onSnapshot(job) {
   if (pictures.length || state.pictures.size) $("det-app").hidden = false;
   pictures.forEach(addPicture);
   redraw();
+  if (result.evaluation) showEvaluation(result.evaluation, state.pictures);
 }
 
 function onEvent(ev) {

@@ -178,3 +178,34 @@ def test_per_class_confidence_and_the_xray(page, make_user, tmp_path):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "detection_xray.png"), full_page=True)
     assert page.js_errors == []
+
+
+def test_map_on_own_labels_with_the_gallery_of_errors(page, make_user, tmp_path):
+    browser_login(page, make_user("mira"))
+    page.goto("/detect/")
+    picture = tmp_path / "oranges.png"
+    picture.write_bytes(oranges_png())
+    labels = tmp_path / "oranges.txt"
+    # An orange where YOLOv3-tiny finds one (bottom right) and a cup that is not there.
+    labels.write_text("49 0.75 0.78 0.2 0.2\n41 0.2 0.2 0.2 0.2\n")
+    page.set_input_files("#id_pictures", str(picture))
+    page.locator(".det-labels summary").click()
+    page.set_input_files("#id_labels", str(labels))
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+
+    panel = page.locator("#det-eval")
+    expect(panel).to_be_visible()
+    assert re.fullmatch(r"\d+\.\d", page.locator("#det-eval-map50").inner_text())
+    expect(page.locator("#det-eval-classes tbody tr")).to_have_count(2)  # orange, cup
+    expect(page.locator("#det-eval-pr svg")).to_be_visible()
+    page.select_option("#det-eval-filter", "miss")
+    expect(page.locator(".det-eval-tile.miss").first).to_contain_text("missed: cup")
+    page.select_option("#det-eval-filter", "all")
+    kinds = {page.locator(".det-eval-tile").nth(i).get_attribute("data-kind")
+             for i in range(page.locator(".det-eval-tile").count())}  # fmt: skip
+    assert "miss" in kinds and len(kinds) >= 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "detection_evaluation.png"), full_page=True)
+    assert page.js_errors == []
