@@ -15,13 +15,17 @@ from django.template.defaultfilters import filesizeformat
 from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.services import DEFAULT_CONF, DEFAULT_IOU
 from detection.thresholds import parse_class_conf
+from detection.video import VideoError, VideoInfo, VideoLimits, probe_video
 from webapp.pictures import PictureInfo
 from webapp.tools import MultipleFileField, upload_limits, upload_read, uploads_probe
 
 
 class DetectForm(forms.Form):
-    pictures = MultipleFileField(
-        error_messages={"required": "Choose at least one picture or a zip of pictures."},
+    pictures = MultipleFileField(required=False)
+    video = forms.FileField(
+        required=False,
+        help_text="Or one short clip instead of pictures: MP4, MOV or WebM, at most "
+        f"{VideoLimits().max_seconds:.0f} s and {VideoLimits().max_side} pixels on a side.",
     )
     conf = forms.FloatField(
         label="Confidence",
@@ -66,10 +70,30 @@ class DetectForm(forms.Form):
             field.widget.attrs.update(min=low, max=high, step=0.01)
         self.found: list[PictureInfo] = []  # the pictures the uploads declare, once valid
         self.labelled = 0  # objects in the labels, once valid
+        self.video_info: VideoInfo | None = None  # the clip's declared facts, once valid
+
+    def clean_video(self):
+        """Check the clip from its headers (container, size, length, frames)."""
+        upload = self.cleaned_data.get("video")
+        if not upload:
+            return None
+        limits = VideoLimits(max_bytes=upload_limits().max_bytes)
+        if upload.size > limits.max_bytes:
+            raise forms.ValidationError(
+                f"{upload.name}: {filesizeformat(upload.size)} is more than the "
+                f"{filesizeformat(limits.max_bytes)} allowed per file."
+            )
+        try:
+            self.video_info = probe_video(upload_read(upload, upload_limits()), upload.name, limits)
+        except VideoError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return upload
 
     def clean_pictures(self) -> list:
         """Check every upload from its headers; refuse the lot on any problem."""
         uploads = self.cleaned_data["pictures"]
+        if not uploads:
+            return []
         limits = upload_limits()
         total_bytes = sum(u.size for u in uploads)
         if total_bytes > limits.max_unzipped_bytes:
@@ -96,6 +120,14 @@ class DetectForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        has_pictures = bool(data.get("pictures")) or "pictures" in self.errors
+        has_video = bool(data.get("video")) or "video" in self.errors
+        if not has_pictures and not has_video:
+            self.add_error("pictures", "Choose at least one picture, a zip of pictures, or a clip.")
+        elif has_pictures and has_video:
+            self.add_error("video", "Send pictures or one clip, not both in one job.")
+        if has_video and data.get("labels"):
+            self.add_error("labels", "Labels go with pictures; a clip is not measured.")
         labels = data.get("labels") or []
         if labels and self.found:
             limits = upload_limits()

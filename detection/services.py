@@ -16,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
 from detection.thresholds import format_class_conf
+from detection.video import VideoInfo, VideoLimits
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.modelfiles import ModelFileError, model_path
@@ -116,6 +117,36 @@ def detect_create(
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
 
 
+def video_create(
+    *,
+    user,
+    upload: UploadedFile,
+    info: VideoInfo,
+    conf: float,
+    iou: float,
+    classes: Sequence[str],
+    class_conf: dict[str, float] | None = None,
+) -> Job:
+    """Store a clip (checked from its headers: `info`) and queue its detection; the same
+    kind as pictures, in the video mode. Raises JobRefused when over a limit or budget."""
+    upload.seek(0)
+    limits = VideoLimits()
+    params = {
+        "mode": "video",
+        "conf": conf,
+        "iou": iou,
+        "classes": list(classes),
+        "class_conf": dict(class_conf or {}),
+        "video_name": upload.name,
+        "batch_size": VIDEO_BATCH,
+        # what the cost estimate reads
+        "frame_count": min(info.frames, limits.max_frames),
+        "frame_pixels": info.pixels,
+    }
+    title = f"{upload.name} ({info.seconds:.1f} s video)"
+    return job_create(user=user, kind=KIND, params=params, files={"video": upload}, title=title)
+
+
 # The cost model, fitted to jobs run by a real worker on the project's 2-core machine
 # (docs/detection.md, "What a job costs"; `bench/bench_detection_cost.py worker`).
 # Memory: the worker with torch and the model loaded, a few copies of the largest picture
@@ -132,8 +163,35 @@ PER_PICTURE_S = 0.1
 PER_PIXEL_S = 0.6e-6
 
 
+# A clip (CPU, `bench/bench_detection_video.py`): per frame the network on a batch, the
+# drawing and VP9 encoding (per pixel); memory holds one batch of frames, drawn copies and
+# the encoded clip.
+VIDEO_BATCH = 8
+VIDEO_PER_FRAME_S = 0.08
+VIDEO_PER_PIXEL_S = 0.03e-6
+VIDEO_BYTES_PER_PIXEL = 40.0  # of one frame (a batch of decoded, letterboxed, drawn copies)
+
+
+def estimate_video(params: dict[str, Any], budget: Budget) -> JobCost:
+    frames = max(int(params.get("frame_count", 1)), 1)
+    pixels = float(params.get("frame_pixels", 0))
+    memory_mb = BASE_MB + VIDEO_BYTES_PER_PIXEL * pixels * VIDEO_BATCH / 8 / 2**20 + 50
+    per_frame = VIDEO_PER_FRAME_S + VIDEO_PER_PIXEL_S * pixels
+    runtime_s = LOAD_S + frames * per_frame
+    fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_frame / 30))
+    return JobCost(
+        memory_mb=memory_mb,
+        runtime_s=runtime_s,
+        lower={"memory": "send a clip of a smaller size", "runtime": f"send a shorter clip "
+               f"(at most {fewer:,} s at 30 frames a second)"},
+    )  # fmt: skip
+
+
 def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
-    """Peak memory and run time of a detection job from its pictures' declared sizes."""
+    """Peak memory and run time of a detection job from its pictures' declared sizes
+    (or its clip's: `estimate_video`)."""
+    if params.get("mode") == "video":
+        return estimate_video(params, budget)
     count = max(int(params.get("picture_count", 1)), 1)
     pixels = float(params.get("pixels", 0))
     largest = float(params.get("largest_pixels", 0))

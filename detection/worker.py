@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from detection import videojob
 from detection.annotate import annotate
 from detection.evaluate import evaluate, explain
 from detection.labels import LabelError, PictureSize, label_files, read_labels
@@ -282,7 +283,10 @@ def evaluate_labels(
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
-    """The `detect` job: see the module's docstring."""
+    """The `detect` job: see the module's docstring (a clip: detection.videojob)."""
+    if ctx.params.get("mode") == "video":
+        clip = videojob.parse(ctx)
+        return videojob.run_video(ctx, load(ctx), clip)
     request = parse(ctx)
     detector = load(ctx)
     return export(ctx, detector, request, loop(ctx, detector, request))

@@ -112,7 +112,7 @@ def _refused(client, files, message: str, status: int = 400, **fields) -> None:
 
 
 def test_no_file(logged_in):
-    _refused(logged_in, [], "Choose at least one picture or a zip of pictures.")
+    _refused(logged_in, [], "Choose at least one picture, a zip of pictures, or a clip.")
 
 
 def test_not_a_picture(logged_in):
