@@ -5,6 +5,7 @@ import { $, make } from "../webapp/dom.js";
 import { currentJob, watchJob } from "../webapp/jobpage.js";
 import { classColour, refilter } from "./refilter.js";
 import { showEvaluation } from "./evaluation.js";
+import { isVideo, videoEvent, videoSnapshot } from "./videoview.js";
 import { XrayView } from "./xray.js";
 
 const state = {
@@ -366,6 +367,11 @@ function showWaiting(job) {
 }
 
 function onSnapshot(job) {
+  if (isVideo(job)) {
+    $("det-waiting").hidden = true;
+    videoSnapshot(job);
+    return;
+  }
   showWaiting(job);
   const result = job.result || {};
   if (!state.configured) {
@@ -381,6 +387,10 @@ function onSnapshot(job) {
 }
 
 function onEvent(ev) {
+  if (isVideo(currentJob())) {
+    videoEvent(ev);
+    return;
+  }
   if (ev.type === "picture" && ev.picture) {
     $("det-app").hidden = false;
     showWaiting(currentJob());

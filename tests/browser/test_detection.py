@@ -209,3 +209,31 @@ def test_map_on_own_labels_with_the_gallery_of_errors(page, make_user, tmp_path)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "detection_evaluation.png"), full_page=True)
     assert page.js_errors == []
+
+
+def test_a_clip_plays_back_annotated_with_counts_over_time(page, make_user, tmp_path):
+    from detection.video import encode_clip
+    from tests.detection.test_video import moving_oranges
+
+    browser_login(page, make_user("vito"))
+    page.goto("/detect/")
+    clip = tmp_path / "oranges.mp4"
+    clip.write_bytes(encode_clip(moving_oranges(16), 8))
+    page.set_input_files("#id_video", str(clip))
+    page.fill("#id_conf", "0.1")
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=90_000)
+    expect(page.locator("#det-video-status")).to_contain_text("16 frames done")
+    video = page.locator("#det-video-clip")
+    expect(video).to_be_visible()
+    # Chromium reads the annotated WebM: 16 frames at 8 a second is 2 s.
+    page.wait_for_function("document.getElementById('det-video-clip').readyState >= 1")
+    duration = page.evaluate("document.getElementById('det-video-clip').duration")
+    assert abs(duration - 2.0) < 0.2
+    expect(page.locator("#det-video-counts svg")).to_be_visible()
+    expect(page.locator("#det-video-counts")).to_contain_text("orange")
+    expect(page.locator("#det-video-files a")).to_have_count(2)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "detection_video.png"), full_page=True)
+    assert page.js_errors == []
