@@ -16,6 +16,7 @@ from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.services import DEFAULT_CONF, DEFAULT_IOU
 from detection.thresholds import parse_class_conf
 from detection.video import VideoError, VideoInfo, VideoLimits, probe_video
+from detection.windows import WINDOWS
 from webapp.pictures import PictureInfo
 from webapp.tools import MultipleFileField, upload_limits, upload_read, uploads_probe
 
@@ -55,6 +56,18 @@ class DetectForm(forms.Form):
         help_text="Optional: your own labels for these pictures, to measure the model on "
         "them (mAP). One COCO .json file, or YOLO .txt files (one per picture, named like it, "
         "with classes.txt or obj.names if your class numbers are your own), or a zip of them.",
+    )
+
+    windows = forms.TypedChoiceField(
+        label="Sliding windows vs one convolutional pass",
+        required=False,
+        coerce=int,
+        empty_value=0,
+        choices=[("", "no comparison"),
+                 *((str(w), f"{w} × {w} windows") for w in WINDOWS)],  # fmt: skip
+        help_text="On the first picture, also classify every 13 × 13 grid cell the slow way "
+        "(a window cropped around it, the network run on each) and compare time and "
+        "multiply-adds with the one convolutional pass.",
     )
 
     def __init__(

@@ -85,6 +85,7 @@ def detect_create(
     classes: Sequence[str],
     class_conf: dict[str, float] | None = None,
     labels: Sequence[UploadedFile] = (),
+    windows: int = 0,
 ) -> Job:
     """Store the uploads (checked from their headers: `pictures` is what they declare)
     and queue a detection job for them; raises JobRefused when over a limit or budget."""
@@ -109,6 +110,7 @@ def detect_create(
         "class_conf": dict(class_conf or {}),
         "upload_names": names,
         "label_names": [u.name for u in labels],  # any: the job also measures mAP on them
+        "windows": int(windows),  # window side of the sliding-window comparison; 0: none
         # what the cost estimate reads: how many pictures, their pixels, the largest one
         "picture_count": len(pictures),
         "pixels": sum(p.pixels for p in pictures),
@@ -163,6 +165,10 @@ PER_PICTURE_S = 0.1
 PER_PIXEL_S = 0.6e-6
 
 
+# The sliding-window comparison on one picture: 169 windows through the network, by window
+# side (measured on the 2-core machine, `bench/bench_detection_windows.py`).
+WINDOWS_S = {96: 8.0, 160: 18.0, 224: 28.0}
+
 # A clip (CPU, `bench/bench_detection_video.py`): per frame the network on a batch, the
 # drawing and VP9 encoding (per pixel); memory holds one batch of frames, drawn copies and
 # the encoded clip.
@@ -204,6 +210,7 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
         smaller = f"send smaller pictures (at most {fits:,.1f} million pixels each)"
     else:
         smaller = "send fewer and smaller pictures"
+    runtime_s += WINDOWS_S.get(int(params.get("windows") or 0), 0.0)
     per_picture_s = PER_PICTURE_S + PER_PIXEL_S * pixels / count
     fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_picture_s))
     return JobCost(

@@ -51,6 +51,7 @@ def new(request: HttpRequest) -> HttpResponse:
                         classes=form.cleaned_data["classes"],
                         class_conf=form.cleaned_data["class_conf"],
                         labels=form.cleaned_data["labels"],
+                        windows=form.cleaned_data["windows"] or 0,
                     )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)

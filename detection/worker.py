@@ -28,6 +28,7 @@ from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.modelcard import MODEL_CARD
 from detection.services import KIND, model_card
 from detection.thresholds import format_class_conf, threshold
+from detection.windows import compare
 from detection.xray import candidates as xray_candidates
 from detection.xray import look, xray
 from detection.yolo import Detection, Detector, refilter, select
@@ -56,6 +57,7 @@ class DetectRequest:
     total: int  # pictures in all uploads together
     limits: UploadLimits
     labels: list[tuple[str, bytes]]  # label files (zips opened), when the job measures mAP
+    windows: int  # window side of the sliding-window comparison (first picture); 0: none
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ def parse(ctx: JobContext) -> DetectRequest:
         total=len(infos),
         limits=limits,
         labels=labels,
+        windows=int(params.get("windows") or 0),
     )
 
 
@@ -231,8 +234,10 @@ def export(
         "label": f"Detections at confidence {request.conf:g}{own}, IoU {request.iou:g} (JSON)",
     }
     evaluation = evaluate_labels(ctx, detector, request, done) if request.labels else None
+    windows = compare_windows(ctx, detector, request, done) if request.windows and done else None
     return {
         **({"evaluation": evaluation} if evaluation else {}),
+        **({"windows": windows} if windows else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
         "class_names": detector.class_names,
@@ -280,6 +285,22 @@ def evaluate_labels(
         "counts": counts,
         "classes": [{k: v for k, v in c.items() if k != "pr"} for c in metric["classes"]],
     }
+
+
+def compare_windows(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """Sliding windows vs the convolutional pass on the first picture (detection.windows);
+    stores windows.json (both grids) and returns it for Job.result."""
+    ctx.report(1.0, metrics={"comparing_windows": True}, force=True)
+    first = next(pictures(request))
+    try:
+        doc = compare(detector, first.image, window=request.windows)
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
+    doc = {"picture": first.name, "index": done[0].entry["index"], **doc}
+    url = ctx.save_file("windows.json", json.dumps(doc, allow_nan=False).encode())
+    return {**doc, "url": url}
 
 
 def run(ctx: JobContext) -> dict[str, Any]:

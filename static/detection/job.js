@@ -6,6 +6,7 @@ import { currentJob, watchJob } from "../webapp/jobpage.js";
 import { classColour, refilter } from "./refilter.js";
 import { showEvaluation } from "./evaluation.js";
 import { isVideo, videoEvent, videoSnapshot } from "./videoview.js";
+import { showWindows } from "./windowsview.js";
 import { XrayView } from "./xray.js";
 
 const state = {
@@ -360,7 +361,9 @@ function showWaiting(job) {
   waiting.hidden = !active;
   if (job.status === "queued") $("det-waiting-text").textContent = "Waiting for a worker…";
   else if (job.status === "running") {
-    $("det-waiting-text").textContent = m.pictures
+    $("det-waiting-text").textContent = m.comparing_windows
+      ? "Comparing sliding windows with the convolutional pass on the first picture…"
+      : m.pictures
       ? `Detecting… ${m.done || 0} of ${m.pictures} picture${m.pictures === 1 ? "" : "s"} done`
       : "Loading the model and reading the pictures…";
   }
@@ -384,6 +387,7 @@ function onSnapshot(job) {
   pictures.forEach(addPicture);
   redraw();
   if (result.evaluation) showEvaluation(result.evaluation, state.pictures);
+  if (result.windows) showWindows(result.windows, state.pictures, state.classNames);
 }
 
 function onEvent(ev) {

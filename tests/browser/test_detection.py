@@ -121,6 +121,7 @@ def test_per_class_confidence_and_the_xray(page, make_user, tmp_path):
     picture.write_bytes(oranges_png())
     page.set_input_files("#id_pictures", str(picture))
     page.fill("#id_class_conf", "orange=0.3")
+    page.select_option("#id_windows", "96")
     page.click("#det-submit")
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
@@ -177,6 +178,15 @@ def test_per_class_confidence_and_the_xray(page, make_user, tmp_path):
     assert "IoU 0." in out.inner_text()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "detection_xray.png"), full_page=True)
+
+    windows = page.locator("#det-windows")
+    expect(windows).to_be_visible()
+    expect(windows.locator(".det-windows-cell")).to_have_count(2 * 169)
+    expect(page.locator("#det-windows-verdict")).to_contain_text(
+        re.compile(r"faster here and did \d+\.\d× fewer multiply-adds")
+    )
+    expect(page.locator("#det-windows-fast")).to_contain_text("2.8 G multiply-adds")
+    windows.screenshot(path=str(SHOTS / "detection_windows.png"))
     assert page.js_errors == []
 
 
