@@ -221,6 +221,7 @@ def export(
         "classes": request.classes,
         "class_conf": request.class_conf,
         "device": str(detector.device),
+        "precision": str(detector.dtype).removeprefix("torch."),
     }
 
 

@@ -209,11 +209,20 @@ def refilter(
     return [kept[i] for i in batched_nms(boxes, scores, class_ids, iou).tolist()]
 
 
+def bf16_supported(device: str | torch.device = "cpu") -> bool:
+    """Whether bfloat16 convolutions are native (fast) on this CPU; False on other devices."""
+    return torch.device(device).type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 class Detector:
     """A Darknet YOLO model with its class names, ready to detect on PIL pictures.
 
     On CUDA it runs in float16 by default (`half=False` to turn off); boxes are decoded in
-    float32 either way. `compiled=True` runs the network through `torch.compile` with frozen
+    float32 either way. `bf16=True` runs the convolutions in bfloat16 on a CPU that has
+    native bfloat16 dot products (AVX512-BF16, AMX; `bf16_supported()`): about twice the
+    throughput of float32 on such a CPU, scores within about 0.01 of float32's
+    (docs/benchmarks-detection.md, "Video"); the video mode uses it where it is supported.
+    `compiled=True` runs the network through `torch.compile` with frozen
     weights (conv + activation fused, weights pre-packed): 5-35% faster on a CPU
     (docs/benchmarks-detection.md), after a one-off compile of 15-80 s per batch size, so it
     suits long-lived workers, not one-shot commands.
@@ -227,6 +236,7 @@ class Detector:
         device: str | torch.device = "cpu",
         half: bool | None = None,
         compiled: bool = False,
+        bf16: bool = False,
     ):
         if len(class_names) != model.class_count:
             raise ValueError(
@@ -235,6 +245,8 @@ class Detector:
         self.device = torch.device(device)
         use_half = self.device.type == "cuda" if half is None else half
         self.dtype = torch.float16 if use_half else torch.float32
+        if bf16:
+            self.dtype = torch.bfloat16
         self.model = model.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
         self.network = (
             torch.compile(self.model, options={"freezing": True}) if compiled else self.model
@@ -252,11 +264,12 @@ class Detector:
         device: str | torch.device = "cpu",
         half: bool | None = None,
         compiled: bool = False,
+        bf16: bool = False,
     ) -> Detector:
         """Load a Darknet cfg, its weights and a names file (one class name per line)."""
         class_names = [n.strip() for n in Path(names).read_text().splitlines() if n.strip()]
         model = load_darknet(cfg, weights)
-        return cls(model, class_names, device=device, half=half, compiled=compiled)
+        return cls(model, class_names, device=device, half=half, compiled=compiled, bf16=bf16)
 
     def preprocess(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, list[Letterbox]]:
         """Letterbox each picture: a (B, 3, H, W) batch and each picture's mapping back."""

@@ -29,7 +29,7 @@ export function videoSnapshot(job) {
       : "Loading the model and opening the clip…";
   } else if (r.video) {
     const v = r.video;
-    status.textContent = `${v.frames} frames done · ${v.processing_fps} frames a second on ${r.device} (batches of ${v.batch_size})`;
+    status.textContent = `${v.frames} frames done · ${v.processing_fps} frames a second on ${r.device}, ${r.precision || "float32"} (batches of ${v.batch_size})`;
   } else status.textContent = job.status === "succeeded" ? "Done." : `The job ${job.status}.`;
   if (r.video && !finished) showResult(r);
 }
