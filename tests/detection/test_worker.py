@@ -213,7 +213,8 @@ def test_a_job_with_labels_measures_map_and_explains_errors(stack, make_user, re
     assert len(orange["pr"]) == 101 and orange["pr"][0][1] <= 1
 
 
-def test_bad_labels_are_refused_by_the_form_by_file_and_line(stack, make_user):
+def test_bad_labels_are_refused_by_the_form_by_file_and_line(stack, make_user, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
     client = Client()
     client.force_login(make_user("ivo"))
     bad = b"49 0.5 0.5 0.2 0.2\n49 0.5 0.5 0.2\n99 .5 .5 .1 .1\n"
@@ -226,4 +227,4 @@ def test_bad_labels_are_refused_by_the_form_by_file_and_line(stack, make_user):
     assert response.status_code == 400 and "Nothing was started." in html
     assert "oranges.txt:2: 4 columns" in html
     assert "oranges.txt:3: class 99 is not one of the model&#x27;s 80 classes" in html
-    assert Job.objects.count() == 0
+    assert Job.objects.count() == 0 and list(tmp_path.rglob("*.*")) == []  # nothing stored
