@@ -231,13 +231,61 @@ def _yolo(
     return truth
 
 
+def _element_lines(text: str, keys: Sequence[str]) -> dict[str, list[int]]:
+    """For each top-level list named in `keys`, the line on which each element starts
+    (the JSON is already known to be valid; anything unexpected gives no lines)."""
+    decoder = json.JSONDecoder()
+    out: dict[str, list[int]] = {}
+
+    def skip(i: int) -> int:
+        while i < len(text) and text[i] in " \t\r\n":
+            i += 1
+        return i
+
+    try:
+        i = skip(0)
+        if text[i] != "{":
+            return {}
+        i = skip(i + 1)
+        while text[i] != "}":
+            key, i = decoder.raw_decode(text, i)
+            i = skip(skip(i) + 1)  # past the colon
+            if key in keys and text[i] == "[":
+                starts = []
+                i = skip(i + 1)
+                while text[i] != "]":
+                    starts.append(text.count("\n", 0, i) + 1)
+                    _, i = decoder.raw_decode(text, i)
+                    i = skip(i)
+                    if text[i] == ",":
+                        i = skip(i + 1)
+                out[key] = starts
+                i += 1
+            else:
+                _, i = decoder.raw_decode(text, i)
+            i = skip(i)
+            if text[i] == ",":
+                i = skip(i + 1)
+    except (IndexError, ValueError):
+        return out
+    return out
+
+
 def _coco(
     name: str, data: bytes, pictures: Sequence[PictureSize], class_names: Sequence[str]
 ) -> dict[str, list[Truth]]:
+    text = _text(name, data)
     try:
-        doc = json.loads(_text(name, data))
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LabelError([f"{name}:{exc.lineno}: not valid JSON ({exc.msg})"]) from exc
+    lines = _element_lines(text, ("images", "annotations", "categories"))
+
+    def at(key: str, i: int) -> str:
+        """"file:line: key[i]" – where element i of a top-level list starts."""
+        found = lines.get(key, [])
+        return f"{name}:{found[i]}: {key}[{i}]" if i < len(found) else f"{name}: {key}[{i}]"
+
     if not isinstance(doc, dict) or not all(
         isinstance(doc.get(k), list) for k in ("images", "annotations", "categories")
     ):
@@ -247,7 +295,7 @@ def _coco(
     problems: list[str] = []
     categories: dict[int, int] = {}  # COCO category id -> the model's class id
     for i, cat in enumerate(doc["categories"]):
-        where = f"{name}: categories[{i}]"
+        where = at("categories", i)
         if not isinstance(cat, dict) or not isinstance(cat.get("id"), int):
             problems.append(f"{where}: needs an integer “id” and a “name”")
         elif cat.get("name") not in class_names:
@@ -258,7 +306,7 @@ def _coco(
     images: dict[int, PictureSize] = {}
     elsewhere: set[int] = set()  # listed pictures that were not uploaded: their labels skipped
     for i, image in enumerate(doc["images"]):
-        where = f"{name}: images[{i}]"
+        where = at("images", i)
         if (
             not isinstance(image, dict)
             or not isinstance(image.get("id"), int)
@@ -280,7 +328,7 @@ def _coco(
         images[image["id"]] = picture
     truth: dict[str, list[Truth]] = {p.name: [] for p in images.values()}
     for i, ann in enumerate(doc["annotations"]):
-        where = f"{name}: annotations[{i}]"
+        where = at("annotations", i)
         if not isinstance(ann, dict):
             problems.append(f"{where}: not an object")
             continue

@@ -193,13 +193,29 @@ def test_coco_problems_are_named_by_place():
         {"id": 10, "image_id": 7, "category_id": 5, "bbox": [1, 1, "5", 5]},
         {"id": 11, "image_id": 3, "category_id": 5, "bbox": [1, 1, 5, 5]},
     ]
-    refused({"labels.json": json.dumps(bad)},
-            "labels.json: categories[3]: “unicorn” is not a class of the model",
-            "labels.json: images[1]: labelled at 640×100, but set/b.png is 200×100",
-            "labels.json: annotations[5]: category_id 8 is not a category the model knows",
-            "labels.json: annotations[6]: the box [90, 70, 40, 40] reaches outside set/a.jpg",
-            "labels.json: annotations[7]: bbox must be four finite numbers",
-            "labels.json: annotations[8]: image_id 3 is not a listed picture")  # fmt: skip
+    text = json.dumps(bad, indent=1)  # as tools write it: one value per line
+    rows = text.splitlines()
+
+    def opening_line(key: str, i: int) -> int:
+        """Where element i of the list `key` opens: the i-th "  {" after its key."""
+        start = rows.index(f' "{key}": [')
+        opens = [n for n in range(start, len(rows)) if rows[n] == "  {"]
+        return opens[i] + 1
+
+    line = {f"{k}[{i}]": opening_line(k, i) for k in ("categories", "images", "annotations")
+            for i in range(len(bad[k]))}  # fmt: skip
+    refused({"labels.json": text},
+            f"labels.json:{line['categories[3]']}: categories[3]: “unicorn” is not a class",
+            f"labels.json:{line['images[1]']}: images[1]: labelled at 640×100, but set/b.png "
+            "is 200×100",
+            f"labels.json:{line['annotations[5]']}: annotations[5]: category_id 8 is not a "
+            "category the model knows",
+            f"labels.json:{line['annotations[6]']}: annotations[6]: the box [90, 70, 40, 40] "
+            "reaches outside set/a.jpg",
+            f"labels.json:{line['annotations[7]']}: annotations[7]: bbox must be four finite",
+            f"labels.json:{line['annotations[8]']}: annotations[8]: image_id 3 is not")  # fmt: skip
+    # On one line (as json.dumps writes it) the line is 1 for all.
+    refused({"labels.json": json.dumps(bad)}, "labels.json:1: annotations[8]: image_id 3")
     refused({"labels.json": '{"images": [], \n "annotations": [,]}'},
             "labels.json:2: not valid JSON")  # fmt: skip
     refused({"labels.json": "[1, 2]"}, "a COCO file has lists")
