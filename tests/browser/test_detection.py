@@ -167,6 +167,24 @@ def test_per_class_confidence_and_the_xray(page, make_user, tmp_path):
         xray.locator("[data-role=nms-next]").click()
     expect(step).to_contain_text(f"Step {at_high} of {at_high}")
 
+    # At the lowest confidence the candidates overlap: steps suppress boxes, with their IoU.
+    own.fill("")
+    own.press("Enter")
+    page.locator("#det-conf").fill("0.05")
+    xray.locator("input[data-layer=candidates]").check()
+    assert xray.locator(".det-xray-cand").count() > at_own
+    xray.locator("input[data-layer=nms]").uncheck()
+    xray.locator("input[data-layer=nms]").check()  # back to step 1
+    expect(step).to_contain_text("Step 1 of")
+    suppressed, texts = 0, []
+    for _ in range(8):
+        suppressed += xray.locator(".det-xray-suppressed").count()
+        texts.append(step.inner_text())
+        xray.locator("[data-role=nms-next]").click()
+    assert suppressed > 0
+    assert any(re.search(r"it suppresses \d+ orange box(es)? \(IoU 0\.\d\d", t) for t in texts)
+    page.screenshot(path=str(SHOTS / "detection_xray_nms.png"), full_page=True)
+
     out = xray.locator(".det-iou-out")
     before = out.inner_text()
     first = xray.locator(".det-iou-box").first.bounding_box()
