@@ -44,11 +44,14 @@ def patch_x(i: int, n: int, width: int = 480) -> int:
 
 
 def empty_clip() -> bytes:
-    """An MP4 with a video stream and not one frame."""
+    """An MP4 whose header was written with a video track and not one frame (FFmpeg
+    drops the empty track on reading)."""
     buffer = io.BytesIO()
-    with av.open(buffer, "w", format="webm") as out:
-        stream = out.add_stream("libvpx-vp9", rate=10)
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+    out = av.open(buffer, "w", format="mp4")
+    stream = out.add_stream("libx264", rate=10)
+    stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
+    out.start_encoding()
+    out.close()
     return buffer.getvalue()
 
 
@@ -113,7 +116,7 @@ def hostile() -> list[tuple[str, bytes, VideoLimits, str]]:
         ),
         ("long.mp4", good, VideoLimits(max_seconds=0.5), "long.mp4: 1 s long; at most 0 s"),
         ("big.mp4", good, VideoLimits(max_bytes=100), "big.mp4: larger than the 100 bytes"),
-        ("empty.webm", empty_clip(), VideoLimits(), "empty.webm"),
+        ("empty.mp4", empty_clip(), VideoLimits(), "empty.mp4: the file holds no video stream"),
     ]
 
 
@@ -211,7 +214,9 @@ def test_a_hostile_clip_is_refused_by_the_form_and_nothing_is_stored(
 ):
     client.force_login(make_user("hugo"))
     settings.MEDIA_ROOT = str(tmp_path)
-    for name, data, _, message in hostile()[:5]:
+    for name, data, limits, message in hostile():
+        if limits != VideoLimits():  # those need a tighter limit than the site's
+            continue
         if not data:  # Django's own check: "The submitted file is empty."
             continue
         response = client.post(
@@ -219,7 +224,7 @@ def test_a_hostile_clip_is_refused_by_the_form_and_nothing_is_stored(
         )
         html = response.content.decode()
         assert response.status_code == 400 and "Nothing was started." in html
-        assert message.split(":")[0] in html
+        assert message in html
     both = client.post(
         "/detect/",
         {
