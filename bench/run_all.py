@@ -12,6 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCHES = [
     "bench_detection.py",
+    "bench_detection_video.py",
+    "bench_detection_windows.py",
     "bench_playground.py",
     "bench_websocket.py",
     "bench_styletransfer.py",

@@ -221,7 +221,7 @@ class YoloHead(nn.Module):
         offset = torch.sigmoid(t[..., :2]) * s - (s - 1) / 2  # (B, H, W, A, 2)
         cx = (cols + offset[..., 0]) / W
         cy = (rows + offset[..., 1]) / H
-        wh = torch.exp(t[..., 2:4]) * self.anchors  # (B, H, W, A, 2)
+        wh = torch.exp(t[..., 2:4]) * self.anchors.float()  # (B, H, W, A, 2); anchors in fp32
         probs = torch.sigmoid(t[..., 4:])  # objectness, then classes
         out = torch.cat([cx.unsqueeze(-1), cy.unsqueeze(-1), wh, probs], dim=-1)
         return out.reshape(B, H * W * A, D)

@@ -15,6 +15,8 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
+from detection.thresholds import format_class_conf
+from detection.video import VideoInfo, VideoLimits
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.modelfiles import ModelFileError, model_path
@@ -62,11 +64,14 @@ def class_names_or_empty() -> tuple[list[str], str]:
 
 def detect_initial_from(job: Job | None) -> dict[str, Any]:
     """The form's starting values: the defaults, or the knobs of an earlier detection job."""
-    initial: dict[str, Any] = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": []}
+    initial: dict[str, Any] = {
+        "conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [], "class_conf": ""
+    }  # fmt: skip
     if job is not None and job.kind == KIND:
-        for key in initial:
+        for key in ("conf", "iou", "classes"):
             if key in job.params:
                 initial[key] = job.params[key]
+        initial["class_conf"] = format_class_conf(job.params.get("class_conf") or {})
     return initial
 
 
@@ -78,6 +83,9 @@ def detect_create(
     conf: float,
     iou: float,
     classes: Sequence[str],
+    class_conf: dict[str, float] | None = None,
+    labels: Sequence[UploadedFile] = (),
+    windows: int = 0,
 ) -> Job:
     """Store the uploads (checked from their headers: `pictures` is what they declare)
     and queue a detection job for them; raises JobRefused when over a limit or budget."""
@@ -87,20 +95,58 @@ def detect_create(
         upload.seek(0)
         files[f"upload-{index:03d}"] = upload
         names.append(upload.name)
+    for index, upload in enumerate(labels):  # checked by the form; read again by the worker
+        upload.seek(0)
+        files[f"labels-{index:03d}"] = upload
     title = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
     if len(pictures) != len(names):
         title += f" ({len(pictures)} pictures)"
+    if labels:
+        title += ", with labels"
     params = {
         "conf": conf,
         "iou": iou,
         "classes": list(classes),
+        "class_conf": dict(class_conf or {}),
         "upload_names": names,
+        "label_names": [u.name for u in labels],  # any: the job also measures mAP on them
+        "windows": int(windows),  # window side of the sliding-window comparison; 0: none
         # what the cost estimate reads: how many pictures, their pixels, the largest one
         "picture_count": len(pictures),
         "pixels": sum(p.pixels for p in pictures),
         "largest_pixels": max((p.pixels for p in pictures), default=0),
     }
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
+
+
+def video_create(
+    *,
+    user,
+    upload: UploadedFile,
+    info: VideoInfo,
+    conf: float,
+    iou: float,
+    classes: Sequence[str],
+    class_conf: dict[str, float] | None = None,
+) -> Job:
+    """Store a clip (checked from its headers: `info`) and queue its detection; the same
+    kind as pictures, in the video mode. Raises JobRefused when over a limit or budget."""
+    upload.seek(0)
+    limits = VideoLimits()
+    params = {
+        "mode": "video",
+        "conf": conf,
+        "iou": iou,
+        "classes": list(classes),
+        "class_conf": dict(class_conf or {}),
+        "video_name": upload.name,
+        "batch_size": VIDEO_BATCH,
+        # what the cost estimate reads
+        "frame_count": min(info.frames, limits.max_frames),
+        "frame_pixels": info.pixels,
+    }
+    title = f"{upload.name} ({info.seconds:.1f} s video)"
+    return job_create(user=user, kind=KIND, params=params, files={"video": upload}, title=title)
 
 
 # The cost model, fitted to jobs run by a real worker on the project's 2-core machine
@@ -119,8 +165,40 @@ PER_PICTURE_S = 0.1
 PER_PIXEL_S = 0.6e-6
 
 
+# The sliding-window comparison on one picture: 169 windows through the network, by window
+# side (measured on the 2-core machine, `bench/bench_detection_windows.py`).
+WINDOWS_S = {96: 8.0, 160: 18.0, 224: 28.0}
+
+# A clip: per frame the network on a batch, the drawing and VP9 encoding (per pixel);
+# memory holds one batch of frames, drawn copies and the encoded clip. Rough, not fitted
+# like the pictures' model: from the worker-pipeline rate of `bench/bench_detection_video.py`
+# (9 frames/s at 640x360 with bfloat16 on the shared 2-core machine), with room for float32.
+VIDEO_BATCH = 8
+VIDEO_PER_FRAME_S = 0.1
+VIDEO_PER_PIXEL_S = 0.05e-6
+VIDEO_BYTES_PER_PIXEL = 40.0  # of one frame (a batch of decoded, letterboxed, drawn copies)
+
+
+def estimate_video(params: dict[str, Any], budget: Budget) -> JobCost:
+    frames = max(int(params.get("frame_count", 1)), 1)
+    pixels = float(params.get("frame_pixels", 0))
+    memory_mb = BASE_MB + VIDEO_BYTES_PER_PIXEL * pixels * VIDEO_BATCH / 8 / 2**20 + 50
+    per_frame = VIDEO_PER_FRAME_S + VIDEO_PER_PIXEL_S * pixels
+    runtime_s = LOAD_S + frames * per_frame
+    fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_frame / 30))
+    return JobCost(
+        memory_mb=memory_mb,
+        runtime_s=runtime_s,
+        lower={"memory": "send a clip of a smaller size", "runtime": f"send a shorter clip "
+               f"(at most {fewer:,} s at 30 frames a second)"},
+    )  # fmt: skip
+
+
 def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
-    """Peak memory and run time of a detection job from its pictures' declared sizes."""
+    """Peak memory and run time of a detection job from its pictures' declared sizes
+    (or its clip's: `estimate_video`)."""
+    if params.get("mode") == "video":
+        return estimate_video(params, budget)
     count = max(int(params.get("picture_count", 1)), 1)
     pixels = float(params.get("pixels", 0))
     largest = float(params.get("largest_pixels", 0))
@@ -133,6 +211,7 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
         smaller = f"send smaller pictures (at most {fits:,.1f} million pixels each)"
     else:
         smaller = "send fewer and smaller pictures"
+    runtime_s += WINDOWS_S.get(int(params.get("windows") or 0), 0.0)
     per_picture_s = PER_PICTURE_S + PER_PIXEL_S * pixels / count
     fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_picture_s))
     return JobCost(

@@ -14,6 +14,7 @@ from detection.services import (
     detect_create,
     detect_initial_from,
     model_card,
+    video_create,
 )
 from webapp.jobs import JobRefused
 from webapp.tools import earlier_job, refused_on_form, upload_limits
@@ -30,14 +31,28 @@ def new(request: HttpRequest) -> HttpResponse:
         form = DetectForm(request.POST, request.FILES, **form_args)
         if form.is_valid():
             try:
-                job = detect_create(
-                    user=request.user,
-                    uploads=form.cleaned_data["pictures"],
-                    pictures=form.found,
-                    conf=form.cleaned_data["conf"],
-                    iou=form.cleaned_data["iou"],
-                    classes=form.cleaned_data["classes"],
-                )
+                if form.video_info is not None:
+                    job = video_create(
+                        user=request.user,
+                        upload=form.cleaned_data["video"],
+                        info=form.video_info,
+                        conf=form.cleaned_data["conf"],
+                        iou=form.cleaned_data["iou"],
+                        classes=form.cleaned_data["classes"],
+                        class_conf=form.cleaned_data["class_conf"],
+                    )
+                else:
+                    job = detect_create(
+                        user=request.user,
+                        uploads=form.cleaned_data["pictures"],
+                        pictures=form.found,
+                        conf=form.cleaned_data["conf"],
+                        iou=form.cleaned_data["iou"],
+                        classes=form.cleaned_data["classes"],
+                        class_conf=form.cleaned_data["class_conf"],
+                        labels=form.cleaned_data["labels"],
+                        windows=form.cleaned_data["windows"] or 0,
+                    )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)
             else:

@@ -7,7 +7,8 @@ a job's memory follows its largest picture, not how many it has (services.estima
 
 For each picture the worker stores the normalised original (EXIF-rotated, RGB), every
 candidate box above the engine's low floor (so the page re-filters without running the
-model again) and a PNG annotated at the job's own thresholds.
+model again), its X-ray (detection.xray: grids, anchors, objectness, every candidate before
+NMS with the cell and anchor it came from) and a PNG annotated at the job's own thresholds.
 """
 
 from __future__ import annotations
@@ -20,10 +21,17 @@ from typing import Any
 
 from PIL import Image
 
+from detection import videojob
 from detection.annotate import annotate
+from detection.evaluate import evaluate, explain
+from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.modelcard import MODEL_CARD
 from detection.services import KIND, model_card
-from detection.yolo import Detection, Detector, refilter
+from detection.thresholds import format_class_conf, threshold
+from detection.windows import compare
+from detection.xray import candidates as xray_candidates
+from detection.xray import look, xray
+from detection.yolo import Detection, Detector, bf16_supported, refilter, select
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.pictures import (
     Picture,
@@ -44,9 +52,12 @@ class DetectRequest:
     conf: float
     iou: float
     classes: list[str]  # empty: every class
+    class_conf: dict[str, float]  # some classes' own confidence instead of `conf`
     uploads: list[tuple[str, bytes]]  # (file name as uploaded, its bytes), in upload order
     total: int  # pictures in all uploads together
     limits: UploadLimits
+    labels: list[tuple[str, bytes]]  # label files (zips opened), when the job measures mAP
+    windows: int  # window side of the sliding-window comparison (first picture); 0: none
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,8 @@ class PictureDone:
     entry: dict[str, Any]  # the `picture` event's payload, also kept in Job.result
     detections: dict[str, Any]  # this picture in detections.json
     annotated: dict[str, str]  # the annotated PNG as a result file
+    size: PictureSize  # the picture as decoded (upright)
+    low: list[Detection]  # detections down to EVAL_FLOOR, for mAP (only when labelled)
 
 
 def parse(ctx: JobContext) -> DetectRequest:
@@ -61,7 +74,7 @@ def parse(ctx: JobContext) -> DetectRequest:
     (the form did it, but the limits may have changed since)."""
     params = ctx.params
     names = params.get("upload_names", [])
-    keys = sorted(params.get("inputs", {}))
+    keys = sorted(k for k in params.get("inputs", {}) if k.startswith("upload-"))
     uploads = [
         (names[i] if i < len(names) else key, ctx.read_input(key)) for i, key in enumerate(keys)
     ]
@@ -73,27 +86,57 @@ def parse(ctx: JobContext) -> DetectRequest:
         raise JobError(str(exc)) from exc
     if not infos:
         raise JobError("This job has no pictures.")
+    label_names = params.get("label_names") or []
+    label_keys = sorted(k for k in params.get("inputs", {}) if k.startswith("labels-"))
+    labels: list[tuple[str, bytes]] = []
+    if label_keys:
+        try:  # checked by the form; again here, before any work, with the same rules
+            labels = label_files(
+                [(label_names[i] if i < len(label_names) else key, ctx.read_input(key))
+                 for i, key in enumerate(label_keys)],
+                limits,
+            )  # fmt: skip
+            names_ = load_class_names()
+            read_labels(labels, [PictureSize(i.name, i.width, i.height) for i in infos], names_)
+        except LabelError as exc:
+            raise JobError(f"The labels cannot be used: {exc}") from exc
     return DetectRequest(
         conf=float(params["conf"]),
         iou=float(params["iou"]),
         classes=list(params.get("classes") or []),
+        class_conf={str(k): float(v) for k, v in (params.get("class_conf") or {}).items()},
         uploads=uploads,
         total=len(infos),
         limits=limits,
+        labels=labels,
+        windows=int(params.get("windows") or 0),
     )
 
 
-def load(ctx: JobContext) -> Detector:
-    """The default detector on this worker's device, from the per-process model cache."""
+EVAL_FLOOR = 0.005  # lowest score counted for mAP (COCO-style evaluations go low)
+
+
+def load_class_names() -> list[str]:
+    """The default model's class names, without loading the model."""
+    try:
+        path = model_path(MODEL_CARD.names)
+    except ModelFileError as exc:
+        raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
+    return [n.strip() for n in path.read_text().splitlines() if n.strip()]
+
+
+def load(ctx: JobContext, *, bf16: bool = False) -> Detector:
+    """The default detector on this worker's device, from the per-process model cache
+    (`bf16`: its bfloat16 twin, for a CPU with native bfloat16; see Detector)."""
     try:
         paths = [model_path(n) for n in (MODEL_CARD.cfg, MODEL_CARD.weights, MODEL_CARD.names)]
     except ModelFileError as exc:
         raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
     device = ctx.device
     return ctx.models.get(
-        f"{KIND}:{MODEL_CARD.name}:{device}",
+        f"{KIND}:{MODEL_CARD.name}:{device}" + (":bf16" if bf16 else ""),
         paths,
-        lambda: Detector.from_files(*paths, device=device),
+        lambda: Detector.from_files(*paths, device=device, bf16=bf16),
     )
 
 
@@ -133,8 +176,19 @@ def detect_one(
     ctx: JobContext, detector: Detector, request: DetectRequest, index: int, picture: Picture
 ) -> PictureDone:
     image = picture.image
-    candidates = detector.candidates([image])[0]
-    kept = refilter(candidates, conf=request.conf, iou=request.iou, classes=request.classes or None)
+    seen = look(detector, image)  # one forward pass for the candidates and the X-ray
+    candidates = xray_candidates(detector, seen)
+    kept = refilter(
+        candidates,
+        conf=request.conf,
+        iou=request.iou,
+        classes=request.classes or None,
+        class_conf=request.class_conf,
+    )
+    low = []
+    if request.labels:  # mAP counts every box down to a low floor, as COCO's evaluation does
+        boxes = select(seen.rows, net_size=seen.net_size, conf=EVAL_FLOOR, iou=request.iou)
+        low = detector._to_detections(*boxes, seen.letterbox)
     stem = f"picture-{index + 1:03d}"
     size = {"width": image.width, "height": image.height}
     candidate_doc = {"name": picture.name, **size, "candidates": [d.to_dict() for d in candidates]}
@@ -148,6 +202,9 @@ def detect_one(
             f"{stem}.candidates.json", json.dumps(candidate_doc).encode()
         ),
         "annotated_url": annotated_url,
+        "xray_url": ctx.save_file(
+            f"{stem}.xray.json", json.dumps(xray(detector, seen), allow_nan=False).encode()
+        ),
         "candidates": len(candidates),
         "found": len(kept),
     }
@@ -159,6 +216,8 @@ def detect_one(
             "url": annotated_url,
             "label": f"{picture.name}, annotated (PNG)",
         },
+        size=PictureSize(picture.name, image.width, image.height),
+        low=low,
     )
 
 
@@ -169,12 +228,17 @@ def export(
     summary_url = ctx.save_file(
         "detections.json", json.dumps([d.detections for d in done]).encode()
     )
+    own = f" ({format_class_conf(request.class_conf)})" if request.class_conf else ""
     summary = {
         "name": "detections.json",
         "url": summary_url,
-        "label": f"Detections at confidence {request.conf:g}, IoU {request.iou:g} (JSON)",
+        "label": f"Detections at confidence {request.conf:g}{own}, IoU {request.iou:g} (JSON)",
     }
+    evaluation = evaluate_labels(ctx, detector, request, done) if request.labels else None
+    windows = compare_windows(ctx, detector, request, done) if request.windows and done else None
     return {
+        **({"evaluation": evaluation} if evaluation else {}),
+        **({"windows": windows} if windows else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
         "class_names": detector.class_names,
@@ -182,12 +246,70 @@ def export(
         "conf": request.conf,
         "iou": request.iou,
         "classes": request.classes,
+        "class_conf": request.class_conf,
         "device": str(detector.device),
     }
 
 
+def evaluate_labels(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """mAP on the job's labels (pycocotools, detection.evaluate) and, at the job's own
+    thresholds, each picture's hits, false positives (with why) and misses.
+    Stores evaluation.json; returns its summary for Job.result."""
+    sizes = [d.size for d in done]
+    try:  # again with the decoded (upright) sizes; pixel boxes follow the picture
+        truth = read_labels(request.labels, sizes, detector.class_names)
+    except LabelError as exc:
+        raise JobError(f"The labels cannot be used: {exc}") from exc
+    found = {d.size.name: d.low for d in done}
+    metric = evaluate(sizes, truth, found, detector.class_names)
+    outcomes = []
+    for d in done:
+        shown = [
+            x for x in d.low
+            if x.score >= threshold(x.class_name, request.conf, request.class_conf)
+            and (not request.classes or x.class_name in request.classes)
+        ]  # fmt: skip
+        outcomes.append({"index": d.entry["index"], "name": d.size.name,
+                         "outcomes": explain(truth[d.size.name], shown, 0.0)})  # fmt: skip
+    counts = {k: sum(o["kind"] == k for p in outcomes for o in p["outcomes"])
+              for k in ("tp", "fp", "miss")}  # fmt: skip
+    doc = {**metric, "floor": EVAL_FLOOR, "conf": request.conf, "iou": request.iou,
+           "class_conf": request.class_conf, "counts": counts, "pictures": outcomes}  # fmt: skip
+    url = ctx.save_file("evaluation.json", json.dumps(doc, allow_nan=False).encode())
+    return {
+        "url": url,
+        "map50": metric["map50"],
+        "map": metric["map"],
+        "labelled": metric["labelled"],
+        "counts": counts,
+        "classes": [{k: v for k, v in c.items() if k != "pr"} for c in metric["classes"]],
+    }
+
+
+def compare_windows(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """Sliding windows vs the convolutional pass on the first picture (detection.windows);
+    stores windows.json (both grids) and returns it for Job.result."""
+    ctx.report(1.0, metrics={"comparing_windows": True}, force=True)
+    first = next(pictures(request))
+    try:
+        doc = compare(detector, first.image, window=request.windows)
+    except ValueError as exc:
+        raise JobError(str(exc)) from exc
+    doc = {"picture": first.name, "index": done[0].entry["index"], **doc}
+    url = ctx.save_file("windows.json", json.dumps(doc, allow_nan=False).encode())
+    return {**doc, "url": url}
+
+
 def run(ctx: JobContext) -> dict[str, Any]:
-    """The `detect` job: see the module's docstring."""
+    """The `detect` job: see the module's docstring (a clip: detection.videojob)."""
+    if ctx.params.get("mode") == "video":
+        clip = videojob.parse(ctx)
+        # Throughput matters most for a clip: bfloat16 where the CPU does it natively.
+        return videojob.run_video(ctx, load(ctx, bf16=bf16_supported(ctx.device)), clip)
     request = parse(ctx)
     detector = load(ctx)
     return export(ctx, detector, request, loop(ctx, detector, request))

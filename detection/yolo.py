@@ -18,7 +18,7 @@ Two ways to ask:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from PIL import Image
 
 from detection.darknet import Darknet, load_darknet
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MAX_DETECTIONS, MODEL_CARD  # noqa: F401
+from detection.thresholds import threshold
 
 # ----------------------------------------------------------------------------- letterbox
 
@@ -149,18 +150,27 @@ def select(
     conf: float,
     iou: float,
     class_ids: Iterable[int] | None = None,
+    class_conf: Mapping[int, float] | None = None,
     limit: int = MAX_DETECTIONS,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """From one picture's raw rows (N, 5 + C) to kept (boxes, scores, class ids), best first.
 
     Each anchor box takes its best class (score = objectness x p(class)); boxes scoring
-    below `conf` or of classes not in `class_ids` go; per-class NMS at `iou`.
+    below their class's confidence (`class_conf` by class id, else `conf`) or of classes
+    not in `class_ids` go; per-class NMS at `iou`.
     Boxes are x1, y1, x2, y2 in net-input pixels.
     """
     rows = rows.float()
-    rows = rows[rows[:, 4] >= conf]  # score = objectness x p(class) <= objectness: cheap cut
+    lowest = min([conf, *(class_conf or {}).values()])
+    rows = rows[rows[:, 4] >= lowest]  # score = objectness x p(class) <= objectness: cheap cut
     scores, classes = (rows[:, 5:] * rows[:, 4:5]).max(dim=1)  # (N,), (N,)
-    keep = scores >= conf
+    if class_conf:
+        needed = torch.full((rows.shape[1] - 5,), conf, device=rows.device)
+        for class_id, value in class_conf.items():
+            needed[class_id] = value
+        keep = scores >= needed[classes]
+    else:
+        keep = scores >= conf
     if class_ids is not None:
         keep &= torch.isin(classes, torch.tensor(list(class_ids), device=rows.device))
     rows, scores, classes = rows[keep], scores[keep], classes[keep]
@@ -177,11 +187,19 @@ def refilter(
     conf: float,
     iou: float,
     classes: Iterable[str] | None = None,
+    class_conf: Mapping[str, float] | None = None,
 ) -> list[Detection]:
-    """What a results page does with stored candidates when a slider moves: filter, then NMS."""
+    """What a results page does with stored candidates when a slider moves: filter, then NMS.
+
+    A box stays when its score reaches its class's own confidence (`class_conf`, by class
+    name) or, for a class without one, the global `conf`.
+    """
     allowed = None if classes is None else set(classes)
     kept = [
-        d for d in candidates if d.score >= conf and (allowed is None or d.class_name in allowed)
+        d
+        for d in candidates
+        if d.score >= threshold(d.class_name, conf, class_conf)
+        and (allowed is None or d.class_name in allowed)
     ]
     if not kept:
         return []
@@ -191,11 +209,20 @@ def refilter(
     return [kept[i] for i in batched_nms(boxes, scores, class_ids, iou).tolist()]
 
 
+def bf16_supported(device: str | torch.device = "cpu") -> bool:
+    """Whether bfloat16 convolutions are native (fast) on this CPU; False on other devices."""
+    return torch.device(device).type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
 class Detector:
     """A Darknet YOLO model with its class names, ready to detect on PIL pictures.
 
     On CUDA it runs in float16 by default (`half=False` to turn off); boxes are decoded in
-    float32 either way. `compiled=True` runs the network through `torch.compile` with frozen
+    float32 either way. `bf16=True` runs the convolutions in bfloat16 on a CPU that has
+    native bfloat16 dot products (AVX512-BF16, AMX; `bf16_supported()`): about twice the
+    throughput of float32 on such a CPU, scores within about 0.01 of float32's
+    (docs/benchmarks-detection.md, "Video"); the video mode uses it where it is supported.
+    `compiled=True` runs the network through `torch.compile` with frozen
     weights (conv + activation fused, weights pre-packed): 5-35% faster on a CPU
     (docs/benchmarks-detection.md), after a one-off compile of 15-80 s per batch size, so it
     suits long-lived workers, not one-shot commands.
@@ -209,6 +236,7 @@ class Detector:
         device: str | torch.device = "cpu",
         half: bool | None = None,
         compiled: bool = False,
+        bf16: bool = False,
     ):
         if len(class_names) != model.class_count:
             raise ValueError(
@@ -217,6 +245,8 @@ class Detector:
         self.device = torch.device(device)
         use_half = self.device.type == "cuda" if half is None else half
         self.dtype = torch.float16 if use_half else torch.float32
+        if bf16:
+            self.dtype = torch.bfloat16
         self.model = model.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
         self.network = (
             torch.compile(self.model, options={"freezing": True}) if compiled else self.model
@@ -234,11 +264,12 @@ class Detector:
         device: str | torch.device = "cpu",
         half: bool | None = None,
         compiled: bool = False,
+        bf16: bool = False,
     ) -> Detector:
         """Load a Darknet cfg, its weights and a names file (one class name per line)."""
         class_names = [n.strip() for n in Path(names).read_text().splitlines() if n.strip()]
         model = load_darknet(cfg, weights)
-        return cls(model, class_names, device=device, half=half, compiled=compiled)
+        return cls(model, class_names, device=device, half=half, compiled=compiled, bf16=bf16)
 
     def preprocess(self, images: Sequence[Image.Image]) -> tuple[torch.Tensor, list[Letterbox]]:
         """Letterbox each picture: a (B, 3, H, W) batch and each picture's mapping back."""
@@ -258,11 +289,17 @@ class Detector:
         iou: float = 0.45,
         classes: Iterable[str] | None = None,
         *,
+        class_conf: Mapping[str, float] | None = None,
         batch_size: int = 8,
         limit: int = MAX_DETECTIONS,
     ) -> list[list[Detection]]:
-        """Detections for each picture, best first, boxes in the picture's pixels."""
+        """Detections for each picture, best first, boxes in the picture's pixels.
+
+        `class_conf` gives some classes (by name) their own confidence instead of `conf`.
+        """
         class_ids = None if classes is None else self.class_ids(classes)
+        own = dict(class_conf or {})
+        by_id = dict(zip(self.class_ids(own), own.values(), strict=True))
         results: list[list[Detection]] = []
         for start in range(0, len(images), batch_size):
             batch, boxes_back = self.preprocess(images[start : start + batch_size])
@@ -273,6 +310,7 @@ class Detector:
                     conf=conf,
                     iou=iou,
                     class_ids=class_ids,
+                    class_conf=by_id,
                     limit=limit,
                 )
                 results.append(self._to_detections(*kept, lb))

@@ -4,11 +4,16 @@
 import { $, make } from "../webapp/dom.js";
 import { currentJob, watchJob } from "../webapp/jobpage.js";
 import { classColour, refilter } from "./refilter.js";
+import { showEvaluation } from "./evaluation.js";
+import { isVideo, videoEvent, videoSnapshot } from "./videoview.js";
+import { showWindows } from "./windowsview.js";
+import { XrayView } from "./xray.js";
 
 const state = {
   conf: 0.25,
   iou: 0.45,
   allowed: null, // Set of class names shown, or null for all
+  classConf: {}, // class name -> its own confidence (others use conf)
   classNames: [],
   pictures: new Map(), // index -> {entry, candidates, shown, card, frame, count}
   configured: false, // sliders set from the job's params (once: then they are the user's)
@@ -59,7 +64,24 @@ function pictureCard(entry) {
   original.textContent = "Original";
   foot.append(png, server, original);
   card.append(head, frame, foot);
-  return { card, frame, img, count };
+  let xray = null;
+  if (entry.xray_url) {
+    xray = new XrayView(entry, () => ({
+      conf: state.conf, iou: state.iou, classConf: state.classConf, allowed: state.allowed,
+    }));
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "linklike small det-xray-toggle";
+    button.textContent = "X-ray: how YOLO got these boxes";
+    button.setAttribute("aria-expanded", "false");
+    button.addEventListener("click", async () => {
+      await xray.toggle();
+      button.setAttribute("aria-expanded", String(!xray.element.hidden));
+    });
+    foot.prepend(button);
+    card.append(xray.element);
+  }
+  return { card, frame, img, count, xray };
 }
 
 async function addPicture(entry) {
@@ -126,7 +148,7 @@ function redraw() {
     for (const d of pic.candidates) {
       if (!perClass.has(d.class)) perClass.set(d.class, { id: d.class_id, count: 0 });
     }
-    const all = refilter(pic.candidates, state.conf, state.iou, null);
+    const all = refilter(pic.candidates, state.conf, state.iou, null, state.classConf);
     for (const d of all) perClass.get(d.class).count++;
     // Per-class NMS: hiding a class never changes the boxes of another.
     pic.shown = state.allowed ? all.filter((d) => state.allowed.has(d.class)) : all;
@@ -134,6 +156,7 @@ function redraw() {
     pic.count.textContent = `${pic.shown.length} object${pic.shown.length === 1 ? "" : "s"}`;
     pic.count.className = "badge det-count" + (pic.shown.length ? " succeeded" : "");
     drawBoxes(pic);
+    if (pic.xray) pic.xray.draw();
   }
   $("det-total").textContent = loaded
     ? `${total} object${total === 1 ? "" : "s"} in ${loaded} picture${loaded === 1 ? "" : "s"}`
@@ -166,8 +189,33 @@ function renderClasses(perClass) {
     n.className = "det-n";
     n.textContent = row.count;
     label.append(input, swatch, text, n);
-    box.append(label);
+    box.append(label, ownConfInput(row.name));
   }
+}
+
+// A class's own confidence: empty means the global slider. Committed on change (Enter,
+// leaving the field, the arrows), since the list is rebuilt on every redraw.
+function ownConfInput(name) {
+  const own = document.createElement("input");
+  own.type = "number";
+  own.className = "det-own";
+  own.min = $("det-conf").min;
+  own.max = "1";
+  own.step = "0.01";
+  own.placeholder = state.conf.toFixed(2);
+  own.title = `Confidence for ${name} only (empty: the slider's)`;
+  own.setAttribute("aria-label", own.title);
+  own.dataset.class = name;
+  if (Object.hasOwn(state.classConf, name)) own.value = state.classConf[name];
+  own.addEventListener("change", () => {
+    const value = own.value === "" ? NaN : Number(own.value);
+    const next = { ...state.classConf };
+    if (Number.isFinite(value) && value >= Number(own.min) && value <= 1) next[name] = value;
+    else delete next[name];  // empty or out of range: back to the global confidence
+    state.classConf = next;
+    redraw();
+  });
+  return own;
 }
 
 function presentClasses() {
@@ -189,6 +237,7 @@ function applySettings(settings) {
   $("det-conf").value = settings.conf ?? 0.25;
   $("det-iou").value = settings.iou ?? 0.45;
   state.allowed = settings.classes && settings.classes.length ? new Set(settings.classes) : null;
+  state.classConf = { ...(settings.class_conf || {}) };
 }
 
 function describeModel(result) {
@@ -230,6 +279,8 @@ function sortedPictures() {
 const round1 = (v) => Math.round(v * 10) / 10;
 const stem = () => `detections-${currentJob().id.slice(0, 8)}`;
 
+const ownConfText = () => Object.entries(state.classConf).map(([k, v]) => `${k}=${v}`).join(", ");
+
 function exportJSON() {
   const out = sortedPictures().map((p) => ({
     image: p.entry.name, width: p.entry.width, height: p.entry.height,
@@ -253,7 +304,9 @@ function exportCOCO() {
     }
   }
   const coco = {
-    info: { description: `CNN Studio detections, confidence ≥ ${state.conf}, IoU ${state.iou}`,
+    info: { description: `CNN Studio detections, confidence ≥ ${state.conf}` +
+              `${ownConfText() ? ` (${ownConfText()})` : ""}, IoU ${state.iou}`,
+            class_conf: { ...state.classConf },
             date_created: new Date().toISOString() },
     images, annotations,
     categories: names.map((name, i) => ({ id: i + 1, name, supercategory: "object" })),
@@ -308,13 +361,20 @@ function showWaiting(job) {
   waiting.hidden = !active;
   if (job.status === "queued") $("det-waiting-text").textContent = "Waiting for a worker…";
   else if (job.status === "running") {
-    $("det-waiting-text").textContent = m.pictures
+    $("det-waiting-text").textContent = m.comparing_windows
+      ? "Comparing sliding windows with the convolutional pass on the first picture…"
+      : m.pictures
       ? `Detecting… ${m.done || 0} of ${m.pictures} picture${m.pictures === 1 ? "" : "s"} done`
       : "Loading the model and reading the pictures…";
   }
 }
 
 function onSnapshot(job) {
+  if (isVideo(job)) {
+    $("det-waiting").hidden = true;
+    videoSnapshot(job);
+    return;
+  }
   showWaiting(job);
   const result = job.result || {};
   if (!state.configured) {
@@ -326,9 +386,15 @@ function onSnapshot(job) {
   if (pictures.length || state.pictures.size) $("det-app").hidden = false;
   pictures.forEach(addPicture);
   redraw();
+  if (result.evaluation) showEvaluation(result.evaluation, state.pictures);
+  if (result.windows) showWindows(result.windows, state.pictures, state.classNames);
 }
 
 function onEvent(ev) {
+  if (isVideo(currentJob())) {
+    videoEvent(ev);
+    return;
+  }
   if (ev.type === "picture" && ev.picture) {
     $("det-app").hidden = false;
     showWaiting(currentJob());

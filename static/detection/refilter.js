@@ -13,10 +13,18 @@ export function boxIoU(a, b) {
   return union > 0 ? (w * h) / union : 0;
 }
 
-/** Keep score >= conf and allowed classes (a Set of names, or null for all), then greedy
- *  NMS within each class, best first: a box goes when it overlaps a kept one by more than iou. */
-export function refilter(candidates, conf, iou, allowed) {
-  const kept = candidates.filter((d) => d.score >= conf && (!allowed || allowed.has(d.class)));
+/** The confidence a box of class `name` needs: its own in classConf ({name: value}, or
+ *  null for none), else the global conf (detection.thresholds.threshold). */
+export function threshold(name, conf, classConf) {
+  return classConf && Object.hasOwn(classConf, name) ? classConf[name] : conf;
+}
+
+/** Keep score >= its class's confidence (classConf, else conf) and allowed classes (a Set of
+ *  names, or null for all), then greedy NMS within each class, best first: a box goes when
+ *  it overlaps a kept one by more than iou. */
+export function refilter(candidates, conf, iou, allowed, classConf = null) {
+  const kept = candidates.filter((d) => d.score >= threshold(d.class, conf, classConf) &&
+    (!allowed || allowed.has(d.class)));
   const order = kept.map((_, i) => i).sort((i, j) => kept[j].score - kept[i].score || i - j);
   const gone = new Uint8Array(kept.length);
   const out = [];

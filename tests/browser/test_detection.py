@@ -110,3 +110,158 @@ def test_upload_see_boxes_filter_them_live_and_export(page, make_user, tmp_path)
     page.set_viewport_size({"width": 420, "height": 900})  # a phone: one column
     page.screenshot(path=str(SHOTS / "detection_job_narrow.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_per_class_confidence_and_the_xray(page, make_user, tmp_path):
+    """A class's own confidence re-filters like the slider does; the X-ray draws the grids,
+    the final boxes with their cells, NMS step by step and the IoU explorer."""
+    browser_login(page, make_user("xavi"))
+    page.goto("/detect/")
+    picture = tmp_path / "oranges.png"
+    picture.write_bytes(oranges_png())
+    page.set_input_files("#id_pictures", str(picture))
+    page.fill("#id_class_conf", "orange=0.3")
+    page.select_option("#id_windows", "96")
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    boxes = page.locator("#det-pictures .det-box")
+    own = page.locator(".det-own[data-class=orange]")
+    expect(own).to_have_value("0.3")  # the job's own per-class setting
+    expect(boxes.first).to_be_visible()
+    at_own = boxes.count()
+
+    # The slider at 0.3 with no own value shows what orange=0.3 showed; orange=0.4 fewer.
+    own.fill("")
+    own.press("Enter")
+    page.locator("#det-conf").fill("0.3")
+    expect(boxes).to_have_count(at_own)
+    page.locator("#det-conf").fill("0.25")
+    own.fill("0.4")
+    own.press("Enter")
+    expect(boxes).not_to_have_count(at_own)
+    at_high = boxes.count()
+    assert 1 <= at_high < at_own
+    with page.expect_download() as info:
+        page.click("#det-export-coco")
+    coco = json.loads(open(info.value.path()).read())
+    assert coco["info"]["class_conf"] == {"orange": 0.4} and len(coco["annotations"]) == at_high
+
+    page.click(".det-xray-toggle")
+    xray = page.locator(".det-xray")
+    expect(xray.locator(".det-xray-svg")).to_be_visible()
+    expect(xray.locator(".det-xray-final")).to_have_count(at_high)  # the page's final boxes
+    assert xray.locator(".det-xray-grid line").count() == 14 + 14  # 13x13 grid lines
+    expect(xray.locator(".det-xray-summary")).to_contain_text("out of 2535 (13×13×3 + 26×26×3)")
+    xray.locator("input[data-layer=heat0]").check()
+    assert xray.locator(".det-xray-heat rect").count() > 0
+    xray.locator("input[data-layer=anchors]").check()
+    expect(xray.locator(".det-xray-anchor")).to_have_count(6)
+    xray.locator(".det-xray-final").first.click(force=True)
+    expect(xray.locator(".det-xray-explain")).to_contain_text("from the 13×13 grid, row")
+
+    xray.locator("input[data-layer=nms]").check()
+    step = xray.locator(".det-xray-step")
+    expect(step).to_contain_text(f"Step 1 of {at_high}: keep orange")
+    for _ in range(at_high - 1):
+        xray.locator("[data-role=nms-next]").click()
+    expect(step).to_contain_text(f"Step {at_high} of {at_high}")
+
+    # At the lowest confidence the candidates overlap: steps suppress boxes, with their IoU.
+    own.fill("")
+    own.press("Enter")
+    page.locator("#det-conf").fill("0.05")
+    xray.locator("input[data-layer=candidates]").check()
+    assert xray.locator(".det-xray-cand").count() > at_own
+    xray.locator("input[data-layer=nms]").uncheck()
+    xray.locator("input[data-layer=nms]").check()  # back to step 1
+    expect(step).to_contain_text("Step 1 of")
+    suppressed, texts = 0, []
+    for _ in range(8):
+        suppressed += xray.locator(".det-xray-suppressed").count()
+        texts.append(step.inner_text())
+        xray.locator("[data-role=nms-next]").click()
+    assert suppressed > 0
+    assert any(re.search(r"it suppresses \d+ orange box(es)? \(IoU 0\.\d\d", t) for t in texts)
+    page.screenshot(path=str(SHOTS / "detection_xray_nms.png"), full_page=True)
+
+    out = xray.locator(".det-iou-out")
+    before = out.inner_text()
+    first = xray.locator(".det-iou-box").first.bounding_box()
+    page.mouse.move(first["x"] + 10, first["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(first["x"] + 60, first["y"] + 30, steps=5)
+    page.mouse.up()
+    expect(out).not_to_have_text(before)
+    assert "IoU 0." in out.inner_text()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "detection_xray.png"), full_page=True)
+
+    windows = page.locator("#det-windows")
+    expect(windows).to_be_visible()
+    expect(windows.locator(".det-windows-cell")).to_have_count(2 * 169)
+    expect(page.locator("#det-windows-verdict")).to_contain_text(
+        re.compile(r"faster here and did \d+\.\d× fewer multiply-adds")
+    )
+    expect(page.locator("#det-windows-fast")).to_contain_text("2.8 G multiply-adds")
+    windows.screenshot(path=str(SHOTS / "detection_windows.png"))
+    assert page.js_errors == []
+
+
+def test_map_on_own_labels_with_the_gallery_of_errors(page, make_user, tmp_path):
+    browser_login(page, make_user("mira"))
+    page.goto("/detect/")
+    picture = tmp_path / "oranges.png"
+    picture.write_bytes(oranges_png())
+    labels = tmp_path / "oranges.txt"
+    # An orange where YOLOv3-tiny finds one (bottom right) and a cup that is not there.
+    labels.write_text("49 0.75 0.78 0.2 0.2\n41 0.2 0.2 0.2 0.2\n")
+    page.set_input_files("#id_pictures", str(picture))
+    page.locator(".det-labels summary").click()
+    page.set_input_files("#id_labels", str(labels))
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+
+    panel = page.locator("#det-eval")
+    expect(panel).to_be_visible()
+    assert re.fullmatch(r"\d+\.\d", page.locator("#det-eval-map50").inner_text())
+    expect(page.locator("#det-eval-classes tbody tr")).to_have_count(2)  # orange, cup
+    expect(page.locator("#det-eval-pr svg")).to_be_visible()
+    page.select_option("#det-eval-filter", "miss")
+    expect(page.locator(".det-eval-tile.miss").first).to_contain_text("missed: cup")
+    page.select_option("#det-eval-filter", "all")
+    kinds = {page.locator(".det-eval-tile").nth(i).get_attribute("data-kind")
+             for i in range(page.locator(".det-eval-tile").count())}  # fmt: skip
+    assert "miss" in kinds and len(kinds) >= 2
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "detection_evaluation.png"), full_page=True)
+    assert page.js_errors == []
+
+
+def test_a_clip_plays_back_annotated_with_counts_over_time(page, make_user, tmp_path):
+    from detection.video import encode_clip
+    from tests.detection.test_video import moving_oranges
+
+    browser_login(page, make_user("vito"))
+    page.goto("/detect/")
+    clip = tmp_path / "oranges.mp4"
+    clip.write_bytes(encode_clip(moving_oranges(16), 8))
+    page.set_input_files("#id_video", str(clip))
+    page.fill("#id_conf", "0.1")
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=90_000)
+    expect(page.locator("#det-video-status")).to_contain_text("16 frames done")
+    video = page.locator("#det-video-clip")
+    expect(video).to_be_visible()
+    # Chromium reads the annotated WebM: 16 frames at 8 a second is 2 s.
+    page.wait_for_function("document.getElementById('det-video-clip').readyState >= 1")
+    duration = page.evaluate("document.getElementById('det-video-clip').duration")
+    assert abs(duration - 2.0) < 0.2
+    expect(page.locator("#det-video-counts svg")).to_be_visible()
+    expect(page.locator("#det-video-counts")).to_contain_text("orange")
+    expect(page.locator("#det-video-files a")).to_have_count(2)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "detection_video.png"), full_page=True)
+    assert page.js_errors == []

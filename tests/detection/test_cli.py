@@ -86,3 +86,46 @@ def test_annotate_draws_boxes_in_the_class_colour():
     assert drawn.size == picture.size and picture.getpixel((20, 45)) == (255, 255, 255)
     assert drawn.getpixel((20, 45)) == class_colour(3)  # left edge of the box
     assert drawn.getpixel((45, 45)) == (255, 255, 255)  # inside stays untouched
+
+
+def test_class_conf_gives_one_class_its_own_threshold(tiny_models_dir, tmp_path):
+    """--class-conf dog=X keeps exactly the dogs of --conf X and the cats of --conf 0.01:
+    NMS is per class, so one class's threshold never changes another's boxes."""
+    picture = tmp_path / "p.png"
+    Image.new("RGB", (64, 64), "green").save(picture)
+    everything = json.loads(detect(str(picture), "--json", "--conf", "0.01"))
+    dogs = sorted(d["score"] for d in everything if d["class"] == "dog")
+    assert len(dogs) >= 2 and any(d["class"] == "cat" for d in everything)
+    cut = dogs[len(dogs) // 2]
+    high = json.loads(detect(str(picture), "--json", "--conf", str(cut)))
+
+    found = json.loads(
+        detect(str(picture), "--json", "--conf", "0.01", "--class-conf", f"dog={cut}")
+    )
+
+    def of(name, ds):
+        return [d for d in ds if d["class"] == name]
+
+    assert of("cat", found) == of("cat", everything)
+    assert of("dog", found) == of("dog", high) != []
+    assert len(of("dog", found)) < len(of("dog", everything))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("dog", "is not class=confidence"),
+        ("horse=0.5", "“horse” is not a class of this model"),
+        ("dog=high", "is not a number"),
+        ("dog=1.5", "between 0 and 1"),
+        ("dog=nan", "between 0 and 1"),
+        ("dog=0.3,dog=0.4", "given twice"),
+    ],
+)
+def test_bad_class_conf_is_refused_before_any_output(tiny_models_dir, tmp_path, text, message):
+    picture = tmp_path / "p.png"
+    Image.new("RGB", (64, 64), "green").save(picture)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=message):
+        call_command("detect", str(picture), "--class-conf", text, stdout=out)
+    assert out.getvalue() == ""

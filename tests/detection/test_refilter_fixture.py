@@ -1,7 +1,8 @@
 """The results page re-filters boxes in JavaScript (static/detection/refilter.js); the
-worker uses detection.yolo.refilter. Both are checked against one committed fixture,
-tests/fixtures/refilter.json (replayed by tests/js/refilter.test.mjs), so they cannot drift;
-likewise the class colours (tests/fixtures/class_colours.json, detection.annotate).
+worker uses detection.yolo.refilter (per-class confidences too). Both are checked against
+one committed fixture, tests/fixtures/refilter.json (replayed by tests/js/refilter.test.mjs),
+so they cannot drift; likewise the class colours (tests/fixtures/class_colours.json,
+detection.annotate).
 
 Regenerate the fixture after a deliberate change of the Python side:
     .venv/bin/python -m tests.detection.test_refilter_fixture
@@ -28,7 +29,13 @@ def _detections(candidates: list[dict]) -> list[Detection]:
 def _kept_indices(case: dict) -> list[int]:
     """Which candidates refilter keeps, in its order, as indices into the case's list."""
     dets = _detections(case["candidates"])
-    out = refilter(dets, conf=case["conf"], iou=case["iou"], classes=case["allowed"])
+    out = refilter(
+        dets,
+        conf=case["conf"],
+        iou=case["iou"],
+        classes=case["allowed"],
+        class_conf=case.get("class_conf"),
+    )
     return [next(i for i, d in enumerate(dets) if d is kept) for kept in out]
 
 
@@ -76,7 +83,24 @@ def _hand_cases() -> list[dict]:
          "allowed": None,
          "candidates": [det(0, 0.9, [0, 0, 10, 10]), det(0, 0.8, [4, 0, 14, 10]),
                         det(0, 0.7, [8, 0, 18, 10])]},
-    ]
+        {"name": "a class's own confidence above the global one", "conf": 0.2, "iou": 0.45,
+         "allowed": None, "class_conf": {"dog": 0.6},
+         "candidates": [det(1, 0.5, [0, 0, 10, 10]), det(0, 0.5, [0, 0, 10, 10]),
+                        det(1, 0.7, [50, 50, 60, 60])]},
+        {"name": "a class's own confidence below the global one", "conf": 0.6, "iou": 0.45,
+         "allowed": None, "class_conf": {"cat": 0.1},
+         "candidates": [det(2, 0.15, [0, 0, 10, 10]), det(0, 0.15, [20, 20, 30, 30])]},
+        {"name": "own confidence exactly reached is kept", "conf": 0.9, "iou": 0.45,
+         "allowed": None, "class_conf": {"car": 0.3},
+         "candidates": [det(3, 0.3, [0, 0, 10, 10]), det(3, 0.2999, [20, 20, 30, 30])]},
+        {"name": "a box below its own confidence suppresses nothing", "conf": 0.1, "iou": 0.3,
+         "allowed": None, "class_conf": {"person": 0.85},
+         "candidates": [det(0, 0.8, [0, 0, 10, 10]), det(0, 0.9, [30, 0, 40, 10]),
+                        det(0, 0.7, [2, 0, 12, 10])]},
+        {"name": "own confidence of an unticked class", "conf": 0.1, "iou": 0.45,
+         "allowed": ["person"], "class_conf": {"dog": 0.05},
+         "candidates": [det(1, 0.9, [0, 0, 10, 10]), det(0, 0.2, [20, 20, 30, 30])]},
+    ]  # fmt: skip
 
 
 def build_cases() -> list[dict]:
@@ -92,6 +116,18 @@ def build_cases() -> list[dict]:
             "iou": rng.choice([0.1, 0.3, 0.45, 0.7, 0.9]),
             "allowed": allowed,
         })
+    rng = random.Random(13)  # per-class confidences, after the earlier cases (kept stable)
+    for i in range(12):
+        candidates = _random_candidates(rng, rng.choice([12, 30]))
+        own = rng.sample(CLASSES, rng.choice([1, 2, 3]))
+        cases.append({
+            "name": f"random per-class {i}",
+            "candidates": candidates,
+            "conf": rng.choice([0.05, 0.25, 0.5]),
+            "iou": rng.choice([0.3, 0.45, 0.7]),
+            "allowed": None if i % 4 else sorted(rng.sample(CLASSES, 3)),
+            "class_conf": {name: rng.choice([0.05, 0.3, 0.5, 0.75]) for name in own},
+        })  # fmt: skip
     for case in cases:
         case["kept"] = _kept_indices(case)
     return cases
@@ -111,6 +147,13 @@ def test_the_fixture_exercises_suppression():
                len(c["kept"]) < sum(d["score"] >= c["conf"] for d in c["candidates"])]
     assert len(nms_cut) >= 8
     assert any(c["allowed"] and c["kept"] for c in cases)
+
+
+def test_the_fixture_exercises_per_class_confidences():
+    """Cases where a class's own confidence changes what is kept, both up and down."""
+    cases = [c for c in json.loads(FIXTURE.read_text()) if c.get("class_conf")]
+    changed = sum(_kept_indices({**c, "class_conf": None}) != c["kept"] for c in cases)
+    assert len(cases) >= 15 and changed >= 8
 
 
 def test_class_colours_are_what_the_server_draws():

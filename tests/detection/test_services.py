@@ -53,11 +53,14 @@ def test_a_job_too_long_is_told_how_many_pictures_fit():
 
 
 def test_starting_values_come_only_from_a_detection_job():
-    defaults = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": []}
+    defaults = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [], "class_conf": ""}
     assert detect_initial_from(None) == defaults
     assert detect_initial_from(Job(kind="countdown", params={"conf": 0.9})) == defaults
-    earlier = Job(kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "x": 1})
-    assert detect_initial_from(earlier) == {"conf": 0.6, "iou": 0.3, "classes": ["cat"]}
+    earlier = Job(kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "x": 1,
+                                     "class_conf": {"cup": 0.5, "dog": 0.35}})  # fmt: skip
+    assert detect_initial_from(earlier) == {
+        "conf": 0.6, "iou": 0.3, "classes": ["cat"], "class_conf": "cup=0.5, dog=0.35"
+    }  # fmt: skip
 
 
 @pytest.mark.django_db
@@ -80,3 +83,26 @@ def test_a_job_stores_what_its_estimate_needs(make_user):
         120_200,
         120_000,
     )
+
+
+def test_a_clip_is_estimated_from_its_frames_and_the_longest_fits_the_default_budget():
+    from detection.services import estimate
+    from detection.video import VideoLimits
+
+    limits = VideoLimits()
+    short = estimate({"mode": "video", "frame_count": 30, "frame_pixels": 640 * 360}, BUDGET)
+    longest = estimate(
+        {"mode": "video", "frame_count": limits.max_frames, "frame_pixels": limits.max_pixels},
+        BUDGET,
+    )
+    assert short.runtime_s < longest.runtime_s < BUDGET.runtime_s
+    assert short.memory_mb < longest.memory_mb < BUDGET.memory_mb
+    assert "shorter clip" in longest.lower["runtime"]
+
+
+def test_the_sliding_window_comparison_adds_its_cost():
+    from detection.services import estimate
+
+    base = {"picture_count": 1, "pixels": 640 * 480, "largest_pixels": 640 * 480}
+    plain = estimate(base, BUDGET).runtime_s
+    assert estimate({**base, "windows": 224}, BUDGET).runtime_s > plain + 20

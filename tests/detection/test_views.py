@@ -77,12 +77,14 @@ def test_a_good_upload_queues_one_job_with_the_settings(logged_in, user):
         conf="0.4",
         iou="0.3",
         classes=["person", "dog"],
+        class_conf=" cup=0.5 , person=0.3,",
     )
     job = Job.objects.get()
     assert response.status_code == 302 and response["Location"] == job.get_absolute_url()
     assert job.user == user and job.kind == KIND and job.status == "queued"
     assert job.params["conf"] == 0.4 and job.params["iou"] == 0.3
     assert job.params["classes"] == ["person", "dog"]
+    assert job.params["class_conf"] == {"cup": 0.5, "person": 0.3}
     assert job.params["upload_names"] == ["a.png", "b.png"] and len(job.params["inputs"]) == 2
     assert job.title == "a.png and 1 more"
 
@@ -110,7 +112,7 @@ def _refused(client, files, message: str, status: int = 400, **fields) -> None:
 
 
 def test_no_file(logged_in):
-    _refused(logged_in, [], "Choose at least one picture or a zip of pictures.")
+    _refused(logged_in, [], "Choose at least one picture, a zip of pictures, or a clip.")
 
 
 def test_not_a_picture(logged_in):
@@ -197,6 +199,10 @@ def test_too_many_pictures_over_several_files(logged_in):
             ["unicorn"],
             "Select a valid choice. unicorn is not one of the available choices.",
         ),
+        ("class_conf", "unicorn=0.5", "Per-class confidence: “unicorn” is not a class"),
+        ("class_conf", "cup=0.01", "the confidence for cup must be between 0.05 and 1"),
+        ("class_conf", "cup=inf", "the confidence for cup must be between 0.05 and 1"),
+        ("class_conf", "cup:0.5", "is not class=confidence"),
     ],
 )
 def test_bad_settings(logged_in, field, value, message):
@@ -210,9 +216,13 @@ def test_over_the_active_job_limit(logged_in, user, settings):
 
 
 def test_run_again_prefills_the_knobs_of_an_earlier_job(logged_in, user):
-    job = job_create(user=user, kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"]})
+    job = job_create(
+        user=user,
+        kind=KIND,
+        params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "class_conf": {"cup": 0.55}},
+    )
     html = logged_in.get(f"/detect/?from={job.id}").content.decode()
-    assert 'value="0.6"' in html and 'value="0.3"' in html
+    assert 'value="0.6"' in html and 'value="0.3"' in html and 'value="cup=0.55"' in html
     assert re.search(r'<input[^>]*value="cat"[^>]*checked', html)
     assert not re.search(r'<input[^>]*value="dog"[^>]*checked', html)
     assert "Settings copied from" in html

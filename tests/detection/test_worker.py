@@ -98,6 +98,15 @@ def test_a_job_detects_reports_per_picture_and_stores_boxes_in_picture_pixels(st
         assert 0 <= x1 < x2 <= 160 and 0 <= y1 < y2 <= 160
     assert oranges["found"] == sum(1 for d in found if d["score"] >= 0.25) - _merged(found)
 
+    xray = json.loads(_get(client, oranges["xray_url"]))
+    assert [h["grid"] for h in xray["heads"]] == [[13, 13], [26, 26]]
+    assert xray["letterbox"] == {"scale_x": 2.6, "scale_y": 2.6, "pad_x": 0, "pad_y": 0,
+                                 "width": 160, "height": 160}  # fmt: skip
+    oranges_seen = [c for c in xray["candidates"] if c["class"] == "orange"]
+    assert len(oranges_seen) >= oranges["found"] and xray["candidates"][0]["score"] == max(
+        d["score"] for d in found
+    )
+
     annotated = Image.open(io.BytesIO(_get(client, oranges["annotated_url"])))
     assert annotated.format == "PNG" and annotated.size == (160, 160)
     original = Image.open(io.BytesIO(_get(client, sideways["url"])))
@@ -157,3 +166,65 @@ def _get(client: Client, url: str) -> bytes:
     response = client.get(url)
     assert response.status_code == 200, url
     return b"".join(response.streaming_content)
+
+
+def test_a_job_with_labels_measures_map_and_explains_errors(stack, make_user, real_files):
+    """Two pictures labelled in YOLO format: the oranges YOLOv3-tiny finds (one box left
+    out) on the first, a cup where there is none on the second. mAP comes back in the
+    result, and evaluation.json holds PR curves and every hit, false positive and miss."""
+    from detection.yolo import Detector
+
+    detector = Detector.from_files(*real_files)
+    picture = Image.open(io.BytesIO(oranges_png()))
+    found = detector.detect([picture], 0.25, 0.45)[0]
+    assert len(found) >= 2
+    lines = [f"49 {(d.box[0] + d.box[2]) / 320} {(d.box[1] + d.box[3]) / 320} "
+             f"{(d.box[2] - d.box[0]) / 160} {(d.box[3] - d.box[1]) / 160}"
+             for d in found[1:]]  # fmt: skip  (49: orange in COCO's order)
+    client = Client()
+    client.force_login(make_user("elke"))
+    response = client.post(
+        "/detect/",
+        {"conf": "0.25", "iou": "0.45",
+         "pictures": [_file("oranges.png", oranges_png()), _file("teal.jpg", sideways_jpeg())],
+         "labels": [_file("oranges.txt", "\n".join(lines).encode()),
+                    _file("teal.txt", b"41 0.5 0.5 0.5 0.25\n")]},  # fmt: skip
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = wait_job_done(Job.objects.get())
+    assert job.status == "succeeded", job.error
+    assert job.title == "oranges.png and 1 more, with labels"
+    evaluation = job.result["evaluation"]
+    assert 0 < evaluation["map"] <= evaluation["map50"] < 1
+    assert evaluation["labelled"] == len(found)
+    assert {c["class"] for c in evaluation["classes"]} == {"orange", "cup"}
+    cup = next(c for c in evaluation["classes"] if c["class"] == "cup")
+    assert cup["ap50"] == 0 and cup["labelled"] == 1
+    assert evaluation["counts"]["miss"] >= 1 and evaluation["counts"]["fp"] >= 1
+
+    doc = json.loads(_get(client, evaluation["url"]))
+    oranges_out, teal_out = doc["pictures"]
+    assert [o["kind"] for o in teal_out["outcomes"]] == ["miss"]
+    assert teal_out["outcomes"][0]["class"] == "cup"
+    assert sum(o["kind"] == "tp" for o in oranges_out["outcomes"]) == len(found) - 1
+    left_out = [o for o in oranges_out["outcomes"] if o["kind"] == "fp"]
+    assert left_out and left_out[0]["why"].startswith(("background", "low IoU"))
+    orange = next(c for c in doc["classes"] if c["class"] == "orange")
+    assert len(orange["pr"]) == 101 and orange["pr"][0][1] <= 1
+
+
+def test_bad_labels_are_refused_by_the_form_by_file_and_line(stack, make_user, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    client = Client()
+    client.force_login(make_user("ivo"))
+    bad = b"49 0.5 0.5 0.2 0.2\n49 0.5 0.5 0.2\n99 .5 .5 .1 .1\n"
+    response = client.post(
+        "/detect/",
+        {"conf": "0.25", "iou": "0.45", "pictures": [_file("oranges.png", oranges_png())],
+         "labels": [_file("oranges.txt", bad)]},  # fmt: skip
+    )
+    html = response.content.decode()
+    assert response.status_code == 400 and "Nothing was started." in html
+    assert "oranges.txt:2: 4 columns" in html
+    assert "oranges.txt:3: class 99 is not one of the model&#x27;s 80 classes" in html
+    assert Job.objects.count() == 0 and list(tmp_path.rglob("*.*")) == []  # nothing stored

@@ -239,7 +239,7 @@ FORMS = {
     "/style/": ["gallery", "from_job", "reuse_content", "reuse_style", "preset", "size",
                 "steps", "levels", "coarse_steps", "style_weight", "content_weight",
                 "tv_weight", "optimizer", "learning_rate", "init", "pooling", "seed"],
-    "/detect/": ["conf", "iou", "classes"],
+    "/detect/": ["conf", "iou", "classes", "class_conf", "windows"],
 }  # fmt: skip
 
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
-import { boxIoU, classColour, refilter } from "../../static/detection/refilter.js";
+import { boxIoU, classColour, refilter, threshold } from "../../static/detection/refilter.js";
 
 const fixture = (name) => JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url)));
 const cases = fixture("refilter.json");
@@ -14,10 +14,17 @@ test("the fixture has cases", () => assert.ok(cases.length >= 30));
 for (const c of cases) {
   test(`refilter: ${c.name}`, () => {
     const allowed = c.allowed === null ? null : new Set(c.allowed);
-    const kept = refilter(c.candidates, c.conf, c.iou, allowed).map((d) => c.candidates.indexOf(d));
+    const kept = refilter(c.candidates, c.conf, c.iou, allowed, c.class_conf ?? null).map((d) => c.candidates.indexOf(d));
     assert.deepEqual(kept, c.kept);
   });
 }
+
+test("a class's own confidence, else the global one", () => {
+  assert.equal(threshold("cup", 0.25, { cup: 0.5 }), 0.5);
+  assert.equal(threshold("dog", 0.25, { cup: 0.5 }), 0.25);
+  assert.equal(threshold("cup", 0.25, null), 0.25);
+  assert.equal(threshold("constructor", 0.25, {}), 0.25); // not an inherited property
+});
 
 test("IoU of equal, disjoint, half-covering and empty boxes", () => {
   assert.equal(boxIoU([0, 0, 10, 10], [0, 0, 10, 10]), 1);

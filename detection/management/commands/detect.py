@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from PIL import Image
 
 from detection.annotate import annotate
+from detection.thresholds import parse_class_conf
 from detection.yolo import MODEL_CARD, Detection, Detector
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.pictures import UploadError, UploadLimits, probe_upload, read_bytes, read_upload
@@ -24,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--conf", type=float, default=0.25, help="lowest score kept")
         parser.add_argument("--iou", type=float, default=0.45, help="NMS overlap threshold")
         parser.add_argument("--classes", default="", help="comma-separated class names to keep")
+        parser.add_argument(
+            "--class-conf",
+            default="",
+            help="a class's own lowest score instead of --conf, e.g. cup=0.5,person=0.3",
+        )
         parser.add_argument("--out-dir", type=Path, help="write annotated pictures here")
         parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
 
@@ -42,6 +48,10 @@ class Command(BaseCommand):
             detector.class_ids(classes or [])
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        try:
+            class_conf = parse_class_conf(opts["class_conf"], detector.class_names)
+        except ValueError as exc:
+            raise CommandError(f"--class-conf: {exc}") from exc
         limits = UploadLimits.from_settings(settings)
         files = []
         for path in opts["images"]:  # every file checked from its headers before any output
@@ -55,7 +65,9 @@ class Command(BaseCommand):
         for name, data in files:
             try:
                 for picture in read_upload(data, name, limits):  # one decoded at a time
-                    found = detector.detect([picture.image], opts["conf"], opts["iou"], classes)
+                    found = detector.detect(
+                        [picture.image], opts["conf"], opts["iou"], classes, class_conf=class_conf
+                    )
                     self.show(picture.name, picture.image, found[0], opts)
             except UploadError as exc:
                 raise CommandError(str(exc)) from exc
