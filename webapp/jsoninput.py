@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from django.http import HttpRequest, JsonResponse
@@ -59,7 +60,7 @@ def request_json(request: HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> di
 def int_field(data: dict, name: str, *, default: int, low: int, high: int) -> int:
     """`data[name]` as a whole number in low..high (JSON number or query-string digits)."""
     value = data.get(name, default)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit() and len(value) <= 12:
+    if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]{1,12}\s*", value, re.ASCII):
         value = int(value)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
