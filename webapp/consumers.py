@@ -36,9 +36,9 @@ def _load_job(job_id: uuid.UUID, user) -> Job | None:
 
 
 @database_sync_to_async
-def _snapshot(job_id: uuid.UUID) -> dict | None:
+def _snapshot(job_id: uuid.UUID, *, staff: bool) -> dict | None:
     job = Job.objects.filter(pk=job_id).first()
-    return events.job_snapshot(job) if job else None
+    return events.job_snapshot(job, staff=staff) if job else None
 
 
 @database_sync_to_async
@@ -155,7 +155,7 @@ class JobConsumer(RefusingConsumer):
         await self._send_snapshot()
 
     async def _send_snapshot(self) -> None:
-        snap = await _snapshot(self.job_id)
+        snap = await _snapshot(self.job_id, staff=self.scope["user"].is_staff)
         if snap is not None:
             await self.send_json({"type": "snapshot", "version": snap["version"], "job": snap})
 

@@ -160,6 +160,7 @@ def job_retry(*, job: Job) -> Job:
             metrics={},
             result={},
             error="",
+            failure={},
             worker="",
             cancel_requested=False,
             control={},
@@ -289,15 +290,24 @@ def job_claim(*, job_id: str, worker: str) -> Job | None:
 
 
 def job_finish(
-    *, job_id, worker: str, status: str, result: dict | None = None, error: str = ""
+    *,
+    job_id,
+    worker: str,
+    status: str,
+    result: dict | None = None,
+    error: str = "",
+    failure: dict | None = None,
 ) -> Job | None:
-    """Compare-and-set running -> a final state, only for the worker that holds the job."""
+    """Compare-and-set running -> a final state, only for the worker that holds the job.
+    `failure` (staff-only details of what went wrong) is kept with a failed job."""
     assert status in FINAL_STATES
     fields: dict[str, Any] = dict(
         status=status, finished_at=timezone.now(), error=error, version=F("version") + 1
     )
     if result is not None:
         fields["result"] = result
+    if failure is not None:
+        fields["failure"] = failure
     if status == JobStatus.SUCCEEDED:
         fields["progress"] = 1.0
     if not Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker).update(**fields):

@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from webapp import events
 from webapp.jobkinds import get_kind
 from webapp.jobs import job_claim, job_finish, job_pause
 from webapp.models import Job, JobStatus
+from webapp.workers import worker_job_ended
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -259,6 +261,45 @@ def describe_failure(exc: BaseException) -> str:
     return f"Internal error ({type(exc).__name__}). The operators have the details."
 
 
+# A traceback kept with a failed job is cut to its last this-many characters.
+FAILURE_TRACEBACK_CHARS = 20_000
+
+
+def failure_details(exc: BaseException, job: Job, worker: str) -> dict[str, Any]:
+    """What staff need to act on a failure, stored with the job (never shown to its owner):
+    the exception's type, message and traceback, and the parameters and device it ran with."""
+    torch = sys.modules.get("torch")
+    device = "cpu"
+    if torch is not None and torch.cuda.is_available():
+        device = f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+    text = "".join(traceback.format_exception(exc))
+    return {
+        "type": f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        "message": str(exc)[:2000],
+        "traceback": text[-FAILURE_TRACEBACK_CHARS:],
+        "params": job.params,
+        "device": device,
+        "worker": worker,
+        "attempt": job.attempts,
+        "at": timezone.now().isoformat(),
+    }
+
+
+def gpu_memory_release() -> dict[str, float] | None:
+    """Give the CUDA caching allocator's unused blocks back to the driver after a job;
+    the MB this process held before and after (None on a worker without a GPU)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    import gc
+
+    before = torch.cuda.memory_reserved() / 2**20
+    gc.collect()  # the job's tensors, held by reference cycles in its frames
+    torch.cuda.empty_cache()
+    after = torch.cuda.memory_reserved() / 2**20
+    return {"before_mb": round(before, 1), "after_mb": round(after, 1)}
+
+
 @contextmanager
 def memory_ceiling(megabytes: int) -> Iterator[None]:
     """Let the process's data segment grow by at most `megabytes` while a job runs: an
@@ -301,7 +342,7 @@ def job_execute(job_id: str, worker: str) -> str:
     ctx = JobContext(job, worker)
     beat = _Heartbeat(job.id, worker)
     beat.start()
-    result, error, status = None, "", JobStatus.SUCCEEDED
+    result, error, status, failure = None, "", JobStatus.SUCCEEDED, None
     try:
         with memory_ceiling(settings.JOB_MAX_MEMORY_MB):
             result = get_kind(job.kind).run_function()(ctx)
@@ -319,13 +360,24 @@ def job_execute(job_id: str, worker: str) -> str:
         return "lost"
     except JobError as exc:
         status, error = JobStatus.FAILED, str(exc)
+        failure = failure_details(exc, job, worker)
     except Exception as exc:  # SystemExit and the like propagate: the reaper requeues
         log.exception("job %s failed", job_id)
         status, error = JobStatus.FAILED, describe_failure(exc)
+        failure = failure_details(exc, job, worker)
     finally:
         beat.done.set()
         beat.join()
-    final = job_finish(job_id=job.id, worker=worker, status=status, result=result, error=error)
+    del ctx  # the job's tensors may hang off it: let the release below find them free
+    worker_job_ended(job_id=str(job.id), status=status, gpu=gpu_memory_release())
+    final = job_finish(
+        job_id=job.id,
+        worker=worker,
+        status=status,
+        result=result,
+        error=error,
+        failure=failure,
+    )
     if final is not None:
         events.publish_snapshot(final, "result" if status == JobStatus.SUCCEEDED else "status")
         return final.status

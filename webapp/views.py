@@ -86,13 +86,20 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     kind = KINDS.get(job.kind)
     template = kind.template if kind else "webapp/job_detail.html"
     return render(
-        request, template, {"job": job, "kind": kind, "snapshot": events.job_snapshot(job)}
+        request,
+        template,
+        {"job": job, "kind": kind, "snapshot": _snapshot_for(request, job)},
     )
+
+
+def _snapshot_for(request: HttpRequest, job: Job) -> dict:
+    """The job's snapshot, with the failure's details when a staff member asks."""
+    return events.job_snapshot(job, staff=request.user.is_staff)
 
 
 @login_required
 def job_json(request: HttpRequest, job_id) -> JsonResponse:
-    return JsonResponse(events.job_snapshot(_job_for(request, job_id)))
+    return JsonResponse(_snapshot_for(request, _job_for(request, job_id)))
 
 
 def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
@@ -105,7 +112,7 @@ def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
             return refused_json(exc)
     if _wants_json(request):
         job.refresh_from_db()
-        return JsonResponse(events.job_snapshot(job))
+        return JsonResponse(_snapshot_for(request, job))
     back = request.POST.get("next", "")
     if not back.startswith("/") or not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}
@@ -165,7 +172,7 @@ def job_control_view(request: HttpRequest, job_id) -> JsonResponse:
         job = job_control(job=job, changes=changes)
     except JobRefused as exc:
         return refused_json(exc)
-    return JsonResponse(events.job_snapshot(job))
+    return JsonResponse(_snapshot_for(request, job))
 
 
 @login_required
