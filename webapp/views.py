@@ -207,3 +207,24 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     from webapp.dashboard import dashboard_stats
 
     return render(request, "webapp/dashboard.html", {"stats": dashboard_stats(), "kinds": KINDS})
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus's scrape: for staff sessions, or with the METRICS_TOKEN bearer token."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from webapp.metrics import metrics_allowed, metrics_text
+
+    if not metrics_allowed(request):
+        anonymous = not request.user.is_authenticated and "Authorization" not in request.headers
+        response = HttpResponse(
+            "A staff session or the metrics token is needed.\n",
+            status=401 if anonymous else 403,
+            content_type="text/plain",
+        )
+        if anonymous:
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    response = HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
+    response["Cache-Control"] = "no-store"
+    return response
