@@ -204,9 +204,13 @@ def job_file(request: HttpRequest, job_id, name: str) -> FileResponse:
 
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    from webapp.dashboard import dashboard_stats
+    from webapp.dashboard import dashboard_history, dashboard_stats
 
-    return render(request, "webapp/dashboard.html", {"stats": dashboard_stats(), "kinds": KINDS})
+    return render(
+        request,
+        "webapp/dashboard.html",
+        {"stats": dashboard_stats(), "history": dashboard_history(), "kinds": KINDS},
+    )
 
 
 def metrics(request: HttpRequest) -> HttpResponse:
