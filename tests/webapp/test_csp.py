@@ -20,19 +20,8 @@ def _policy(resp) -> dict[str, str]:
     return dict(part.strip().split(" ", 1) for part in resp["Content-Security-Policy"].split(";"))
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "home",
-        "login",
-        "signup",
-        "job_list",
-        "dashboard",
-        "playground:new",
-        "styletransfer:new",
-        "detection:new",
-    ],
-)
+@pytest.mark.parametrize("name", ["home", "login", "signup", "job_list", "dashboard",
+                                  "playground:new", "styletransfer:new", "detection:new"])
 def test_every_page_forbids_inline_and_foreign_scripts(client, make_user, name):
     client.force_login(make_user("op", staff=True))
     resp = client.get(reverse(name))
@@ -51,14 +40,10 @@ def test_a_job_page_is_covered_and_knows_its_urls(client, make_user):
     resp = client.get(job.get_absolute_url())
     assert _policy(resp)["script-src"] == "'self'"
     html = resp.content.decode()
-    site = json.loads(
-        re.search(
-            r'<script id="studio-site" type="application/json">(.*?)</script>', html, re.S
-        ).group(1)
-    )
+    site = json.loads(re.search(r'<script id="studio-site" type="application/json">(.*?)</script>',
+                                html, re.S).group(1))
     assert site["urls"]["job_cancel"].replace("{id}", str(job.id)) == reverse(
-        "job_cancel", args=[job.id]
-    )
+        "job_cancel", args=[job.id])
     assert site["urls"]["job_socket"] == "/ws/jobs/{id}/"
     assert site["urls"]["my_jobs_socket"] == "/ws/my-jobs/"
     assert set(site["active_states"]) == {"queued", "running", "paused"}

@@ -28,25 +28,15 @@ def _headers(user) -> dict:
 
 def test_anonymous_is_refused(stack):
     with pytest.raises(ConnectionClosed) as exc:
-        asyncio.run(
-            ws_collect(
-                _url(stack), cookie=None, origin=stack.base_url, until=lambda m: True, timeout=10
-            )
-        )
+        asyncio.run(ws_collect(_url(stack), cookie=None, origin=stack.base_url,
+                               until=lambda m: True, timeout=10))
     assert exc.value.rcvd.code == 4401
 
 
 def test_foreign_origin_is_refused_at_the_handshake(stack, make_user):
     with pytest.raises(InvalidStatus) as exc:
-        asyncio.run(
-            ws_collect(
-                _url(stack),
-                cookie=session_cookie(make_user()),
-                origin="http://evil.example",
-                until=lambda m: True,
-                timeout=10,
-            )
-        )
+        asyncio.run(ws_collect(_url(stack), cookie=session_cookie(make_user()),
+                               origin="http://evil.example", until=lambda m: True, timeout=10))
     assert exc.value.response.status_code == 403
 
 
@@ -55,16 +45,13 @@ def test_rows_follow_the_owners_jobs_live_and_no_one_elses(stack, make_user):
     headers = _headers(owner)
 
     async def watch() -> tuple[list[dict], str, str]:
-        async with connect(
-            _url(stack), origin=stack.base_url, additional_headers=headers, open_timeout=10
-        ) as ws:
+        async with connect(_url(stack), origin=stack.base_url,
+                           additional_headers=headers, open_timeout=10) as ws:
             await ws.send(json.dumps({"type": "resync", "ids": []}))  # joined: nothing to answer
             theirs = await asyncio.to_thread(
-                job_create, user=other, kind="countdown", params={"steps": 3, "delay": 0.05}
-            )
+                job_create, user=other, kind="countdown", params={"steps": 3, "delay": 0.05})
             mine = await asyncio.to_thread(
-                job_create, user=owner, kind="countdown", params={"steps": 5, "delay": 0.2}
-            )
+                job_create, user=owner, kind="countdown", params={"steps": 5, "delay": 0.2})
             received = []
             async with asyncio.timeout(60):
                 async for raw in ws:
@@ -98,9 +85,8 @@ def test_resync_answers_the_owners_rows_only(stack, make_user):
     headers = _headers(owner)
 
     async def ask() -> list[dict]:
-        async with connect(
-            _url(stack), origin=stack.base_url, additional_headers=headers, open_timeout=10
-        ) as ws:
+        async with connect(_url(stack), origin=stack.base_url,
+                           additional_headers=headers, open_timeout=10) as ws:
             ids = [str(theirs.id), "not-a-uuid", 42, str(mine.id)]
             await ws.send(json.dumps({"type": "resync", "ids": ids}))
             first = json.loads(await asyncio.wait_for(ws.recv(), 10))
@@ -111,18 +97,8 @@ def test_resync_answers_the_owners_rows_only(stack, make_user):
             return [first] + ([extra] if extra else [])
 
     answers = asyncio.run(ask())
-    assert answers == [
-        {
-            "type": "job",
-            "version": mine.version,
-            "job": {
-                "id": str(mine.id),
-                "status": "succeeded",
-                "progress": 1.0,
-                "cancel_requested": False,
-                "version": mine.version,
-                "wait_seconds": mine.wait_seconds,
-                "run_seconds": mine.run_seconds,
-            },
-        }
-    ]
+    assert answers == [{"type": "job", "version": mine.version, "job": {
+        "id": str(mine.id), "status": "succeeded", "progress": 1.0, "cancel_requested": False,
+        "version": mine.version, "wait_seconds": mine.wait_seconds,
+        "run_seconds": mine.run_seconds,
+    }}]

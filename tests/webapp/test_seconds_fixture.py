@@ -14,26 +14,8 @@ from pathlib import Path
 from webapp.templatetags.studio import seconds
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "seconds.json"
-VALUES = [
-    None,
-    0,
-    0.4,
-    0.5,
-    1.5,
-    2.5,
-    12.3,
-    59.4,
-    59.5,
-    60,
-    61,
-    125,
-    3599.4,
-    3600,
-    3661,
-    7380,
-    86399,
-    90061.7,
-]
+VALUES = [None, 0, 0.4, 0.5, 1.5, 2.5, 12.3, 59.4, 59.5, 60, 61, 125, 3599.4, 3600, 3661, 7380,
+          86399, 90061.7]
 
 
 def test_the_fixture_is_what_the_filter_writes():
@@ -44,10 +26,6 @@ def test_the_fixture_is_what_the_filter_writes():
 
 
 if __name__ == "__main__":
-    FIXTURE.write_text(
-        json.dumps(
-            [{"seconds": v, "text": seconds(v)} for v in VALUES], indent=1, ensure_ascii=False
-        )
-        + "\n"
-    )
+    FIXTURE.write_text(json.dumps([{"seconds": v, "text": seconds(v)} for v in VALUES], indent=1,
+                                  ensure_ascii=False) + "\n")
     print(f"wrote {FIXTURE}")
