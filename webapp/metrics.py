@@ -3,17 +3,23 @@
 Everything is read from the database (the source of truth) and the broker at each
 scrape, by a custom collector (prometheus-client's pattern for "state kept elsewhere"):
 no counter lives in a web process, so any number of ASGI processes answer alike and a
-restart loses nothing. Counters and histogram counts only grow while job rows are kept.
+restart loses nothing. Counters and histogram counts only grow while job rows are kept
+(a retried job's earlier run stays counted in the histograms of a running process).
 A sample scrape config is in docs/operations.md.
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
+from bisect import bisect_left
 from collections.abc import Iterator
+from datetime import timedelta
+from itertools import accumulate
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, Sum
+from django.db.models import Count
 from django.http import HttpRequest
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
@@ -48,31 +54,78 @@ def metrics_allowed(request: HttpRequest) -> bool:
     return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
 
+# Jobs that finished before the cut-off are counted once per process and kept: a scrape
+# then reads only the last minute's jobs (an index range), not the whole table. A job's
+# row is final long before a minute has passed since its finished_at.
+SETTLE_S = 60
+_settled: dict[str, Any] = {"until": None, "rows": {}}
+_settled_lock = threading.Lock()
+
+
+def _duration_counts(jobs) -> dict[str, dict[str, Any]]:
+    """Per kind: how many finished jobs waited / ran at most each bucket's bound, and
+    the sums. The rows come back as two numbers each and are bucketed here: the same
+    expression inside one conditional count per bucket would be computed that often."""
+    rows = (
+        jobs.filter(started_at__isnull=False)
+        .annotate(
+            wait=EpochSeconds("started_at") - EpochSeconds("queued_at"),
+            run=EpochSeconds("finished_at") - EpochSeconds("started_at"),
+        )
+        .values_list("kind", "wait", "run")
+    )
+    out: dict[str, dict[str, Any]] = {}
+    size = len(DURATION_BUCKETS) + 1  # the last one: over every bound (+Inf only)
+    for kind, wait, run in rows.iterator(chunk_size=5000):
+        counts = out.setdefault(
+            kind, {"wait": [0] * size, "run": [0] * size, "wait_sum": 0.0, "run_sum": 0.0}
+        )
+        for name, value in (("wait", wait), ("run", run)):
+            counts[name][bisect_left(DURATION_BUCKETS, value)] += 1
+            counts[f"{name}_sum"] += value
+    return out
+
+
+def _add(total: dict, more: dict) -> dict:
+    out = {kind: {k: list(v) if isinstance(v, list) else v for k, v in cols.items()}
+           for kind, cols in total.items()}  # fmt: skip
+    for kind, cols in more.items():
+        if kind not in out:
+            out[kind] = cols
+            continue
+        for key, value in cols.items():
+            if isinstance(value, list):
+                out[kind][key] = [a + b for a, b in zip(out[kind][key], value, strict=True)]
+            else:
+                out[kind][key] += value
+    return out
+
+
 def _duration_histograms() -> Iterator[Metric]:
     """Wait (queued -> started) and run (started -> finished) times of every finished
-    job, per kind: one GROUP BY with a conditional count per bucket."""
-    jobs = Job.objects.filter(started_at__isnull=False, finished_at__isnull=False).annotate(
-        wait=EpochSeconds("started_at") - EpochSeconds("queued_at"),
-        run=EpochSeconds("finished_at") - EpochSeconds("started_at"),
-    )
-    columns = {}
-    for name in ("wait", "run"):
-        for i, bound in enumerate(DURATION_BUCKETS):
-            columns[f"{name}_{i}"] = Count("id", filter=Q(**{f"{name}__lte": bound}))
-        columns[f"{name}_sum"] = Sum(name)
-    rows = list(jobs.values("kind").annotate(n=Count("id"), **columns).order_by("kind"))
+    job, per kind."""
+    cut = timezone.now() - timedelta(seconds=SETTLE_S)
+    finished = Job.objects.filter(finished_at__isnull=False).order_by()
+    with _settled_lock:
+        until = _settled["until"]
+        newly = finished.filter(finished_at__lt=cut)
+        if until is not None:
+            newly = newly.filter(finished_at__gte=until)
+        _settled["rows"] = _add(_settled["rows"], _duration_counts(newly))
+        _settled["until"] = cut
+        rows = _add(_settled["rows"], _duration_counts(finished.filter(finished_at__gte=cut)))
     for name, what in (("wait", "waited in the queue"), ("run", "ran")):
         family = HistogramMetricFamily(
             f"studio_job_{name}_seconds",
             f"Seconds finished jobs {what}, by kind.",
             labels=["kind"],
         )
-        for row in rows:
-            buckets = [
-                (floatToGoString(b), row[f"{name}_{i}"]) for i, b in enumerate(DURATION_BUCKETS)
-            ]
-            buckets.append(("+Inf", row["n"]))
-            family.add_metric([row["kind"]], buckets, row[f"{name}_sum"] or 0.0)
+        for kind, row in sorted(rows.items()):
+            cumulative = list(accumulate(row[name]))
+            bounds = [floatToGoString(b) for b in DURATION_BUCKETS]
+            buckets = list(zip(bounds, cumulative[:-1], strict=True))
+            buckets.append(("+Inf", cumulative[-1]))
+            family.add_metric([kind], buckets, row[f"{name}_sum"])
         yield family
 
 
@@ -85,7 +138,7 @@ def _job_families() -> Iterator[Metric]:
         "Jobs that ended (succeeded, failed, cancelled), by kind.",
         labels=["kind", "state"],
     )
-    counts = Job.objects.values("kind", "status").annotate(n=Count("id")).order_by()
+    counts = Job.objects.values("kind", "status").annotate(n=Count("*")).order_by()
     for row in sorted(counts, key=lambda r: (r["kind"], r["status"])):
         if row["status"] in ACTIVE_STATES:
             active.add_metric([row["kind"], row["status"]], row["n"])

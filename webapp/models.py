@@ -101,6 +101,8 @@ class Job(models.Model):
             # the dashboard's history: who arrived in / left the queue within a window
             models.Index(fields=["queued_at"]),
             models.Index(fields=["started_at"]),
+            # /metrics: jobs by state and kind, counted from this index alone
+            models.Index(fields=["status", "kind"]),
         ]
 
     def __str__(self) -> str:
