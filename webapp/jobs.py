@@ -344,6 +344,18 @@ def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
                     status=JobStatus.FAILED,
                     finished_at=timezone.now(),
                     error=f"Failed: {silent} on each of {job.attempts} attempts.",
+                    failure={  # for staff, as a crash's details: no traceback to keep
+                        "type": "WorkerLost",
+                        "message": f"No heartbeat from {job.worker or '?'} since "
+                        f"{job.heartbeat_at.isoformat() if job.heartbeat_at else '?'}; "
+                        f"the reaper gave up after {job.attempts} attempts.",
+                        "traceback": "",
+                        "params": job.params,
+                        "device": "",
+                        "worker": job.worker,
+                        "attempt": job.attempts,
+                        "at": timezone.now().isoformat(),
+                    },
                 )
             # CAS on the heartbeat we saw: a worker that beat meanwhile keeps its job.
             if not Job.objects.filter(
