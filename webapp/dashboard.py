@@ -31,15 +31,6 @@ HISTORY_WINDOWS = {"hour": (3600, 60), "day": (86400, 900)}
 TRACEBACK_TAIL_CHARS = 3000  # of a failure's traceback, in the dashboard's list
 
 
-def eta_seconds(progress: float, elapsed_s: float) -> float | None:
-    """Seconds left for a job at `progress` (0..1) after `elapsed_s` seconds of running,
-    at the rate it has moved so far; None until it moved 1% in 2 s, and once it is done.
-    static/webapp/eta.js is the same rule for the job page."""
-    if not (0.01 <= progress < 1 and elapsed_s >= 2):
-        return None
-    return elapsed_s * (1 - progress) / progress
-
-
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 2) if values else None
 
@@ -119,7 +110,7 @@ def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
                 "worker": j.worker,
                 "started_at": j.started_at.isoformat() if j.started_at else None,
                 "run_s": round(elapsed, 1),
-                "eta_s": eta_seconds(j.progress, elapsed),
+                "eta_s": j.metrics.get("eta_s"),  # measured by the worker (runner.eta_seconds)
                 "cancel_requested": j.cancel_requested,
                 "url": reverse("job_detail", args=[j.id]),
             }

@@ -90,12 +90,22 @@ def thin(points: list, limit: int) -> list:
     return [points[round(i * stride)] for i in range(limit)]
 
 
+def eta_seconds(*, progress: float, gained: float, elapsed_s: float) -> float | None:
+    """Seconds left for a job at `progress` (0..1) that gained `gained` of it in the
+    `elapsed_s` seconds since its worker took it (a resumed run starts part-way);
+    None until it has moved 1 % in 2 s, and once it is done."""
+    if not (gained >= 0.01 and elapsed_s >= 2 and progress < 1):
+        return None
+    return (1 - progress) * elapsed_s / gained
+
+
 class JobContext:
     """The job as the kind's `run` function sees it."""
 
     def __init__(self, job: Job, worker: str) -> None:
         self.job = job
         self.worker = worker
+        self._taken = (time.monotonic(), job.progress)  # for the ETA
         self.params: dict[str, Any] = job.params
         self._last_sent: dict[str, float] = {}
         self._pending: dict[str, tuple[dict, dict]] = {}
@@ -175,6 +185,15 @@ class JobContext:
         if update["progress"] is not None:
             self.job.progress = max(0.0, min(1.0, float(update["progress"])))
             fields["progress"] = self.job.progress
+            # the measured rate, kept with the kind's metrics so that the job page and
+            # the dashboard show the same time left
+            taken_at, taken_progress = self._taken
+            eta = eta_seconds(
+                progress=self.job.progress,
+                gained=self.job.progress - taken_progress,
+                elapsed_s=time.monotonic() - taken_at,
+            )
+            update["metrics"] = {**update["metrics"], "eta_s": eta and round(eta, 1)}
         if update["metrics"]:
             self.job.metrics = {**self.job.metrics, **update["metrics"]}
             fields["metrics"] = self.job.metrics

@@ -1,7 +1,6 @@
 // The parts of every job page: status, progress, error, actions, result files, and the
 // live connection. A kind's module calls `watchJob` to draw its own parts.
 import { $, make, readJSON, whenLoaded } from "./dom.js";
-import { etaSeconds } from "./eta.js";
 import { formatSeconds } from "./format.js";
 import { getJSON, postJSON } from "./http.js";
 import { JobSocket } from "./jobsocket.js";
@@ -62,8 +61,8 @@ function jobMeta(j) {
   if (j.metrics && j.metrics.device) parts.push(`device ${j.metrics.device}`);
   if (started) parts.push(`waited ${formatSeconds((started - new Date(j.created_at)) / 1000)}`);
   if (started && finished) parts.push(`ran ${formatSeconds((finished - started) / 1000)}`);
-  const eta = j.status === "running" && started ? etaSeconds(j.progress, (Date.now() - started) / 1000) : null;
-  if (eta !== null) parts.push(`about ${formatSeconds(eta)} left`);
+  const eta = j.metrics && j.metrics.eta_s;  // measured by the worker (webapp/runner.py)
+  if (j.status === "running" && eta != null) parts.push(`about ${formatSeconds(eta)} left`);
   if (j.attempts > 1) parts.push(`attempt ${j.attempts}`);
   return parts;
 }

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import { historySeries, timeAxis } from "../../static/webapp/history.js";
-import { etaSeconds } from "../../static/webapp/eta.js";
 
 const hour = {
   window: "hour", kind: "", step_s: 60, start: 6000, times: [6000, 6060, 6120],
@@ -39,11 +38,4 @@ test("a day's 15-minute buckets: hours before now, count / 15 per minute", () =>
 test("no job finished: one flat series, so the chart says so", () => {
   const s = historySeries({ ...hour, finished: {} }, 6180);
   assert.equal(s.finished[0].name, "none finished");
-});
-
-test("ETA from the progress rate, as webapp.dashboard.eta_seconds", () => {
-  assert.equal(etaSeconds(0.25, 60), 180);
-  assert.equal(etaSeconds(0.005, 60), null);
-  assert.equal(etaSeconds(0.5, 1), null);
-  assert.equal(etaSeconds(1, 60), null);
 });

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from webapp.dashboard import dashboard_history, eta_seconds, percentile, queue_overview
+from webapp.dashboard import dashboard_history, percentile, queue_overview
 from webapp.models import Job, JobStatus
 
 pytestmark = pytest.mark.django_db
@@ -101,13 +101,6 @@ def test_percentile_is_the_nearest_rank():
     assert percentile([3, 1, 2], 0.5) == 2
 
 
-def test_eta_from_the_progress_rate():
-    assert eta_seconds(0.25, 60) == 180  # a quarter in a minute: three more minutes
-    assert eta_seconds(0.005, 60) is None  # too little progress to measure
-    assert eta_seconds(0.5, 1) is None  # too soon
-    assert eta_seconds(1.0, 60) is None
-
-
 def test_oldest_queued_job_per_queue_is_flagged_past_the_threshold(make_user, settings):
     settings.DASHBOARD_OLDEST_QUEUED_WARN_S = 300
     user = make_user()
@@ -126,3 +119,15 @@ def test_oldest_queued_job_per_queue_is_flagged_past_the_threshold(make_user, se
     assert queues["gpu"]["jobs"] == 2 and queues["gpu"]["oldest_s"] == 420 and queues["gpu"]["late"]
     assert queues["default"]["jobs"] == 1 and queues["default"]["oldest_s"] == 60
     assert not queues["default"]["late"]
+
+
+def test_time_left_from_the_rate_measured_since_the_worker_took_the_job():
+    from webapp.runner import eta_seconds
+
+    # a quarter in a minute: three more minutes
+    assert eta_seconds(progress=0.25, gained=0.25, elapsed_s=60) == 180
+    # resumed at 50 %: the 10 % gained in a minute is the rate, not 60 % in a minute
+    assert eta_seconds(progress=0.6, gained=0.1, elapsed_s=60) == pytest.approx(240)
+    assert eta_seconds(progress=0.005, gained=0.005, elapsed_s=60) is None  # barely moved
+    assert eta_seconds(progress=0.5, gained=0.5, elapsed_s=1) is None  # too soon
+    assert eta_seconds(progress=1.0, gained=1.0, elapsed_s=60) is None  # done
