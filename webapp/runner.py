@@ -362,6 +362,7 @@ def job_execute(job_id: str, worker: str) -> str:
     beat = _Heartbeat(job.id, worker)
     beat.start()
     result, error, status, failure = None, "", JobStatus.SUCCEEDED, None
+    checkpoint = None  # the result a paused run left
     try:
         with memory_ceiling(settings.JOB_MAX_MEMORY_MB):
             result = get_kind(job.kind).run_function()(ctx)
@@ -370,13 +371,7 @@ def job_execute(job_id: str, worker: str) -> str:
             status, error = JobStatus.CANCELLED, "Cancelled while running."
     except JobPaused as paused:
         ctx.flush()
-        beat.done.set()
-        beat.join()
-        held = job_pause(job_id=job.id, worker=worker, result=paused.result)
-        if held is not None:
-            events.publish_snapshot(held)
-            return held.status
-        return "lost"
+        checkpoint, status = paused.result, JobStatus.PAUSED
     except JobError as exc:
         status, error = JobStatus.FAILED, str(exc)
         failure = failure_details(exc, job, worker)
@@ -387,8 +382,16 @@ def job_execute(job_id: str, worker: str) -> str:
     finally:
         beat.done.set()
         beat.join()
-    del ctx  # the job's tensors may hang off it: let the release below find them free
+    # Out of the except blocks, the exception and its frames are gone; with the context
+    # gone too, the job's tensors are free for the release to give back.
+    del ctx
     worker_job_ended(job_id=str(job.id), status=status, gpu=gpu_memory_release())
+    if checkpoint is not None:
+        held = job_pause(job_id=job.id, worker=worker, result=checkpoint)
+        if held is not None:
+            events.publish_snapshot(held)
+            return held.status
+        return "lost"
     final = job_finish(
         job_id=job.id,
         worker=worker,
