@@ -385,7 +385,10 @@ def job_execute(job_id: str, worker: str) -> str:
     # Out of the except blocks, the exception and its frames are gone; with the context
     # gone too, the job's tensors are free for the release to give back.
     del ctx
-    worker_job_ended(job_id=str(job.id), status=status, gpu=gpu_memory_release())
+    try:
+        worker_job_ended(job_id=str(job.id), status=status, gpu=gpu_memory_release())
+    except Exception:  # bookkeeping: the job's own outcome is recorded regardless
+        log.warning("could not record the end of job %s on the worker", job_id, exc_info=True)
     if checkpoint is not None:
         held = job_pause(job_id=job.id, worker=worker, result=checkpoint)
         if held is not None:

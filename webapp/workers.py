@@ -94,7 +94,16 @@ def _nvml_handle(pynvml, torch, index: int):
 
 
 def worker_stats() -> dict[str, object]:
-    """What the heartbeat writes to this process's Worker row."""
+    """What the heartbeat writes to this process's Worker row; never raises (a failing
+    measurement must not stop the beat that says the worker is alive)."""
+    try:
+        return _measure()
+    except Exception:
+        log.warning("could not measure the worker", exc_info=True)
+        return {**_counts, "error": "could not measure"}
+
+
+def _measure() -> dict[str, object]:
     import psutil
 
     process = _state.get("process")
