@@ -44,6 +44,7 @@ class JobAdmin(admin.ModelAdmin):
         "finished_at",
         "heartbeat_at",
         "version",
+        "failure",  # written by the worker; what the job page shows staff
     )
     actions = [
         _bulk(job_cancel, "Cancelled"),
@@ -55,3 +56,4 @@ class JobAdmin(admin.ModelAdmin):
 @admin.register(Worker)
 class WorkerAdmin(admin.ModelAdmin):
     list_display = ("name", "device", "device_memory_mb", "queues", "last_seen")
+    readonly_fields = ("stats",)  # refreshed by the worker's heartbeat

@@ -36,9 +36,9 @@ def _load_job(job_id: uuid.UUID, user) -> Job | None:
 
 
 @database_sync_to_async
-def _snapshot(job_id: uuid.UUID) -> dict | None:
+def _snapshot(job_id: uuid.UUID, *, staff: bool) -> dict | None:
     job = Job.objects.filter(pk=job_id).first()
-    return events.job_snapshot(job) if job else None
+    return events.job_snapshot(job, staff=staff) if job else None
 
 
 @database_sync_to_async
@@ -155,7 +155,7 @@ class JobConsumer(RefusingConsumer):
         await self._send_snapshot()
 
     async def _send_snapshot(self) -> None:
-        snap = await _snapshot(self.job_id)
+        snap = await _snapshot(self.job_id, staff=self.scope["user"].is_staff)
         if snap is not None:
             await self.send_json({"type": "snapshot", "version": snap["version"], "job": snap})
 
@@ -203,7 +203,11 @@ class MyJobsConsumer(RefusingConsumer):
 
 
 class DashboardConsumer(RefusingConsumer):
-    """`/ws/dashboard/`: staff only; pushes the queue statistics every few seconds."""
+    """`/ws/dashboard/`: staff only; pushes the queue statistics every few seconds and the
+    history charts every DASHBOARD_HISTORY_INTERVAL_S, or at once when the page asks for
+    another window or kind with `{"type": "history", "window": "day", "kind": "detect"}`."""
+
+    history_options = {"window": "hour", "kind": ""}
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -214,7 +218,9 @@ class DashboardConsumer(RefusingConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         await self.accept()
+        self._history_wanted = asyncio.Event()
         self._task = asyncio.create_task(self._push_forever())
+        self._history_task = asyncio.create_task(self._push_history_forever())
 
     async def _push_forever(self) -> None:
         from webapp.dashboard import dashboard_stats
@@ -224,7 +230,35 @@ class DashboardConsumer(RefusingConsumer):
             await self.send_json({"type": "dashboard", "stats": stats})
             await asyncio.sleep(settings.DASHBOARD_PUSH_INTERVAL_S)
 
+    async def _push_history_forever(self) -> None:
+        from webapp.dashboard import dashboard_history
+
+        while True:
+            history = await database_sync_to_async(dashboard_history)(**self.history_options)
+            await self.send_json({"type": "history", "history": history})
+            self._history_wanted.clear()
+            try:
+                await asyncio.wait_for(
+                    self._history_wanted.wait(), settings.DASHBOARD_HISTORY_INTERVAL_S
+                )
+            except TimeoutError:
+                pass
+
+    async def receive_json(self, content, **kwargs) -> None:
+        from webapp.dashboard import HISTORY_WINDOWS
+        from webapp.jobkinds import KINDS
+
+        if not isinstance(content, dict) or content.get("type") != "history":
+            return
+        window, kind = content.get("window"), content.get("kind") or ""
+        if window not in HISTORY_WINDOWS or (kind and kind not in KINDS):
+            await self.send_json({"type": "error", "error": "No such window or kind."})
+            return
+        self.history_options = {"window": window, "kind": kind}
+        self._history_wanted.set()
+
     async def disconnect(self, code: int) -> None:
-        task = getattr(self, "_task", None)
-        if task:
-            task.cancel()
+        for name in ("_task", "_history_task"):
+            task = getattr(self, name, None)
+            if task:
+                task.cancel()

@@ -24,6 +24,7 @@ def _site_urls() -> dict[str, str]:
 
     return {
         **{f"job_{action}": template(f"job_{action}") for action in JOB_ACTIONS},
+        "job_json": template("job_json"),
         "job_socket": template("job_socket", "webapp.routing"),
         "my_jobs_socket": reverse("my_jobs_socket", urlconf="webapp.routing"),
         "dashboard_socket": reverse("dashboard_socket", urlconf="webapp.routing"),

@@ -31,9 +31,11 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def job_snapshot(job: Job) -> dict[str, Any]:
-    """Everything a job page needs to draw the job as it is now."""
-    return {
+def job_snapshot(job: Job, *, staff: bool = False) -> dict[str, Any]:
+    """Everything a job page needs to draw the job as it is now. Only with `staff` does
+    it carry the failure's details (traceback, parameters, device): the snapshots
+    published to a job's group reach its owner too, so they never do."""
+    snapshot = {
         "id": str(job.id),
         "kind": job.kind,
         "title": job.title,
@@ -53,6 +55,9 @@ def job_snapshot(job: Job) -> dict[str, Any]:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "url": reverse("job_detail", args=[job.id]),
     }
+    if staff:
+        snapshot["failure"] = job.failure or None
+    return snapshot
 
 
 def job_row(job: Job) -> dict[str, Any]:

@@ -160,6 +160,7 @@ def job_retry(*, job: Job) -> Job:
             metrics={},
             result={},
             error="",
+            failure={},
             worker="",
             cancel_requested=False,
             control={},
@@ -289,15 +290,24 @@ def job_claim(*, job_id: str, worker: str) -> Job | None:
 
 
 def job_finish(
-    *, job_id, worker: str, status: str, result: dict | None = None, error: str = ""
+    *,
+    job_id,
+    worker: str,
+    status: str,
+    result: dict | None = None,
+    error: str = "",
+    failure: dict | None = None,
 ) -> Job | None:
-    """Compare-and-set running -> a final state, only for the worker that holds the job."""
+    """Compare-and-set running -> a final state, only for the worker that holds the job.
+    `failure` (staff-only details of what went wrong) is kept with a failed job."""
     assert status in FINAL_STATES
     fields: dict[str, Any] = dict(
         status=status, finished_at=timezone.now(), error=error, version=F("version") + 1
     )
     if result is not None:
         fields["result"] = result
+    if failure is not None:
+        fields["failure"] = failure
     if status == JobStatus.SUCCEEDED:
         fields["progress"] = 1.0
     if not Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker).update(**fields):
@@ -334,6 +344,18 @@ def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:
                     status=JobStatus.FAILED,
                     finished_at=timezone.now(),
                     error=f"Failed: {silent} on each of {job.attempts} attempts.",
+                    failure={  # for staff, as a crash's details: no traceback to keep
+                        "type": "WorkerLost",
+                        "message": f"No heartbeat from {job.worker or '?'} since "
+                        f"{job.heartbeat_at.isoformat() if job.heartbeat_at else '?'}; "
+                        f"the reaper gave up after {job.attempts} attempts.",
+                        "traceback": "",
+                        "params": job.params,
+                        "device": "",
+                        "worker": job.worker,
+                        "attempt": job.attempts,
+                        "at": timezone.now().isoformat(),
+                    },
                 )
             # CAS on the heartbeat we saw: a worker that beat meanwhile keeps its job.
             if not Job.objects.filter(

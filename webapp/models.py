@@ -25,6 +25,25 @@ ACTIVE_STATES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
 FINAL_STATES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
+class EpochSeconds(models.Func):
+    """A datetime column as seconds since 1970 (a float) in SQL, on SQLite and PostgreSQL:
+    durations and time buckets are then computed by the database, and rows come back as
+    plain numbers instead of datetimes to parse."""
+
+    output_field = models.FloatField()
+    arity = 1
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # julianday() of the epoch is 2440587.5; a day has 86400 seconds. A double holds
+        # today's julian day to ~40 µs: rounding to the millisecond gives exact seconds.
+        template = "ROUND((julianday(%(expressions)s) - 2440587.5) * 86400.0, 3)"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        template = "EXTRACT(EPOCH FROM %(expressions)s)::double precision"
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+
 class JobQuerySet(models.QuerySet):
     def active(self) -> JobQuerySet:
         return self.filter(status__in=ACTIVE_STATES)
@@ -56,6 +75,9 @@ class Job(models.Model):
     metrics = models.JSONField(default=dict, blank=True)  # latest kind-specific live state
     result = models.JSONField(default=dict, blank=True)  # kind-specific, files by name
     error = models.TextField(blank=True)  # human-readable, shown to the user
+    # Staff only, never sent to the owner: what went wrong inside the worker
+    # (exception type, message, traceback, the parameters and device it ran with).
+    failure = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     control = models.JSONField(default=dict, blank=True)  # live commands (pause, lr, ...)
     version = models.PositiveIntegerField(default=0)  # bumped on every published change
@@ -76,6 +98,11 @@ class Job(models.Model):
             models.Index(fields=["status", "queued_at"]),
             # the dashboard: successes in the last hour, latest failures
             models.Index(fields=["status", "finished_at"]),
+            # the dashboard's history: who arrived in / left the queue within a window
+            models.Index(fields=["queued_at"]),
+            models.Index(fields=["started_at"]),
+            # /metrics: jobs by state and kind, counted from this index alone
+            models.Index(fields=["status", "kind"]),
         ]
 
     def __str__(self) -> str:
@@ -121,6 +148,10 @@ class Worker(models.Model):
     device = models.CharField(max_length=200)  # "NVIDIA H100 80GB HBM3" or "CPU (8 threads)"
     device_memory_mb = models.PositiveIntegerField(default=0)
     queues = models.CharField(max_length=200, blank=True)
+    # Refreshed with each heartbeat (see webapp.workers.worker_stats): CPU and RSS of the
+    # pool process, GPU memory and utilisation, jobs done since start, the last release
+    # of GPU memory after a job ended.
+    stats = models.JSONField(default=dict, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     last_seen = models.DateTimeField(default=timezone.now)
 

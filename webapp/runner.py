@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from webapp import events
 from webapp.jobkinds import get_kind
 from webapp.jobs import job_claim, job_finish, job_pause
 from webapp.models import Job, JobStatus
+from webapp.workers import worker_job_ended
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,12 +90,22 @@ def thin(points: list, limit: int) -> list:
     return [points[round(i * stride)] for i in range(limit)]
 
 
+def eta_seconds(*, progress: float, gained: float, elapsed_s: float) -> float | None:
+    """Seconds left for a job at `progress` (0..1) that gained `gained` of it in the
+    `elapsed_s` seconds since its worker took it (a resumed run starts part-way);
+    None until it has moved 1 % in 2 s, and once it is done."""
+    if not (gained >= 0.01 and elapsed_s >= 2 and progress < 1):
+        return None
+    return (1 - progress) * elapsed_s / gained
+
+
 class JobContext:
     """The job as the kind's `run` function sees it."""
 
     def __init__(self, job: Job, worker: str) -> None:
         self.job = job
         self.worker = worker
+        self._taken = (time.monotonic(), job.progress)  # for the ETA
         self.params: dict[str, Any] = job.params
         self._last_sent: dict[str, float] = {}
         self._pending: dict[str, tuple[dict, dict]] = {}
@@ -173,6 +185,15 @@ class JobContext:
         if update["progress"] is not None:
             self.job.progress = max(0.0, min(1.0, float(update["progress"])))
             fields["progress"] = self.job.progress
+            # the measured rate, kept with the kind's metrics so that the job page and
+            # the dashboard show the same time left
+            taken_at, taken_progress = self._taken
+            eta = eta_seconds(
+                progress=self.job.progress,
+                gained=self.job.progress - taken_progress,
+                elapsed_s=time.monotonic() - taken_at,
+            )
+            update["metrics"] = {**update["metrics"], "eta_s": eta and round(eta, 1)}
         if update["metrics"]:
             self.job.metrics = {**self.job.metrics, **update["metrics"]}
             fields["metrics"] = self.job.metrics
@@ -259,6 +280,45 @@ def describe_failure(exc: BaseException) -> str:
     return f"Internal error ({type(exc).__name__}). The operators have the details."
 
 
+# A traceback kept with a failed job is cut to its last this-many characters.
+FAILURE_TRACEBACK_CHARS = 20_000
+
+
+def failure_details(exc: BaseException, job: Job, worker: str) -> dict[str, Any]:
+    """What staff need to act on a failure, stored with the job (never shown to its owner):
+    the exception's type, message and traceback, and the parameters and device it ran with."""
+    torch = sys.modules.get("torch")
+    device = "cpu"
+    if torch is not None and torch.cuda.is_available():
+        device = f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+    text = "".join(traceback.format_exception(exc))
+    return {
+        "type": f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins."),
+        "message": str(exc)[:2000],
+        "traceback": text[-FAILURE_TRACEBACK_CHARS:],
+        "params": job.params,
+        "device": device,
+        "worker": worker,
+        "attempt": job.attempts,
+        "at": timezone.now().isoformat(),
+    }
+
+
+def gpu_memory_release() -> dict[str, float] | None:
+    """Give the CUDA caching allocator's unused blocks back to the driver after a job;
+    the MB this process held before and after (None on a worker without a GPU)."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+        return None
+    import gc
+
+    before = torch.cuda.memory_reserved() / 2**20
+    gc.collect()  # the job's tensors, held by reference cycles in its frames
+    torch.cuda.empty_cache()
+    after = torch.cuda.memory_reserved() / 2**20
+    return {"before_mb": round(before, 1), "after_mb": round(after, 1)}
+
+
 @contextmanager
 def memory_ceiling(megabytes: int) -> Iterator[None]:
     """Let the process's data segment grow by at most `megabytes` while a job runs: an
@@ -301,7 +361,8 @@ def job_execute(job_id: str, worker: str) -> str:
     ctx = JobContext(job, worker)
     beat = _Heartbeat(job.id, worker)
     beat.start()
-    result, error, status = None, "", JobStatus.SUCCEEDED
+    result, error, status, failure = None, "", JobStatus.SUCCEEDED, None
+    checkpoint = None  # the result a paused run left
     try:
         with memory_ceiling(settings.JOB_MAX_MEMORY_MB):
             result = get_kind(job.kind).run_function()(ctx)
@@ -310,22 +371,38 @@ def job_execute(job_id: str, worker: str) -> str:
             status, error = JobStatus.CANCELLED, "Cancelled while running."
     except JobPaused as paused:
         ctx.flush()
+        checkpoint, status = paused.result, JobStatus.PAUSED
+    except JobError as exc:
+        status, error = JobStatus.FAILED, str(exc)
+        failure = failure_details(exc, job, worker)
+    except Exception as exc:  # SystemExit and the like propagate: the reaper requeues
+        log.exception("job %s failed", job_id)
+        status, error = JobStatus.FAILED, describe_failure(exc)
+        failure = failure_details(exc, job, worker)
+    finally:
         beat.done.set()
         beat.join()
-        held = job_pause(job_id=job.id, worker=worker, result=paused.result)
+    # Out of the except blocks, the exception and its frames are gone; with the context
+    # gone too, the job's tensors are free for the release to give back.
+    del ctx
+    try:
+        worker_job_ended(job_id=str(job.id), status=status, gpu=gpu_memory_release())
+    except Exception:  # bookkeeping: the job's own outcome is recorded regardless
+        log.warning("could not record the end of job %s on the worker", job_id, exc_info=True)
+    if checkpoint is not None:
+        held = job_pause(job_id=job.id, worker=worker, result=checkpoint)
         if held is not None:
             events.publish_snapshot(held)
             return held.status
         return "lost"
-    except JobError as exc:
-        status, error = JobStatus.FAILED, str(exc)
-    except Exception as exc:  # SystemExit and the like propagate: the reaper requeues
-        log.exception("job %s failed", job_id)
-        status, error = JobStatus.FAILED, describe_failure(exc)
-    finally:
-        beat.done.set()
-        beat.join()
-    final = job_finish(job_id=job.id, worker=worker, status=status, result=result, error=error)
+    final = job_finish(
+        job_id=job.id,
+        worker=worker,
+        status=status,
+        result=result,
+        error=error,
+        failure=failure,
+    )
     if final is not None:
         events.publish_snapshot(final, "result" if status == JobStatus.SUCCEEDED else "status")
         return final.status

@@ -155,6 +155,11 @@ JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "15"))  # how often b
 JOB_PUBLISH_INTERVAL_S = float(env("JOB_PUBLISH_INTERVAL_S", "0.25"))  # progress throttle
 JOB_CANCEL_POLL_S = float(env("JOB_CANCEL_POLL_S", "0.5"))
 DASHBOARD_PUSH_INTERVAL_S = float(env("DASHBOARD_PUSH_INTERVAL_S", "2"))
+DASHBOARD_HISTORY_INTERVAL_S = float(env("DASHBOARD_HISTORY_INTERVAL_S", "10"))  # the charts
+# A queue whose oldest job has waited longer than this is shown in red on the dashboard.
+DASHBOARD_OLDEST_QUEUED_WARN_S = float(env("DASHBOARD_OLDEST_QUEUED_WARN_S", "300"))
+# /metrics answers a staff session, or `Authorization: Bearer <METRICS_TOKEN>` when set.
+METRICS_TOKEN = env("METRICS_TOKEN")
 USER_MAX_ACTIVE_JOBS = env_int("USER_MAX_ACTIVE_JOBS", 5)  # queued + running + paused
 # The cost budget of one job, checked against each kind's estimate before it is queued;
 # the worker also stops a job whose memory passes JOB_MAX_MEMORY_MB.

@@ -20,6 +20,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/control/", views.job_control_view, name="job_control"),
     path("jobs/<uuid:job_id>/files/<str:name>", views.job_file, name="job_file"),
     path("staff/dashboard/", views.dashboard, name="dashboard"),
+    path("metrics", views.metrics, name="metrics"),
     path("playground/", include("playground.urls")),
     path("style/", include("styletransfer.urls")),
     path("detect/", include("detection.urls")),

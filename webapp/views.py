@@ -86,13 +86,20 @@ def job_detail(request: HttpRequest, job_id) -> HttpResponse:
     kind = KINDS.get(job.kind)
     template = kind.template if kind else "webapp/job_detail.html"
     return render(
-        request, template, {"job": job, "kind": kind, "snapshot": events.job_snapshot(job)}
+        request,
+        template,
+        {"job": job, "kind": kind, "snapshot": _snapshot_for(request, job)},
     )
+
+
+def _snapshot_for(request: HttpRequest, job: Job) -> dict:
+    """The job's snapshot, with the failure's details when a staff member asks."""
+    return events.job_snapshot(job, staff=request.user.is_staff)
 
 
 @login_required
 def job_json(request: HttpRequest, job_id) -> JsonResponse:
-    return JsonResponse(events.job_snapshot(_job_for(request, job_id)))
+    return JsonResponse(_snapshot_for(request, _job_for(request, job_id)))
 
 
 def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
@@ -105,7 +112,7 @@ def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
             return refused_json(exc)
     if _wants_json(request):
         job.refresh_from_db()
-        return JsonResponse(events.job_snapshot(job))
+        return JsonResponse(_snapshot_for(request, job))
     back = request.POST.get("next", "")
     if not back.startswith("/") or not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}
@@ -165,7 +172,7 @@ def job_control_view(request: HttpRequest, job_id) -> JsonResponse:
         job = job_control(job=job, changes=changes)
     except JobRefused as exc:
         return refused_json(exc)
-    return JsonResponse(events.job_snapshot(job))
+    return JsonResponse(_snapshot_for(request, job))
 
 
 @login_required
@@ -197,6 +204,31 @@ def job_file(request: HttpRequest, job_id, name: str) -> FileResponse:
 
 @staff_member_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    from webapp.dashboard import dashboard_stats
+    from webapp.dashboard import dashboard_history, dashboard_stats
 
-    return render(request, "webapp/dashboard.html", {"stats": dashboard_stats(), "kinds": KINDS})
+    return render(
+        request,
+        "webapp/dashboard.html",
+        {"stats": dashboard_stats(), "history": dashboard_history(), "kinds": KINDS},
+    )
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus's scrape: for staff sessions, or with the METRICS_TOKEN bearer token."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from webapp.metrics import metrics_allowed, metrics_text
+
+    if not metrics_allowed(request):
+        anonymous = not request.user.is_authenticated and "Authorization" not in request.headers
+        response = HttpResponse(
+            "A staff session or the metrics token is needed.\n",
+            status=401 if anonymous else 403,
+            content_type="text/plain",
+        )
+        if anonymous:
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    response = HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
+    response["Cache-Control"] = "no-store"
+    return response

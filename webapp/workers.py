@@ -4,6 +4,11 @@ Pool choice (see README "Workers and GPUs"): prefork with one child per GPU. The
 never touches CUDA; each child initialises it after the fork, in `worker_process_init`.
 Unlike `solo`, prefork keeps time limits and lets `celery inspect ping` answer while a
 long job runs.
+
+With each heartbeat the pool process also writes what the dashboard and /metrics show of
+it (`worker_stats`): its CPU and resident memory (psutil), its GPU's memory and
+utilisation from the driver (NVML, through nvidia-ml-py) or, where NVML is missing,
+torch's own counters of this process, and how many jobs it has done.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 
 from celery.signals import worker_process_init, worker_process_shutdown
@@ -20,6 +26,8 @@ from django.utils import timezone
 log = logging.getLogger(__name__)
 
 _state: dict[str, object] = {}
+_counts = {"jobs_done": 0, "jobs_failed": 0}
+_last_release: dict[str, object] = {}
 
 
 def current_worker_name() -> str:
@@ -35,6 +43,97 @@ def describe_device() -> tuple[str, int]:
         props = torch.cuda.get_device_properties(torch.cuda.current_device())
         return props.name, props.total_memory // (1024 * 1024)
     return f"CPU ({torch.get_num_threads()} threads)", 0
+
+
+def gpu_stats() -> dict[str, object] | None:
+    """This process's GPU as the driver sees it (memory of every process on it, and
+    utilisation), plus what torch's allocator holds here; None on a worker without one."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return None
+    index = torch.cuda.current_device()
+    stats: dict[str, object] = {
+        "name": torch.cuda.get_device_name(index),
+        "process_reserved_mb": round(torch.cuda.memory_reserved(index) / 2**20, 1),
+        "process_allocated_mb": round(torch.cuda.memory_allocated(index) / 2**20, 1),
+        "total_mb": round(torch.cuda.get_device_properties(index).total_memory / 2**20, 1),
+        "source": "torch",
+    }
+    try:
+        import pynvml
+
+        if not _state.get("nvml"):
+            pynvml.nvmlInit()
+            _state["nvml"] = True
+        handle = _nvml_handle(pynvml, torch, index)
+        memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+        stats.update(
+            used_mb=round(memory.used / 2**20, 1),
+            total_mb=round(memory.total / 2**20, 1),
+            util_percent=pynvml.nvmlDeviceGetUtilizationRates(handle).gpu,
+            source="nvml",
+        )
+    except Exception as exc:  # no driver library, or a device NVML cannot see
+        stats["nvml_error"] = str(exc)[:200]
+        stats["used_mb"] = stats["process_reserved_mb"]
+    return stats
+
+
+def _nvml_handle(pynvml, torch, index: int):
+    """The NVML handle of torch's device `index`: matched by UUID, since
+    CUDA_VISIBLE_DEVICES renumbers devices for CUDA but not for NVML."""
+    uuid = str(getattr(torch.cuda.get_device_properties(index), "uuid", ""))
+    if uuid:
+        try:
+            return pynvml.nvmlDeviceGetHandleByUUID(
+                uuid if uuid.startswith("GPU-") else f"GPU-{uuid}"
+            )
+        except pynvml.NVMLError:
+            pass
+    return pynvml.nvmlDeviceGetHandleByIndex(index)
+
+
+def worker_stats() -> dict[str, object]:
+    """What the heartbeat writes to this process's Worker row; never raises (a failing
+    measurement must not stop the beat that says the worker is alive)."""
+    try:
+        return _measure()
+    except Exception:
+        log.warning("could not measure the worker", exc_info=True)
+        return {**_counts, "error": "could not measure"}
+
+
+def _measure() -> dict[str, object]:
+    import psutil
+
+    process = _state.get("process")
+    if not isinstance(process, psutil.Process):
+        process = _state["process"] = psutil.Process()
+    with process.oneshot():
+        cpu = process.cpu_percent(None)  # since the previous beat (0.0 the first time)
+        rss = process.memory_info().rss
+    return {
+        "cpu_percent": round(cpu, 1),
+        "rss_mb": round(rss / 2**20, 1),
+        "gpu": gpu_stats(),
+        **_counts,
+        "last_release": dict(_last_release) or None,
+    }
+
+
+def worker_job_ended(*, job_id: str, status: str, gpu: dict[str, float] | None) -> None:
+    """Count a job this process ran and record the GPU memory it gave back afterwards;
+    written at once, so the dashboard shows the release right after a cancel."""
+    from webapp.models import Worker
+
+    _counts["jobs_done"] += 1
+    if status == "failed":
+        _counts["jobs_failed"] += 1
+    if gpu is not None:
+        _last_release.update(job=job_id, status=status, at=timezone.now().isoformat(), **gpu)
+    name = _state.get("name")
+    if name:
+        Worker.objects.filter(name=name).update(stats=worker_stats())
 
 
 def worker_register(*, queues: str = "") -> None:
@@ -54,14 +153,17 @@ def worker_register(*, queues: str = "") -> None:
         queues=queues,
         started_at=timezone.now(),
     )
-    Worker.objects.update_or_create(name=name, defaults={**row, "last_seen": timezone.now()})
+    Worker.objects.update_or_create(
+        name=name, defaults={**row, "last_seen": timezone.now(), "stats": worker_stats()}
+    )
     stop = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(settings.JOB_HEARTBEAT_S):
-                if not Worker.objects.filter(name=name).update(last_seen=timezone.now()):
-                    Worker.objects.create(last_seen=timezone.now(), **row)  # row was wiped
+                now, stats = timezone.now(), worker_stats()
+                if not Worker.objects.filter(name=name).update(last_seen=now, stats=stats):
+                    Worker.objects.create(last_seen=now, stats=stats, **row)  # row was wiped
         finally:
             connection.close()
 

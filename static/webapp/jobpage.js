@@ -2,7 +2,7 @@
 // live connection. A kind's module calls `watchJob` to draw its own parts.
 import { $, make, readJSON, whenLoaded } from "./dom.js";
 import { formatSeconds } from "./format.js";
-import { postJSON } from "./http.js";
+import { getJSON, postJSON } from "./http.js";
 import { JobSocket } from "./jobsocket.js";
 import { isActive, siteURL } from "./site.js";
 
@@ -49,6 +49,7 @@ function render(j) {
   $("job-retry").hidden = !(j.status === "failed" || j.status === "cancelled");
   $("job-meta").textContent = jobMeta(j).join(" · ");
   renderFiles(j);
+  renderFailure(j);
   for (const w of watchers) w.onSnapshot?.(j);
 }
 
@@ -60,6 +61,8 @@ function jobMeta(j) {
   if (j.metrics && j.metrics.device) parts.push(`device ${j.metrics.device}`);
   if (started) parts.push(`waited ${formatSeconds((started - new Date(j.created_at)) / 1000)}`);
   if (started && finished) parts.push(`ran ${formatSeconds((finished - started) / 1000)}`);
+  const eta = j.metrics && j.metrics.eta_s;  // measured by the worker (webapp/runner.py)
+  if (j.status === "running" && eta != null) parts.push(`about ${formatSeconds(eta)} left`);
   if (j.attempts > 1) parts.push(`attempt ${j.attempts}`);
   return parts;
 }
@@ -72,6 +75,33 @@ function renderFiles(j) {
   if (!files.length) return;
   const items = files.map((f) => make("li", {}, make("a", { href: f.url + "?download=1", textContent: f.label || f.name })));
   box.append(make("h2", { textContent: "Results" }), make("ul", {}, ...items));
+}
+
+// Staff pages carry a #job-failure box: what went wrong inside the worker. Snapshots
+// that reach everyone watching the job never hold it, so a staff page asks for it.
+let failureAsked = -1;
+function renderFailure(j) {
+  const box = $("job-failure");
+  if (!box) return;
+  const f = j.failure;
+  box.hidden = j.status !== "failed" || !f;
+  if (j.status !== "failed") return;
+  if (f === undefined) {
+    if (failureAsked !== j.version) {
+      failureAsked = j.version;
+      getJSON(siteURL("job_json", { id: j.id })).then(render, (e) => showError(e.message));
+    }
+    return;
+  }
+  if (!f) return;  // failed without running into an exception (the reaper gave up on it)
+  const facts = [["Exception", f.type], ["Message", f.message], ["Worker", f.worker],
+    ["Device", f.device], ["Attempt", f.attempt], ["When", f.at && new Date(f.at).toLocaleString()]];
+  box.replaceChildren(
+    make("h2", { textContent: "What went wrong (staff only)" }),
+    make("dl", { className: "facts" }, ...facts.flatMap(([k, v]) => [make("dt", { textContent: k }), make("dd", { textContent: v ?? "–" })])),
+    make("details", { open: true }, make("summary", { textContent: "Traceback" }), make("pre", { className: "traceback", textContent: f.traceback })),
+    make("details", {}, make("summary", { textContent: "Parameters" }), make("pre", { textContent: JSON.stringify(f.params, null, 2) })),
+  );
 }
 
 function onEvent(ev) {

@@ -1,5 +1,5 @@
 // A small SVG line plot for live curves (loss, accuracy, gradient norms).
-// new LinePlot(el, {xLabel, yLabel, logY, yMin, yMax}).update([{name, color, dashed, points: [[x, y], ...]}])
+// new LinePlot(el, {xLabel, yLabel, logY, yMin, yMax, xMin, xMax}).update([{name, color, dashed, points: [[x, y], ...]}])
 // The range and ticks are pure functions, tested in tests/js/plot.test.mjs.
 const NS = "http://www.w3.org/2000/svg";
 export const PALETTE = ["#4f7cff", "#ff7a45", "#2bb673", "#c04fd6", "#e5b400", "#00a6c7", "#e0457b", "#7a8599"];
@@ -35,8 +35,9 @@ export function logTicks(lo, hi) {
   return (powers.length >= 2 ? powers : ticks).map(({ at, label }) => ({ at, label }));
 }
 
-/** The axes' extent {x0, x1, y0, y1} for these series (y in log10 when `logY`); never empty. */
-export function plotRange(series, { logY = false, yMin, yMax } = {}) {
+/** The axes' extent {x0, x1, y0, y1} for these series (y in log10 when `logY`); never empty.
+ *  The fixed bounds widen it; a flat series at `yMin` (all zeros) spans yMin..yMin+1. */
+export function plotRange(series, { logY = false, yMin, yMax, xMin, xMax } = {}) {
   const ty = (y) => (logY ? Math.log10(Math.max(y, 1e-12)) : y);
   const pts = series.flatMap((s) => s.points.filter((p) => Number.isFinite(p[1])));
   let [x0, x1, y0, y1] = [0, 1, 0, 1];
@@ -44,8 +45,11 @@ export function plotRange(series, { logY = false, yMin, yMax } = {}) {
     [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
     [y0, y1] = [Math.min(...pts.map((p) => ty(p[1]))), Math.max(...pts.map((p) => ty(p[1])))];
   }
-  if (x1 === x0) x1 = x0 + 1;
-  if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
+  if (xMin !== undefined) x0 = pts.length ? Math.min(x0, xMin) : xMin;
+  if (xMax !== undefined) x1 = pts.length ? Math.max(x1, xMax) : xMax;
+  if (x1 <= x0) x1 = x0 + 1;
+  if (y1 === y0 && y0 === yMin) y1 = y0 + 1;
+  else if (y1 === y0) { y0 -= 0.5; y1 += 0.5; }
   if (yMin !== undefined) y0 = Math.min(y0, yMin);
   if (yMax !== undefined) y1 = Math.max(y1, yMax);
   return { x0, x1, y0, y1 };
@@ -82,8 +86,9 @@ export class LinePlot {
       const good = s.points.filter((p) => Number.isFinite(p[1]));
       if (!good.length) return;
       const d = good.map((p, j) => `${j ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
-      svg.append(el("path", { d, class: "line", stroke: s.color || PALETTE[i % PALETTE.length],
-        "stroke-dasharray": s.dashed ? "4 3" : "none" }));
+      const color = s.color || PALETTE[i % PALETTE.length];
+      svg.append(el("path", { d, class: "line", stroke: color, "stroke-dasharray": s.dashed ? "4 3" : "none" }));
+      if (good.length === 1) svg.append(el("circle", { cx: X(good[0][0]), cy: Y(good[0][1]), r: 3, fill: color }));
     });
     const legend = document.createElement("div");
     legend.className = "legend";

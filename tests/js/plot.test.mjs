@@ -49,3 +49,9 @@ test("a log axis is labelled in powers of ten, or 1-2-5 values when it spans les
   assert.deepEqual(narrow.map((t) => t.label), ["0.5", "1e0", "2"]);
   assert.ok(Math.abs(narrow[0].at - Math.log10(0.5)) < 1e-12);
 });
+
+test("fixed x bounds hold a window open; a flat series at yMin spans up from it", () => {
+  assert.deepEqual(plotRange([{ points: [[-2, 0], [-1, 0]] }], { xMin: -60, xMax: 0, yMin: 0 }),
+    { x0: -60, x1: 0, y0: 0, y1: 1 });
+  assert.deepEqual(plotRange([], { xMin: -24, xMax: 0 }), { x0: -24, x1: 0, y0: 0, y1: 1 });
+});

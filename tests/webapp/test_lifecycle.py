@@ -169,6 +169,7 @@ def test_reaper_gives_up_after_the_attempt_limit(make_user, settings):
         f"Failed: the worker gone:1 stopped responding on each of "
         f"{settings.JOB_MAX_ATTEMPTS} attempts."
     )
+    assert job.failure["type"] == "WorkerLost" and job.failure["worker"] == "gone:1"
     assert fresh.status == JobStatus.RUNNING
 
 

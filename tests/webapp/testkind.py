@@ -9,6 +9,9 @@ from pathlib import Path
 from webapp.jobkinds import Budget, JobCost, JobKind, register
 from webapp.runner import JobContext, JobError, JobPaused
 
+# In a crash's message and traceback only: a test looks for it wherever the owner reads.
+SECRET_DETAIL = "7f3a-internal-state"
+
 
 def countdown(ctx: JobContext) -> dict:
     p = ctx.params
@@ -37,6 +40,8 @@ def countdown(ctx: JobContext) -> dict:
                     "files": [{"name": "checkpoint.json", "url": url, "label": "Checkpoint"}],
                 }
             )
+        if p.get("crash_at") == step:  # a bug, not the user's fault: staff get the details
+            raise ValueError(f"the hidden detail {SECRET_DETAIL} at step {step}")
         if p.get("fail_unless") and not Path(p["fail_unless"]).exists():
             if step == int(p.get("fail_at", 1)):
                 raise JobError(f"Step {step} failed on purpose.")
