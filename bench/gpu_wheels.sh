@@ -19,11 +19,12 @@ PLATFORMS=(--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64
   --platform manylinux2014_x86_64 --platform manylinux1_x86_64 --platform manylinux_2_5_x86_64)
 TARGET=(--python-version 3.12 --implementation cp --only-binary=:all: "${PLATFORMS[@]}")
 
-# Packages the worker half does not carry: already in the GPU machine's Python (numpy,
+# Packages the worker half does not carry: PyAV and pycocotools (imported only by clip and
+# labelled detection jobs, which the check does not run), those already in the GPU machine's Python (numpy,
 # scikit-learn's stack, pytest's), PostgreSQL's driver (the check uses SQLite), and the
 # daphne app's Twisted/TLS stack (bench/gpu_settings.py leaves daphne out: a worker never
 # serves HTTP).
-NOT_CARRIED='^(numpy|scipy|scikit_learn|joblib|threadpoolctl|narwhals|pytest|pluggy|iniconfig|pygments|packaging|psycopg|psycopg_binary|daphne|twisted|autobahn|cryptography|cffi|pycparser|pyopenssl|service_identity|txaio|zope_interface|automat|constantly|hyperlink|incremental|attrs|idna|cbor2|ujson|honcho)-'
+NOT_CARRIED='^(av|pycocotools|numpy|scipy|scikit_learn|joblib|threadpoolctl|narwhals|pytest|pluggy|iniconfig|pygments|packaging|psycopg|psycopg_binary|daphne|twisted|autobahn|cryptography|cffi|pycparser|pyopenssl|service_identity|txaio|zope_interface|automat|constantly|hyperlink|incremental|attrs|idna|cbor2|ujson|honcho)-'
 
 mkdir -p .whl/deb
 rm -rf .whl/carry && mkdir -p .whl/carry

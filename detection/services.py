@@ -10,18 +10,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
 
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
 from detection.thresholds import format_class_conf
-from detection.video import VideoInfo, VideoLimits
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.models import Job
 from webapp.pictures import PictureInfo
+
+if TYPE_CHECKING:  # PyAV is imported where clips are read, not by every process
+    from detection.video import VideoInfo
 
 KIND = "detect"
 DEFAULT_CONF = 0.25
@@ -131,6 +133,8 @@ def video_create(
 ) -> Job:
     """Store a clip (checked from its headers: `info`) and queue its detection; the same
     kind as pictures, in the video mode. Raises JobRefused when over a limit or budget."""
+    from detection.video import VideoLimits
+
     upload.seek(0)
     limits = VideoLimits()
     params = {

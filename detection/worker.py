@@ -21,9 +21,7 @@ from typing import Any
 
 from PIL import Image
 
-from detection import videojob
 from detection.annotate import annotate
-from detection.evaluate import evaluate, explain
 from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.modelcard import MODEL_CARD
 from detection.services import KIND, model_card
@@ -263,6 +261,8 @@ def evaluate_labels(
     except LabelError as exc:
         raise JobError(f"The labels cannot be used: {exc}") from exc
     found = {d.size.name: d.low for d in done}
+    from detection.evaluate import evaluate, explain  # pycocotools: only jobs with labels
+
     metric = evaluate(sizes, truth, found, detector.class_names)
     outcomes = []
     for d in done:
@@ -307,6 +307,8 @@ def compare_windows(
 def run(ctx: JobContext) -> dict[str, Any]:
     """The `detect` job: see the module's docstring (a clip: detection.videojob)."""
     if ctx.params.get("mode") == "video":
+        from detection import videojob  # PyAV: only clips
+
         clip = videojob.parse(ctx)
         # Throughput matters most for a clip: bfloat16 where the CPU does it natively.
         return videojob.run_video(ctx, load(ctx, bf16=bf16_supported(ctx.device)), clip)

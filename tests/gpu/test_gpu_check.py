@@ -32,6 +32,29 @@ def test_the_engines_import_where_django_and_celery_are_not_installed():
     assert done.stdout.strip() == "OK", done.stdout + done.stderr
 
 
+# The worker half carries the worker's packages but not PyAV or pycocotools (bench/gpu_wheels.sh:
+# together they would pass the carry limit): a worker must start, and run a pictures job's
+# modules, without them; clips and labelled jobs import them when they come.
+WORKER_WITHOUT_AV = """
+import os, sys
+for name in ("av", "pycocotools"):
+    sys.modules[name] = None
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+import django
+django.setup()
+import detection.worker, playground.worker, styletransfer.worker
+print("OK")
+"""
+
+
+def test_a_worker_starts_without_the_packages_the_gpu_carry_leaves_out():
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_WITHOUT_AV], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "OK", done.stdout + done.stderr
+
+
 def box(score: float, x: float = 10, cls: int = 0) -> Detection:
     return Detection(cls, "person", score, (x, 10.0, x + 50, 60.0))
 
