@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from detection.darknet import Darknet, load_darknet
+from detection.darknet import Darknet, YoloHead, load_darknet
 from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MAX_DETECTIONS, MODEL_CARD  # noqa: F401
 from detection.thresholds import threshold
 
@@ -247,7 +247,10 @@ class Detector:
         self.dtype = torch.float16 if use_half else torch.float32
         if bf16:
             self.dtype = torch.bfloat16
+        anchors = {h: h.anchors.clone() for h in model.modules() if isinstance(h, YoloHead)}
         self.model = model.eval().to(self.device, self.dtype, memory_format=torch.channels_last)
+        for head, exact in anchors.items():  # box sizes stay float32: float16 would round them
+            head.anchors = exact.to(self.device)
         self.network = (
             torch.compile(self.model, options={"freezing": True}) if compiled else self.model
         )

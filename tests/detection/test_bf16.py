@@ -26,5 +26,16 @@ def test_bfloat16_finds_what_float32_finds(real_files):
         assert box_iou(torch.tensor([p.box]), torch.tensor([q.box]))[0, 0] > 0.95
 
 
+@pytest.mark.parametrize("lower", [{"bf16": True}, {"half": True}])
+def test_anchors_stay_float32_when_the_net_runs_in_a_lower_precision(real_files, lower):
+    exact = [h.anchors.clone() for h in Detector.from_files(*real_files).model.modules()
+             if hasattr(h, "anchors")]  # fmt: skip
+    low = [h.anchors for h in Detector.from_files(*real_files, **lower).model.modules()
+           if hasattr(h, "anchors")]  # fmt: skip
+    assert len(low) == 2
+    for a, b in zip(exact, low, strict=True):
+        assert b.dtype == torch.float32 and torch.equal(a, b)
+
+
 def test_bfloat16_is_not_used_off_the_cpu():
     assert not bf16_supported("cuda")
