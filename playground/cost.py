@@ -51,6 +51,7 @@ OPTIMISER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 1}  # state tensors per weigh
 # Train and validation pictures of the built-in datasets, for the defaults the form uses.
 GENERATED_DEFAULT = 2000  # stripes, shapes: pictures generated when none are asked for
 DIGITS = 1797
+MNIST5K = 5000
 TORCHVISION_TRAIN = {"mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
 TORCHVISION_TEST = 10_000
 DATASET_CAP = 70_000  # playground.limits.Limits.max_dataset_samples
@@ -74,6 +75,8 @@ def dataset_sizes(params: Mapping[str, Any]) -> tuple[int, int]:
         return train, min(max(1, train // 5), TORCHVISION_TEST)
     if name == "digits":
         total = min(wanted or DIGITS, DIGITS)
+    elif name == "mnist5k":
+        total = min(wanted or MNIST5K, MNIST5K)
     elif name == "upload":
         total = int(params.get("upload_pictures") or 2)
     else:

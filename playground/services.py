@@ -38,6 +38,7 @@ BUILTIN_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
     "stripes": ((1, 16, 16), 4),
     "shapes": ((1, 16, 16), 4),
     "digits": ((1, 8, 8), 10),
+    "mnist5k": ((1, 28, 28), 10),
     "mnist": ((1, 28, 28), 10),
     "fashion_mnist": ((1, 28, 28), 10),
     "cifar10": ((3, 32, 32), 10),
