@@ -239,7 +239,8 @@ def datasets_available(root: Path | None = None) -> list[dict]:
     rows = []
     for name, description in DATASETS.items():
         present = name not in TORCHVISION or (root / TORCHVISION[name]).is_dir()
-        present = present and (name != "mnist5k" or (root.parent / "models" / MNIST5K_FILE).is_file())
+        if name == "mnist5k":
+            present = (root.parent / "models" / MNIST5K_FILE).is_file()
         present = present or (name == "cifar10" and (root / "cifar-10-batches-py").is_dir())
         rows.append({"name": name, "description": description, "available": present})
     return rows

