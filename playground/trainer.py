@@ -50,9 +50,9 @@ from playground.liveview import (
     filters_event,
     gradient_norms,
     layer_names,
-    picture_url,
 )
 from playground.netspec import Net, batch_size_check, summarize
+from playground.tasks import Task
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 INITS = ("default", "zeros", "small", "xavier", "he")
@@ -361,15 +361,20 @@ def train(
     controls: Callable[[], Iterable[dict]] | None = None,
     resume: dict[str, Any] | None = None,
     limits: Limits = LIMITS,
+    task: Task | None = None,
 ) -> TrainResult:
-    """Train model on data, streaming live-view events and obeying controls.
+    """Train model on data, streaming live-view events and obeying controls. `task`
+    (playground/tasks.py) gives the loss, the scores and the epoch's pictures; by default
+    the model classifies.
 
     A pause raises TrainingPaused (its checkpoint goes back in as `resume`); a loss that
     becomes NaN or infinite raises TrainingDiverged. A batch of one picture that a batch
     norm cannot take raises SpecError before anything is trained."""
     config.check(limits)
+    task = task or Task()
     batch_size_check(
-        summarize(model.spec, model.input_shape, model.num_classes, limits), config.batch_size
+        summarize(model.spec, model.input_shape, model.num_classes, limits, model.head_kind),
+        config.batch_size,
     )
     emit = on_event or (lambda event: None)
     live = on_event is not None
@@ -395,7 +400,8 @@ def train(
         )
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    names, k = layer_names(model), len(data.classes)
+    names = layer_names(model)
+    task.setup(model, data)
     sample = val_x[min(config.activation_sample, len(val_x) - 1)]
     poller = _Controls(controls, config.controls_interval)
     plan = batches(len(train_y), config.batch_size)
@@ -415,7 +421,7 @@ def train(
         if at.order is None:  # a new epoch
             at.order = torch.randperm(len(train_y), generator=generators.shuffle).to(device)
             at.loss_sum = torch.zeros((), device=device)  # summed on the device: no sync
-            at.correct = torch.zeros((), device=device, dtype=torch.long)
+            at.correct = torch.zeros((), device=device)  # the task's score, summed
             at.batch = at.seen = 0
         window_seen = 0
         while at.batch < len(plan):
@@ -425,7 +431,7 @@ def train(
             if config.augment.active:
                 x = augment_batch(x, config.augment, generators.augment)
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            loss = task.loss(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             watch.add(loss)
@@ -445,7 +451,7 @@ def train(
                 )
             optimizer.step()
             at.loss_sum += loss.detach() * len(y)
-            at.correct += (logits.detach().argmax(dim=1) == y).sum()
+            at.correct += task.correct(logits.detach(), y)
             at.seen, window_seen = at.seen + len(y), window_seen + len(y)
             at.step, at.batch = at.step + 1, at.batch + 1
 
@@ -486,7 +492,8 @@ def train(
         watch.check(epoch)
         train_loss = at.loss_sum.item() / max(at.seen, 1)
         train_acc = at.correct.item() / max(at.seen, 1)
-        val_loss, val_acc, predicted, confidence = evaluate(model, val_x, val_y)
+        evaluation = task.evaluate(model, val_x, val_y)
+        val_loss, val_acc = evaluation.loss, evaluation.accuracy
         if not math.isfinite(val_loss):
             raise TrainingDiverged(
                 step=at.step,
@@ -504,29 +511,15 @@ def train(
             "val_accuracy": val_acc,
             "seconds": at.seconds + time.monotonic() - started,
         }
+        if task.name != "classify":  # its headline metric is the accuracy already
+            record.update(metric=task.metric, val_metric=evaluation.metric)
         at.history.append(record)
         emit(record)
         if live:
-            matrix = torch.bincount(val_y * k + predicted, minlength=k * k).reshape(k, k)
-            emit(
-                {
-                    "type": "confusion",
-                    "epoch": epoch,
-                    "classes": data.classes,
-                    "matrix": matrix.tolist(),
-                }
-            )
-            shown = range(min(config.samples_shown, len(val_y)))
-            items = [
-                {
-                    "image": picture_url(val_x[j]),
-                    "label": int(val_y[j]),
-                    "predicted": int(predicted[j]),
-                    "confidence": round(float(confidence[j]), 4),
-                }
-                for j in shown
-            ]
-            emit({"type": "samples", "epoch": epoch, "items": items})
+            for event in task.epoch_events(
+                epoch, data.classes, val_x, val_y, evaluation, config.samples_shown
+            ):
+                emit(event)
         if run.stopped:
             break
         at.epoch, at.order = at.epoch + 1, None

@@ -20,6 +20,8 @@ from playground.datasets import Augment, Dataset, DatasetError, dataset_from_zip
 from playground.export import model_save
 from playground.limits import LIMITS
 from playground.netspec import Net, SpecError, build
+from playground.scenes import scene_load
+from playground.tasks import Task, head_for, task_make
 from playground.trainer import (
     TrainConfig,
     TrainingDiverged,
@@ -33,7 +35,7 @@ from webapp.tools import upload_limits
 
 CHECKPOINT = "checkpoint.pt"
 # Events that happen once per epoch or on a state change: never merged away by throttling.
-ALWAYS_SENT = {"epoch", "confusion", "samples", "status"}
+ALWAYS_SENT = {"epoch", "confusion", "samples", "status", "task"}
 # The step curve and gradient history grow with the run: they go into the row (and so
 # into the event's `metrics`) at most this often, and at each epoch's end; every event
 # still carries its own new point for open pages.
@@ -48,9 +50,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     """Train the job's net on its dataset; a pause leaves as JobPaused, a divergence as
     a JobError that says what happened."""
     config = _parse(ctx.params, ctx.device)
-    data, model = _load(ctx)
+    data, model, task = _load(ctx)
     resume = _checkpoint_read(ctx)
-    result = _loop(ctx, model, data, config, resume)
+    result = _loop(ctx, model, data, config, resume, task)
     return _export(ctx, model, data, result)
 
 
@@ -72,10 +74,14 @@ def _parse(p: dict[str, Any], device: str) -> TrainConfig:
     return config
 
 
-def _load(ctx: JobContext) -> tuple[Dataset, Net]:
+def _load(ctx: JobContext) -> tuple[Dataset, Net, Task]:
     p = ctx.params
+    name = p.get("task", "classify")  # runs from before tasks classify
     try:
-        if p["dataset"] == UPLOAD:
+        if name != "classify":
+            data = scene_load(p["dataset"], val_fraction=p["val_fraction"], seed=p["seed"],
+                              max_samples=p.get("max_samples"))  # fmt: skip
+        elif p["dataset"] == UPLOAD:
             data = dataset_from_zip(
                 ctx.read_input("dataset.zip"),
                 image_size=p["image_size"],
@@ -90,10 +96,13 @@ def _load(ctx: JobContext) -> tuple[Dataset, Net]:
                 seed=p["seed"],
                 max_samples=p.get("max_samples"),
             )
-        model = build(p["spec"], data.input_shape, len(data.classes))
-    except (DatasetError, SpecError) as exc:
+        loss = p.get("verify_loss", "triplet")
+        task = task_make(name, side=data.input_shape[-1], loss=loss, margin=p.get("margin", 0.2))
+        model = build(p["spec"], data.input_shape, task.outputs(data.classes),
+                      head=head_for(name, loss))  # fmt: skip
+    except (DatasetError, SpecError, ValueError) as exc:
         raise JobError(str(exc)) from None
-    return data, model
+    return data, model, task
 
 
 def _checkpoint_read(ctx: JobContext) -> dict[str, Any] | None:
@@ -142,6 +151,7 @@ def _loop(
     data: Dataset,
     config: TrainConfig,
     resume: dict[str, Any] | None,
+    task: Task,
 ) -> TrainResult:
     record = RunRecord(
         epochs=config.epochs,
@@ -160,6 +170,8 @@ def _loop(
             "train_samples": len(data.train_y),
             "val_samples": len(data.val_y),
             "input_shape": list(data.input_shape),
+            "task": task.name,
+            "metric": task.metric,
         },
     )
     history_saved = time.monotonic()
@@ -184,8 +196,9 @@ def _loop(
 
     try:
         return train(
-            model, data, config, on_event=on_event, controls=_ControlsBridge(ctx), resume=resume
-        )
+            model, data, config, on_event=on_event, controls=_ControlsBridge(ctx), resume=resume,
+            task=task,
+        )  # fmt: skip
     except TrainingPaused as paused:
         raise _pause(ctx, paused.checkpoint, record) from None
     except TrainingDiverged as diverged:
@@ -232,6 +245,7 @@ class RunRecord:
             "state": "starting", "curve": [], "epochs": [],
             "gradients": {"names": [], "points": []},
             "filters": None, "activations": None, "confusion": [], "samples": None, "last": {},
+            "task": None,
             "diverged": None,
         }  # fmt: skip
 
@@ -264,7 +278,7 @@ class RunRecord:
                 kept.pop(0)
             s["confusion"] = kept
             return ["confusion"]
-        if kind in ("filters", "activations", "samples"):
+        if kind in ("filters", "activations", "samples", "task"):
             s[kind] = {k: v for k, v in event.items() if k != "type"}
             return [kind]
         if kind == "status":
