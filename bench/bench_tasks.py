@@ -23,7 +23,8 @@ import torch
 
 from playground.netspec import build
 from playground.scenes import scene_load
-from playground.tasks import TASK_PRESETS, head_for, task_make
+from playground.taskcatalogue import TASK_PRESETS, head_for
+from playground.tasks import task_make
 from playground.trainer import TrainConfig, train
 
 # task -> (preset, dataset, pictures, settings, (name of the value, target, higher is better))
@@ -44,7 +45,9 @@ def _setup(task_name: str, loss: str = "triplet"):
     data = scene_load(dataset, max_samples=pictures, seed=0)
     task = task_make(task_name, side=data.input_shape[-1], loss=loss)
     spec = TASK_PRESETS[preset_name][2](data.input_shape)
-    model = build(spec, data.input_shape, task.outputs(data.classes), head=head_for(task_name, loss))
+    model = build(
+        spec, data.input_shape, task.outputs(data.classes), head=head_for(task_name, loss)
+    )
     return data, task, model, settings, goal
 
 
@@ -63,8 +66,10 @@ def time_to_target(task_name: str, loss: str = "triplet") -> dict:
         if not reached and (value >= target if higher else value <= target):
             reached.update(event)
 
-    result = train(model, data, config, on_event=on_event,
-                   controls=lambda: [{"command": "stop"}] if reached else [], task=task)  # fmt: skip
+    result = train(
+        model, data, config, on_event=on_event, task=task,
+        controls=lambda: [{"command": "stop"}] if reached else [],
+    )  # fmt: skip
     return {
         "task": task_name + ("" if task_name != "verify" else f" ({loss})"),
         "preset": RUNS[task_name][0], "dataset": RUNS[task_name][1],

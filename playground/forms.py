@@ -13,7 +13,9 @@ from playground.services import (
     dataset_zip_check,
     input_shape_for,
     spec_summary,
+    task_head,
 )
+from playground.taskcatalogue import SCENE_SHAPES, SCENES, TASK_HELP, TASKS, VERIFY_LOSSES
 
 OPTIMIZER_CHOICES = [("adam", "Adam"), ("sgd", "SGD with momentum 0.9"), ("rmsprop", "RMSProp")]
 INIT_CHOICES = [
@@ -21,12 +23,20 @@ INIT_CHOICES = [
     ("xavier", "Xavier (Glorot normal)"), ("small", "Small random N(0, 0.01)"),
     ("zeros", "All zeros"),
 ]
-DATASET_CHOICES = [(name, name) for name in BUILTIN_SHAPES] + [(UPLOAD, "Upload a zip")]
+DATASET_CHOICES = [(name, name) for name in [*BUILTIN_SHAPES, *SCENES]] + [(UPLOAD, "Upload a zip")]
+TASK_CHOICES = [(name, TASK_HELP[name]["label"]) for name in TASKS]
+VERIFY_LOSS_CHOICES = [("triplet", "Triplet loss with a margin"),
+                       ("pair", "Binary same/different classifier")]
 
 
 class TrainForm(forms.Form):
     spec = forms.CharField(widget=forms.HiddenInput, max_length=200_000)
     preset = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+    task = forms.ChoiceField(choices=TASK_CHOICES, initial="classify", required=False)
+    verify_loss = forms.ChoiceField(choices=VERIFY_LOSS_CHOICES, initial="triplet",
+                                    required=False)
+    margin = forms.FloatField(min_value=0.01, max_value=2, initial=0.2, required=False,
+                              help_text="α of the triplet loss, in squared distance")
     dataset = forms.ChoiceField(choices=DATASET_CHOICES, initial="stripes")
     dataset_zip = forms.FileField(required=False)
     image_size = forms.IntegerField(min_value=4, max_value=64, initial=32,
@@ -59,6 +69,13 @@ class TrainForm(forms.Form):
         if name is None or "spec" not in data:
             return data
         self.zip_dataset = None
+        task = data.get("task") or "classify"
+        if task != "classify":
+            return self._clean_task(data, task, name)
+        if name in SCENES:
+            self.add_error("dataset", f"{name} is a dataset for the {SCENES[name][0]} task: "
+                                      "choose that task, or a dataset of pictures to classify.")
+            return data
         if name == UPLOAD:
             upload = data.get("dataset_zip")
             if upload is None:
@@ -99,10 +116,57 @@ class TrainForm(forms.Form):
         data["spec_parsed"] = spec
         return data
 
+    def _clean_task(self, data: dict[str, Any], task: str, name: str) -> dict[str, Any]:
+        """A task beyond classification: its own datasets, its head on the summary."""
+        from playground.netspec import SpecError, batch_size_check, spec_from_json, summarize
+
+        ours = [n for n, (t, _) in SCENES.items() if t == task]
+        if name not in ours:
+            self.add_error("dataset", f"The {task} task trains on {' or '.join(ours)}; "
+                                      f"{name} has no {task} labels.")
+            return data
+        moving = [f for f in ("hflip", "vflip", "rotate", "shift") if data.get(f)]
+        if moving and task in ("localise", "landmarks", "segment"):
+            self.add_error("rotate", f"Augmentation ({', '.join(moving)}) would move the "
+                                     f"pictures but not their {task} labels: turn it off.")
+            return data
+        verify_loss = data.get("verify_loss") or "triplet"
+        if verify_loss not in VERIFY_LOSSES:
+            self.add_error("verify_loss", "Choose the triplet or the pair loss.")
+            return data
+        shape, classes = SCENE_SHAPES[name]
+        head, outputs = task_head(task=task, classes=classes, verify_loss=verify_loss)
+        try:
+            spec = spec_from_json(data["spec"])
+        except SpecError as exc:
+            self.add_error("spec", f"The net cannot be read: {exc}.")
+            return data
+        checked = spec_summary(spec=spec, input_shape=shape, num_classes=outputs, head=head)
+        if not checked["ok"]:
+            self.spec_error_index = checked["index"]
+            self.add_error("spec", f"The net cannot be built: {checked['error']}.")
+            return data
+        if data.get("batch_size"):
+            try:
+                batch_size_check(summarize(spec, shape, outputs, head=head), data["batch_size"])
+            except SpecError as exc:
+                self.spec_error_index = exc.index
+                self.add_error("batch_size", f"Batch size 1 does not work with this net: {exc}.")
+                return data
+            if task == "verify" and data["batch_size"] < 4:
+                self.add_error("batch_size", "Verification learns from pairs within a batch: "
+                                             "choose at least 4 pictures.")
+                return data
+        data["spec_parsed"] = spec
+        return data
+
     def job_params(self) -> dict[str, Any]:
         """What the worker needs, JSON-ready."""
         d = self.cleaned_data
         return {
+            "task": d.get("task") or "classify",
+            **({"verify_loss": d.get("verify_loss") or "triplet",
+                "margin": d.get("margin") or 0.2} if d.get("task") == "verify" else {}),
             "spec": d["spec_parsed"], "preset": d.get("preset") or "", "dataset": d["dataset"],
             "image_size": d["image_size"], "max_samples": d.get("max_samples"),
             "val_fraction": d["val_fraction"], "optimizer": d["optimizer"], "lr": d["lr"],

@@ -20,28 +20,12 @@ import torch
 
 from playground.datasets import Dataset, DatasetError, mnist5k_arrays, split
 from playground.limits import LIMITS, Limits
+from playground.taskcatalogue import SCENES
 
 SIDE = 32
 SHAPES = ["circle", "square", "triangle", "cross"]
 POINTS = ["left eye", "right eye", "mouth"]
 HELD_OUT = (7, 8, 9)  # verification: digit classes never trained on
-
-# name -> (task, description)
-SCENES = {
-    "boxes": ("localise", "32×32: one shape on clutter, with its box"),
-    "faces": ("landmarks", "32×32 drawn faces on clutter: eyes and mouth as 3 points"),
-    "overlaps": ("segment", "32×32: 2–4 overlapping shapes, a class for every pixel"),
-    "digits_heldout": ("verify", "8×8 digits: trained on 0–6, verified on unseen 7, 8, 9"),
-    "mnist5k_heldout": ("verify", "28×28 MNIST digits: trained on 0–6, verified on 7, 8, 9"),
-}
-# (C, H, W) and classes (or points) of each, for the builder's table without loading
-SCENE_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
-    "boxes": ((1, SIDE, SIDE), len(SHAPES)),
-    "faces": ((1, SIDE, SIDE), len(POINTS)),
-    "overlaps": ((1, SIDE, SIDE), 4),
-    "digits_heldout": ((1, 8, 8), 10),
-    "mnist5k_heldout": ((1, 28, 28), 10),
-}
 
 
 def _grid() -> tuple[np.ndarray, np.ndarray]:

@@ -23,6 +23,7 @@ from playground import cost
 from playground.classfolders import UPLOAD, ZipDataset, dataset_zip_probe
 from playground.limits import LIMITS
 from playground.models import RunShare
+from playground.taskcatalogue import SCENE_SHAPES, SCENES, TASK_PRESETS, head_for, task_outputs
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.models import Job
@@ -59,6 +60,13 @@ def dataset_options() -> list[dict[str, Any]]:
         rows.append({**row, "shape": list(shape), "classes": classes})
     rows.append({"name": UPLOAD, "available": True, "shape": None, "classes": None,
                  "description": "Your own pictures: a zip with one folder per class"})
+    rows = [{**row, "task": "classify"} for row in rows]
+    for name, (task, description) in SCENES.items():
+        shape, classes = SCENE_SHAPES[name]
+        available = name != "mnist5k_heldout" or next(
+            (r["available"] for r in rows if r["name"] == "mnist5k"), False)
+        rows.append({"name": name, "available": available, "shape": list(shape),
+                     "classes": classes, "description": description, "task": task})
     return rows
 
 
@@ -68,18 +76,27 @@ def input_shape_for(
     """The (C, H, W) a net is built for on this dataset (uploads: the chosen size)."""
     if dataset == UPLOAD:
         return (channels, image_size, image_size)
+    if dataset in SCENE_SHAPES:
+        return SCENE_SHAPES[dataset][0]
     return BUILTIN_SHAPES[dataset][0]
 
 
-def spec_summary(*, spec: Any, input_shape: tuple[int, ...], num_classes: int) -> dict[str, Any]:
-    """The summary table of a spec, or where and why it breaks.
+def task_head(*, task: str, classes: int, verify_loss: str = "triplet") -> tuple[str, int]:
+    """The head a task adds and its width (see netspec.HEADS)."""
+    return head_for(task, verify_loss), task_outputs(task, classes)
+
+
+def spec_summary(
+    *, spec: Any, input_shape: tuple[int, ...], num_classes: int, head: str = "classifier"
+) -> dict[str, Any]:
+    """The summary table of a spec (with the head of its task), or where and why it breaks.
 
     Returns {"ok": True, "summary": {...}} or {"ok": False, "error": str, "index": int|None}.
     """
     from playground.netspec import SpecError, summarize
 
     try:
-        summary = summarize(spec, tuple(input_shape), num_classes)
+        summary = summarize(spec, tuple(input_shape), num_classes, head=head)
     except SpecError as exc:
         return {"ok": False, "error": str(exc), "reason": exc.reason, "index": exc.index}
     return {"ok": True, "summary": summary.to_dict(), "limits": {
@@ -92,6 +109,8 @@ def preset_spec(*, name: str, input_shape: tuple[int, int, int]) -> list[dict]:
     """A named preset's spec for this picture shape (KeyError for an unknown name)."""
     from playground.presets import preset
 
+    if name in TASK_PRESETS:
+        return TASK_PRESETS[name][2](input_shape)
     return preset(name, input_shape)
 
 
@@ -117,6 +136,8 @@ def train_create(*, user, params: dict[str, Any], dataset_zip: UploadedFile | No
     """Queue a training run whose params the form already checked. Raises JobRefused
     when the user is at their limit or the run's estimated cost is over the budget."""
     title = f"{params.get('preset') or 'custom net'} on {params['dataset']}"
+    if params.get("task", "classify") != "classify":
+        title = f"{params['task']}: {title}"
     files = {"dataset.zip": dataset_zip} if dataset_zip is not None else None
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
 
@@ -144,9 +165,11 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
         if dataset == UPLOAD:
             classes = params.get("upload_classes") or LIMITS.max_classes
         else:
-            classes = BUILTIN_SHAPES[dataset][1]
+            classes = {**BUILTIN_SHAPES, **SCENE_SHAPES}[dataset][1]
+        head, outputs = task_head(task=params.get("task", "classify"), classes=classes,
+                                  verify_loss=params.get("verify_loss", "triplet"))
         shape = input_shape_for(dataset=dataset, image_size=params.get("image_size", 32))
-        summary = summarize(params["spec"], shape, classes)
+        summary = summarize(params["spec"], shape, outputs, head=head)
         return cost.train_cost(
             summary=summary,
             samples=cost.dataset_sizes(params),
@@ -227,4 +250,7 @@ def run_predict(*, job: Job, upload: UploadedFile) -> list[dict[str, Any]]:
         raise PredictError(str(exc)) from None
     with default_storage.open(path, "rb") as fh:
         model, classes = model_load(io.BytesIO(fh.read()))
+    if model.head_kind != "classifier":
+        raise PredictError("Trying a picture is for classifiers; this run's live view shows "
+                           "what its net predicts.")
     return predict(model, picture.image, classes)

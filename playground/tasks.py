@@ -34,12 +34,14 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from playground.liveview import picture_url, png_data_url
+from playground.taskcatalogue import (
+    BOX_WEIGHT,
+    EMBEDDING_SIZE,
+    POINT_TOLERANCE_PX,
+    TASKS,
+    VERIFY_LOSSES,
+)
 
-TASKS = ("classify", "localise", "landmarks", "segment", "verify")
-BOX_WEIGHT = 5.0  # λ: the box's squared error next to the class's cross-entropy
-POINT_TOLERANCE_PX = 2.0  # a landmark within this many pixels counts as found
-EMBEDDING_SIZE = 32
-VERIFY_LOSSES = ("triplet", "pair")
 ZOOM = 3  # live-view pictures are drawn this many times larger, so boxes and points show
 PALETTE = [
     (30, 30, 30),
@@ -52,46 +54,6 @@ PALETTE = [
     (240, 140, 180),
 ]
 TRUTH, GUESS = (60, 220, 120), (255, 80, 80)
-
-# What the builder says about each task: the head it adds, the loss, the output units.
-TASK_HELP = {
-    "classify": {
-        "label": "Classify",
-        "head": "classifier",
-        "loss": "L = −log softmax(scores)[true class]  (cross-entropy)",
-        "outputs": "one score per class; softmax turns them into probabilities",
-    },
-    "localise": {
-        "label": "Localise (class + box)",
-        "head": "box",
-        "loss": f"L = cross-entropy(class) + {BOX_WEIGHT:g} · ¼ Σ (b̂ − b)² "
-        "over the box's 4 numbers",
-        "outputs": "K class scores, then the box: centre x, centre y, width, height "
-        "as fractions of the picture side",
-    },
-    "landmarks": {
-        "label": "Landmarks (k points)",
-        "head": "points",
-        "loss": "L = mean of (p̂ − p)² over every point's x and y (fractions of the side)",
-        "outputs": "x then y of each point, as fractions of the picture side",
-    },
-    "segment": {
-        "label": "Segment (a class per pixel)",
-        "head": "mask",
-        "loss": "L = mean over pixels of cross-entropy(scores of that pixel, its class)",
-        "outputs": "K score maps at the picture's size: the class of a pixel is its "
-        "highest score; the net must upsample back to the input size",
-    },
-    "verify": {
-        "label": "Verify (one-shot, Siamese)",
-        "head": "embedding",
-        "loss": "triplet: L = max(‖f(A) − f(P)‖² − ‖f(A) − f(N)‖² + α, 0); "
-        "pair: L = BCE(σ(w·|f(a) − f(b)| + b), same)",
-        "outputs": f"an embedding of {EMBEDDING_SIZE} numbers scaled to length 1: pictures of "
-        "the same class lie close, others far; a distance under the threshold "
-        "means “same”",
-    },
-}
 
 
 @dataclass
@@ -631,116 +593,3 @@ def task_make(name: str, *, side: int = 32, loss: str = "triplet", margin: float
     if name == "verify":
         return Verify(loss, margin)
     raise ValueError(f"unknown task {name[:20]!r}; known: {', '.join(TASKS)}")
-
-
-def head_for(name: str, loss: str = "triplet") -> str:
-    """The netspec head a task adds (see netspec.HEADS)."""
-    if name == "verify":
-        return "embedding" if loss == "triplet" else "siamese"
-    return TASK_HELP[name]["head"]
-
-
-# ---------------------------------------------------------------------------------------
-# presets: the builder's starting nets for each task (functions of the picture shape)
-
-
-def _conv(filters: int, name: str = "") -> list[dict]:
-    conv = {"type": "conv2d", "filters": filters, "kernel": 3, "padding": 1}
-    relu = {"type": "relu", **({"name": name} if name else {})}
-    return [conv, {"type": "batchnorm"}, relu]
-
-
-def _pool(name: str = "") -> dict:
-    return {"type": "maxpool", "kernel": 2, **({"name": name} if name else {})}
-
-
-def _stages(shape: tuple[int, ...], wanted: int) -> int:
-    """How many 2×2 poolings (up to `wanted`) leave at least 2×2 maps."""
-    n, side = 0, min(shape[1:])
-    while n < wanted and side // 2 ** (n + 1) >= 2:
-        n += 1
-    return n
-
-
-def localiser(shape: tuple[int, ...]) -> list[dict]:
-    """A small conv trunk: conv-BN-ReLU and pooling, three times, then 128 units."""
-    layers: list[dict] = []
-    for stage in range(_stages(shape, 3)):
-        layers += _conv(16 * 2**stage) + [_pool()]
-    return layers + [{"type": "flatten"}, {"type": "linear", "units": 128}, {"type": "relu"}]
-
-
-def _encoder_decoder(shape: tuple[int, ...], up: str) -> list[dict]:
-    """Two poolings down, then back up by `up`: "nearest", "bilinear", "unpool" or
-    "transposed"."""
-    stages = _stages(shape, 2)
-    layers: list[dict] = []
-    for s in range(stages):
-        layers += _conv(16 * 2**s) + [_pool(f"pool{s + 1}" if up == "unpool" else "")]
-    layers += _conv(16 * 2**stages)
-    for s in reversed(range(stages)):
-        if up == "unpool":  # back to the pool's size, each value where its maximum was
-            layers += _conv(16 * 2**s) + [{"type": "maxunpool", "pool": f"pool{s + 1}"}]
-        elif up == "transposed":
-            layers += [
-                {"type": "convtranspose2d", "filters": 16 * 2**s, "kernel": 2, "stride": 2},
-                {"type": "relu"},
-            ]
-        else:
-            layers += [{"type": "upsample", "scale": 2, "mode": up}]
-        layers += _conv(16 * 2**s)
-    return layers
-
-
-def unet(shape: tuple[int, ...]) -> list[dict]:
-    """Ronneberger's U-Net, small: each decoder stage concatenates the encoder's maps of
-    the same size, so fine detail skips the bottleneck."""
-    stages = _stages(shape, 2)
-    layers: list[dict] = []
-    for s in range(stages):
-        layers += _conv(16 * 2**s, name=f"enc{s + 1}") + [_pool()]
-    layers += _conv(16 * 2**stages)
-    for s in reversed(range(stages)):
-        layers += [
-            {"type": "convtranspose2d", "filters": 16 * 2**s, "kernel": 2, "stride": 2},
-            {"type": "concat", "from": f"enc{s + 1}"},
-        ]
-        layers += _conv(16 * 2**s)
-    return layers
-
-
-def siamese(shape: tuple[int, ...]) -> list[dict]:
-    """The trunk both pictures of a pair (or all three of a triplet) go through."""
-    layers: list[dict] = []
-    for stage in range(_stages(shape, 2)):
-        layers += _conv(32 * 2**stage) + [_pool()]
-    return layers + [{"type": "flatten"}, {"type": "linear", "units": 128}, {"type": "relu"}]
-
-
-# name -> (task, label, function of the picture shape)
-TASK_PRESETS = {
-    "localiser": ("localise", "Localiser", localiser),
-    "landmarker": ("landmarks", "Landmark net", localiser),
-    "segnet_nearest": (
-        "segment",
-        "Encoder–decoder, nearest",
-        lambda s: _encoder_decoder(s, "nearest"),
-    ),
-    "segnet_bilinear": (
-        "segment",
-        "Encoder–decoder, bilinear",
-        lambda s: _encoder_decoder(s, "bilinear"),
-    ),
-    "segnet_unpool": (
-        "segment",
-        "Encoder–decoder, max unpool",
-        lambda s: _encoder_decoder(s, "unpool"),
-    ),
-    "segnet_transposed": (
-        "segment",
-        "Encoder–decoder, transposed conv",
-        lambda s: _encoder_decoder(s, "transposed"),
-    ),
-    "unet": ("segment", "U-Net", unet),
-    "siamese": ("verify", "Siamese trunk", siamese),
-}

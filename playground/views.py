@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from playground import services
 from playground.forms import INIT_CHOICES, OPTIMIZER_CHOICES, TrainForm
 from playground.limits import LIMITS
+from playground.taskcatalogue import SCENE_SHAPES, TASK_HELP, TASK_PRESETS, TASKS, VERIFY_LOSSES
 from webapp import events
 from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused
@@ -30,6 +31,8 @@ def _shape_from(request_data: dict) -> tuple[tuple[int, int, int], int]:
     """The input shape and class count a summary or preset is for; JSONInputError names
     the field that is wrong."""
     dataset = request_data.get("dataset", "stripes")
+    if isinstance(dataset, str) and dataset in SCENE_SHAPES:
+        return SCENE_SHAPES[dataset]
     if not isinstance(dataset, str) or (
         dataset not in services.BUILTIN_SHAPES and dataset != services.UPLOAD
     ):
@@ -42,6 +45,17 @@ def _shape_from(request_data: dict) -> tuple[tuple[int, int, int], int]:
     classes = (services.BUILTIN_SHAPES[dataset][1] if dataset != services.UPLOAD
                else int_field(request_data, "classes", default=2, low=2, high=LIMITS.max_classes))
     return shape, classes
+
+
+def _head_from(request_data: dict, classes: int) -> tuple[str, int]:
+    """The head (and its width) of the task a summary is for (classify when not given)."""
+    task = request_data.get("task") or "classify"
+    if task not in TASKS:
+        raise JSONInputError(f"unknown task {str(task)[:20]!r}", field="task")
+    loss = request_data.get("verify_loss") or "triplet"
+    if loss not in VERIFY_LOSSES:
+        raise JSONInputError("the verification loss is triplet or pair", field="verify_loss")
+    return services.task_head(task=task, classes=classes, verify_loss=loss)
 
 
 def builder(request: HttpRequest) -> HttpResponse:
@@ -69,11 +83,15 @@ def builder(request: HttpRequest) -> HttpResponse:
     return render(request, "playground/builder.html", {
         "form": form, "datasets": services.dataset_options(), "limits": LIMITS,
         "layer_types": list(catalogue), "presets": PRESET_LABELS,
+        "task_presets": {n: (t, label) for n, (t, label, _) in TASK_PRESETS.items()},
+        "tasks": TASK_HELP,
         "optimizers": OPTIMIZER_CHOICES, "inits": INIT_CHOICES,
         "builder": {  # for static/playground/builder.js
             "catalogue": catalogue,
             "summary_url": reverse("playground:summary"),
-            "preset_urls": {n: reverse("playground:preset", args=[n]) for n in PRESET_LABELS},
+            "preset_urls": {n: reverse("playground:preset", args=[n])
+                            for n in [*PRESET_LABELS, *TASK_PRESETS]},
+            "tasks": TASK_HELP,
             "spec_error_index": getattr(form, "spec_error_index", None),
         },
     }, status=status)
@@ -85,9 +103,11 @@ def summary(request: HttpRequest) -> JsonResponse:
     try:
         body = request_json(request)
         shape, classes = _shape_from(body)
+        head, outputs = _head_from(body, classes)
     except JSONInputError as exc:
         return exc.response(ok=False, index=None)
-    answer = services.spec_summary(spec=body.get("spec"), input_shape=shape, num_classes=classes)
+    answer = services.spec_summary(spec=body.get("spec"), input_shape=shape, num_classes=outputs,
+                                   head=head)
     if not answer["ok"]:
         answer.setdefault("field", "spec")
     return JsonResponse(answer, status=200 if answer["ok"] else 400)

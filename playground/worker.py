@@ -21,7 +21,8 @@ from playground.export import model_save
 from playground.limits import LIMITS
 from playground.netspec import Net, SpecError, build
 from playground.scenes import scene_load
-from playground.tasks import Task, head_for, task_make
+from playground.taskcatalogue import head_for
+from playground.tasks import Task, task_make
 from playground.trainer import (
     TrainConfig,
     TrainingDiverged,

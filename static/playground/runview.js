@@ -5,6 +5,7 @@
 import { $ } from "../webapp/dom.js";
 import { formatCount, formatNumber, formatPercent } from "../webapp/format.js";
 import { LinePlot } from "../webapp/plot.js";
+import { drawTask } from "./taskview.js";
 
 /** Draw the run `initial`; `control(body)` sends live controls (the owner's page only).
  *  Returns {fromSnapshot(job), onEvent(event)} to keep it current. */
@@ -49,6 +50,7 @@ export function runView(initial, { control } = {}) {
   const PARTS = {
     curve: ["curves"], epochs: ["curves"], gradients: ["grads"], filters: ["filters"],
     activations: ["acts"], confusion: ["confusion"], samples: ["samples"], last: ["stats"],
+    task: ["task"],
   };
   let first = true;
 
@@ -72,6 +74,7 @@ export function runView(initial, { control } = {}) {
       case "filters": m.filters = ev; dirty.add("filters"); break;
       case "activations": m.activations = ev; dirty.add("acts"); break;
       case "samples": m.samples = ev; dirty.add("samples"); break;
+      case "task": m.task = ev; dirty.add("task"); break;
       case "confusion":
         m.confusion = (m.confusion || []).filter((c) => c.epoch !== ev.epoch).concat([ev]);
         confFollow = true;
@@ -192,6 +195,20 @@ export function runView(initial, { control } = {}) {
         return f;
       }));
     },
+    task() {
+      // tasks beyond classification: their own panel instead of confusion and samples
+      const name = m.task?.task || (job.params || {}).task || "classify";
+      $("task-panel").hidden = name === "classify";
+      $("pg-classify-panels").hidden = name !== "classify";
+      if (name !== "classify") {
+        $("acc-hint").textContent = ACCURACY_MEANS[name];
+        $("st-val-label").textContent = `val ${ACCURACY_SHORT[name]}`;
+      }
+      if (m.task) {
+        $("task-epoch").textContent = `after epoch ${m.task.epoch}`;
+        drawTask($("task-view"), m.task);
+      }
+    },
     net() {
       const spec = (job.params || {}).spec || [];
       $("net-layers").replaceChildren(...spec.map((l) => {
@@ -214,6 +231,14 @@ export function runView(initial, { control } = {}) {
       else if (job.status === "paused") $("ctl-note").textContent = "Paused: the run is saved (checkpoint.pt below) and holds no worker. Resume queues it to go on exactly where it stopped.";
     },
   };
+  const ACCURACY_MEANS = {
+    localise: "share of pictures with the right class and a box of IoU ≥ 0.5",
+    landmarks: "share of points found within 2 pixels",
+    segment: "share of pixels given the right class",
+    verify: "train: pairs or triplets ordered right in a batch; validation: pair accuracy on held-out classes",
+  };
+  const ACCURACY_SHORT = { localise: "hits", landmarks: "points ≤ 2 px", segment: "pixel accuracy", verify: "pair accuracy" };
+  dirty.add("task");
   let confFollow = true;
   $("conf-epoch").addEventListener("input", () => {
     confFollow = +$("conf-epoch").value === (m.confusion || []).length - 1;

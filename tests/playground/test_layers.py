@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from playground.netspec import SpecError, build, summarize
-from playground.tasks import TASK_PRESETS
+from playground.taskcatalogue import TASK_PRESETS
 
 UNET = [
     {"type": "conv2d", "filters": 4, "padding": 1, "name": "e1"},
