@@ -35,7 +35,7 @@ RUNS = {
                   ("val_metric", 1.5, False)),
     "segment": ("unet", "overlaps", 2000, dict(lr=3e-3, batch_size=32, epochs=30),
                 ("val_metric", 0.8, True)),
-    "verify": ("siamese", "mnist5k_heldout", None, dict(lr=1e-3, batch_size=64, epochs=30),
+    "verify": ("siamese", "mnist5k_heldout", None, dict(lr=1e-3, batch_size=64, epochs=12),
                ("val_accuracy", 0.95, True)),
 }  # fmt: skip
 

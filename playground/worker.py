@@ -171,7 +171,7 @@ def _loop(
             "train_samples": len(data.train_y),
             "val_samples": len(data.val_y),
             "input_shape": list(data.input_shape),
-            "task": task.name,
+            "task_name": task.name,
             "metric": task.metric,
         },
     )

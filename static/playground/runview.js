@@ -115,7 +115,7 @@ export function runView(initial, { control } = {}) {
       $("st-params").textContent = m.total_params ? formatCount(m.total_params) : "–";
       const p = job.params || {};
       const setup = [p.dataset && `dataset ${p.dataset}`, m.input_shape && `pictures ${m.input_shape.join("×")}`,
-        m.train_samples && `${m.train_samples} train / ${m.val_samples} val`, m.classes && `${m.classes.length} classes (chance ${pct(1 / m.classes.length)})`,
+        m.train_samples && `${m.train_samples} train / ${m.val_samples} val`, m.classes && (p.task && p.task !== "classify" ? `${m.classes.length} ${p.task === "landmarks" ? "points" : "classes"}` : `${m.classes.length} classes (chance ${pct(1 / m.classes.length)})`),
         p.optimizer && `${p.optimizer}, batch ${p.batch_size}, init ${p.init}`, m.device && `on ${m.device}`].filter(Boolean);
       $("st-setup").textContent = setup.join(" · ");
     },
@@ -203,6 +203,7 @@ export function runView(initial, { control } = {}) {
       if (name !== "classify") {
         $("acc-hint").textContent = ACCURACY_MEANS[name];
         $("st-val-label").textContent = `val ${ACCURACY_SHORT[name]}`;
+        $("loss-hint").textContent = `${LOSS_NAMES[name]}; should fall. Train above val by a growing gap = overfitting.`;
       }
       if (m.task) {
         $("task-epoch").textContent = `after epoch ${m.task.epoch}`;
@@ -236,6 +237,12 @@ export function runView(initial, { control } = {}) {
     landmarks: "share of points found within 2 pixels",
     segment: "share of pixels given the right class",
     verify: "train: pairs or triplets ordered right in a batch; validation: pair accuracy on held-out classes",
+  };
+  const LOSS_NAMES = {
+    localise: "cross-entropy of the class + 5 × the box's squared error",
+    landmarks: "squared error of the points (fractions of the picture side)",
+    segment: "cross-entropy averaged over pixels",
+    verify: "triplet loss (or the pair classifier's cross-entropy); validation: on held-out classes",
   };
   const ACCURACY_SHORT = { localise: "hits", landmarks: "points ≤ 2 px", segment: "pixel accuracy", verify: "pair accuracy" };
   dirty.add("task");
