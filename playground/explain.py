@@ -50,6 +50,8 @@ def conv_layers(model: nn.Module, input_shape: tuple[int, ...]) -> list[tuple[st
     for name, module in model.named_modules():
         if next(module.children(), None) is not None or name == "":
             continue
+        if getattr(module, "explain_skip", False):
+            continue
 
         def hook(mod, _inputs, output, name=name):
             if (
@@ -407,3 +409,33 @@ def confusion_cell(
         CellItem(int(i), float(confidence[i]), grad_cam(model, pictures[i], target=predicted))
         for i in members
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# a saved model and a picture
+
+
+def model_any_load(source) -> tuple[nn.Module, list[str], tuple[int, int, int]]:
+    """A model.pt written by the playground (`export.model_save`) or by transfer learning
+    (`transfer.transfer_save`): (model in eval mode, class names, input shape)."""
+    import io as _io
+
+    data = source.read() if hasattr(source, "read") else open(source, "rb").read()
+    checkpoint = torch.load(_io.BytesIO(data), map_location="cpu", weights_only=True)
+    if "transfer" in checkpoint:
+        from playground.transfer import transfer_load
+
+        net, classes = transfer_load(_io.BytesIO(data))
+        return net, classes, tuple(net.input_shape)
+    from playground.export import model_load
+
+    net, classes = model_load(_io.BytesIO(data))
+    return net, classes, tuple(net.input_shape)
+
+
+def picture_tensor(picture: Image.Image, input_shape: tuple[int, int, int]) -> torch.Tensor:
+    """An RGB picture (already decoded by webapp.pictures) as the net's (C, H, W) input."""
+    c, h, w = input_shape
+    pixels = np.asarray(picture.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR))
+    x = torch.tensor(pixels, dtype=torch.float32) / 255
+    return x[None] if c == 1 else x.permute(2, 0, 1)

@@ -9,15 +9,18 @@ from django import forms
 from playground.limits import LIMITS
 from playground.services import (
     BUILTIN_SHAPES,
+    LABELLED_ZIP_HELP,
     UPLOAD,
     dataset_zip_check,
     input_shape_for,
+    labelled_zip_check,
     spec_summary,
     task_head,
 )
 from playground.taskcatalogue import SCENE_SHAPES, SCENES, TASK_HELP, TASKS, VERIFY_LOSSES
 
 OPTIMIZER_CHOICES = [("adam", "Adam"), ("sgd", "SGD with momentum 0.9"), ("rmsprop", "RMSProp")]
+SCHEDULE_CHOICES = [("constant", "constant"), ("cosine", "cosine decay to 0")]
 INIT_CHOICES = [
     ("default", "PyTorch default (Kaiming uniform)"), ("he", "He (Kaiming normal)"),
     ("xavier", "Xavier (Glorot normal)"), ("small", "Small random N(0, 0.01)"),
@@ -51,6 +54,7 @@ class TrainForm(forms.Form):
     epochs = forms.IntegerField(min_value=1, max_value=LIMITS.max_epochs, initial=5)
     weight_decay = forms.FloatField(min_value=0, max_value=1, initial=0.0)
     init = forms.ChoiceField(choices=INIT_CHOICES, initial="default")
+    schedule = forms.ChoiceField(choices=SCHEDULE_CHOICES, initial="constant", required=False)
     seed = forms.IntegerField(min_value=0, max_value=2**31 - 1, initial=0)
     activation_sample = forms.IntegerField(min_value=0, max_value=LIMITS.max_dataset_samples,
                                            initial=0)
@@ -116,25 +120,48 @@ class TrainForm(forms.Form):
         data["spec_parsed"] = spec
         return data
 
+    def _clean_task_upload(self, data: dict[str, Any], task: str) -> dict[str, Any]:
+        """Pictures with their labels: the labels and headers checked here."""
+        upload = data.get("dataset_zip")
+        if upload is None:
+            self.add_error("dataset_zip", f"Choose {LABELLED_ZIP_HELP[task]}.")
+            return data
+        try:  # labels and picture headers only: the worker decodes the pictures
+            self.zip_dataset = labelled_zip_check(upload, task)
+        except forms.ValidationError as exc:
+            self.add_error("dataset_zip", exc)
+            return data
+        shape = input_shape_for(dataset=UPLOAD, image_size=data.get("image_size") or 32)
+        classes = len(self.zip_dataset.classes)
+        return self._clean_task_spec(data, task, shape, classes)
+
     def _clean_task(self, data: dict[str, Any], task: str, name: str) -> dict[str, Any]:
         """A task beyond classification: its own datasets, its head on the summary."""
-        from playground.netspec import SpecError, batch_size_check, spec_from_json, summarize
-
-        ours = [n for n, (t, _) in SCENES.items() if t == task]
-        if name not in ours:
-            self.add_error("dataset", f"The {task} task trains on {' or '.join(ours)}; "
-                                      f"{name} has no {task} labels.")
-            return data
         moving = [f for f in ("hflip", "vflip", "rotate", "shift") if data.get(f)]
         if moving and task in ("localise", "landmarks", "segment"):
             self.add_error("rotate", f"Augmentation ({', '.join(moving)}) would move the "
                                      f"pictures but not their {task} labels: turn it off.")
             return data
+        ours = [n for n, (t, _) in SCENES.items() if t == task]
+        if name == UPLOAD and task in LABELLED_ZIP_HELP:
+            return self._clean_task_upload(data, task)
+        if name not in ours:
+            self.add_error("dataset", f"The {task} task trains on {' or '.join(ours)}; "
+                                      f"{name} has no {task} labels.")
+            return data
+        shape, classes = SCENE_SHAPES[name]
+        return self._clean_task_spec(data, task, shape, classes)
+
+    def _clean_task_spec(
+        self, data: dict[str, Any], task: str, shape: tuple[int, int, int], classes: int
+    ) -> dict[str, Any]:
+        """The spec with the task's head, and a batch that the task can learn from."""
+        from playground.netspec import SpecError, batch_size_check, spec_from_json, summarize
+
         verify_loss = data.get("verify_loss") or "triplet"
         if verify_loss not in VERIFY_LOSSES:
             self.add_error("verify_loss", "Choose the triplet or the pair loss.")
             return data
-        shape, classes = SCENE_SHAPES[name]
         head, outputs = task_head(task=task, classes=classes, verify_loss=verify_loss)
         try:
             spec = spec_from_json(data["spec"])
@@ -172,6 +199,7 @@ class TrainForm(forms.Form):
             "val_fraction": d["val_fraction"], "optimizer": d["optimizer"], "lr": d["lr"],
             "batch_size": d["batch_size"], "epochs": d["epochs"],
             "weight_decay": d["weight_decay"], "init": d["init"], "seed": d["seed"],
+            "schedule": d.get("schedule") or "constant",
             "activation_sample": d["activation_sample"],
             "augment": {"hflip": d["hflip"], "vflip": d["vflip"], "rotate": d["rotate"],
                         "shift": d["shift"], "color": d["color"]},

@@ -61,6 +61,9 @@ def dataset_options() -> list[dict[str, Any]]:
     rows.append({"name": UPLOAD, "available": True, "shape": None, "classes": None,
                  "description": "Your own pictures: a zip with one folder per class"})
     rows = [{**row, "task": "classify"} for row in rows]
+    for task, description in LABELLED_ZIP_HELP.items():
+        rows.append({"name": UPLOAD, "available": True, "shape": None, "classes": None,
+                     "description": f"Your own: {description}", "task": task})
     for name, (task, description) in SCENES.items():
         shape, classes = SCENE_SHAPES[name]
         available = name != "mnist5k_heldout" or next(
@@ -114,6 +117,14 @@ def preset_spec(*, name: str, input_shape: tuple[int, int, int]) -> list[dict]:
     return preset(name, input_shape)
 
 
+def preset_training(*, name: str) -> dict:
+    """A preset's training settings (optimizer, lr, batch_size, epochs, schedule,
+    augment), or {} for a task preset that has none of its own."""
+    from playground.presets import TRAINING, training
+
+    return training(name) if name in TRAINING else {}
+
+
 def dataset_zip_limits() -> UploadLimits:
     """The site's upload limits (pixels from settings) with a dataset zip's larger counts."""
     return upload_limits(**LIMITS.zip_counts())
@@ -130,6 +141,29 @@ def dataset_zip_check(upload: UploadedFile) -> ZipDataset:
         return dataset_zip_probe(data, upload.name or "the zip", limits)
     except UploadError as exc:
         raise ValidationError(f"This zip cannot be used: {exc}.") from exc
+
+
+LABELLED_ZIP_HELP = {
+    "localise": "a zip of pictures and labels.csv (file,class,x0,y0,x1,y1) or labels.json",
+    "landmarks": "a zip of pictures and labels.csv (file,eye_x,eye_y,...) or labels.json",
+    "segment": "a zip of pictures, masks/<name>.png (grey: the class of each pixel) "
+               "and classes.txt",
+}
+
+
+def labelled_zip_check(upload: UploadedFile, task: str) -> ZipDataset:
+    """What an uploaded zip of pictures with boxes, points or masks holds, from its labels
+    and picture headers only. ValidationError says what is wrong and where."""
+    from playground.labelzips import labelled_zip_probe
+
+    limits = dataset_zip_limits()
+    data = upload_read(upload, limits)
+    upload.seek(0)
+    try:
+        found = labelled_zip_probe(data, upload.name or "the zip", task, limits)
+    except UploadError as exc:
+        raise ValidationError(f"This zip cannot be used: {exc}.") from exc
+    return ZipDataset(classes=found.names, pictures=found.pictures, pixels=found.pixels)
 
 
 def train_create(*, user, params: dict[str, Any], dataset_zip: UploadedFile | None = None) -> Job:

@@ -56,6 +56,14 @@ from playground.tasks import Task
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 INITS = ("default", "zeros", "small", "xavier", "he")
+SCHEDULES = ("constant", "cosine")
+
+
+def schedule_factor(config: "TrainConfig", epoch: int) -> float:
+    """The share of the chosen learning rate used in `epoch` (1-based)."""
+    if config.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * (epoch - 1) / config.epochs))
+    return 1.0
 
 
 @dataclass
@@ -68,6 +76,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     init: str = "default"  # "default" (PyTorch's), "zeros", "small" (N(0, 0.01)), "xavier", "he"
     augment: Augment = field(default_factory=Augment)
+    schedule: str = "constant"  # or "cosine": each epoch's lr falls from lr to near 0
     seed: int = 0
     device: str = "cpu"
     metrics_interval: float = 0.5  # seconds between metrics + gradients events
@@ -95,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be in 1..{limits.max_epochs}")
         if not 1 <= self.batch_size <= limits.max_batch_size:
             raise ValueError(f"batch size must be in 1..{limits.max_batch_size}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if not 0 <= self.weight_decay <= 1 or not 0 <= self.momentum < 1:
             raise ValueError("weight decay must be in [0, 1] and momentum in [0, 1)")
 
@@ -267,7 +278,7 @@ class _Run:
                 self.paused = True
             elif name == "set_lr" and 0 < float(command.get("lr", 0)) <= 10:
                 for group in optimizer.param_groups:
-                    group["lr"] = float(command["lr"])
+                    group["lr"] = group["base_lr"] = float(command["lr"])
 
 
 class _Controls:
@@ -423,6 +434,10 @@ def train(
             at.loss_sum = torch.zeros((), device=device)  # summed on the device: no sync
             at.correct = torch.zeros((), device=device)  # the task's score, summed
             at.batch = at.seen = 0
+            if config.schedule != "constant":  # the person's set_lr moves the base
+                for group in optimizer.param_groups:
+                    base = group.setdefault("base_lr", group["lr"])
+                    group["lr"] = base * schedule_factor(config, epoch)
         window_seen = 0
         while at.batch < len(plan):
             begin, end = plan[at.batch]

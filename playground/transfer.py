@@ -20,6 +20,7 @@ Augmentation is not used here: a cached feature is the feature of one fixed pict
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from collections.abc import Callable
@@ -119,6 +120,8 @@ class Scale(nn.Module):
     """Multiplies by a constant set once from the training features (`factor`): VGG's
     Caffe activations run into the thousands, and a new head learns well only on inputs
     of about unit size. Part of the model, so an exported model carries it."""
+
+    explain_skip = True  # not a feature map of its own: the explain tools look past it
 
     def __init__(self) -> None:
         super().__init__()
@@ -428,3 +431,48 @@ def compare_modes(
             if on_result:
                 on_result(row)
     return rows
+
+
+# ---------------------------------------------------------------------------------------
+# on disk
+
+
+def transfer_save(net: TransferNet, classes: list[str], directory: Path) -> dict[str, Path]:
+    """model.pt (settings, classes, weights) and model.torchscript.pt, which takes raw
+    pictures in [0, 1] (the resizing and VGG's preprocessing are inside) and carries
+    its class names as `classes`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "checkpoint": directory / "model.pt",
+        "torchscript": directory / "model.torchscript.pt",
+    }
+    checkpoint = {
+        "transfer": asdict(net.config) | {"device": "cpu"},
+        "classes": list(classes),
+        "input_channels": net.input_shape[0],
+        "state_dict": net.state_dict(),
+    }
+    net = net.eval().cpu()
+    with torch.no_grad():
+        scripted = torch.jit.trace(net, torch.rand(1, *net.input_shape))
+    extra = {"classes.json": json.dumps(list(classes)), "input.json": json.dumps({
+        "shape": list(net.input_shape), "range": [0, 1],
+        "note": "RGB or grey pixels / 255; resized and normalised inside",
+    })}  # fmt: skip
+    for key, write in (
+        ("checkpoint", lambda p: torch.save(checkpoint, p)),
+        ("torchscript", lambda p: torch.jit.save(scripted, p, _extra_files=extra)),
+    ):
+        partial = paths[key].with_suffix(".partial")
+        write(str(partial))
+        partial.replace(paths[key])
+    return paths
+
+
+def transfer_load(source) -> tuple[TransferNet, list[str]]:
+    """A net saved by `transfer_save` (a path or a file object), in eval mode, and its classes."""
+    checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+    config = TransferConfig(**checkpoint["transfer"])
+    net = TransferNet(config, len(checkpoint["classes"]), checkpoint["input_channels"])
+    net.load_state_dict(checkpoint["state_dict"])
+    return net.eval(), checkpoint["classes"]

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from playground import services
-from playground.forms import INIT_CHOICES, OPTIMIZER_CHOICES, TrainForm
+from playground.forms import INIT_CHOICES, OPTIMIZER_CHOICES, SCHEDULE_CHOICES, TrainForm
 from playground.limits import LIMITS
 from playground.taskcatalogue import SCENE_SHAPES, TASK_HELP, TASK_PRESETS, TASKS, VERIFY_LOSSES
 from webapp import events
@@ -85,7 +85,7 @@ def builder(request: HttpRequest) -> HttpResponse:
         "layer_types": list(catalogue), "presets": PRESET_LABELS,
         "task_presets": {n: (t, label) for n, (t, label, _) in TASK_PRESETS.items()},
         "tasks": TASK_HELP,
-        "optimizers": OPTIMIZER_CHOICES, "inits": INIT_CHOICES,
+        "optimizers": OPTIMIZER_CHOICES, "inits": INIT_CHOICES, "schedules": SCHEDULE_CHOICES,
         "builder": {  # for static/playground/builder.js
             "catalogue": catalogue,
             "summary_url": reverse("playground:summary"),
@@ -123,7 +123,8 @@ def preset(request: HttpRequest, name: str) -> JsonResponse:
         spec = services.preset_spec(name=name, input_shape=shape)
     except (KeyError, ValueError) as exc:
         return JsonResponse({"error": str(exc), "field": "name"}, status=400)
-    return JsonResponse({"name": name, "spec": spec})
+    training = services.preset_training(name=name)
+    return JsonResponse({"name": name, "spec": spec, "training": training})
 
 
 @login_required

@@ -205,15 +205,35 @@ function showSummary(answer) {
 // ---- presets, datasets, sharing --------------------------------------------------
 async function loadPreset(name, button) {
   const q = new URLSearchParams(shapeRequest());
+  let training;
   try {
-    spec = (await getJSON(`${BUILDER.preset_urls[name]}?${q}`)).spec;
+    ({ spec, training } = await getJSON(`${BUILDER.preset_urls[name]}?${q}`));
   } catch (e) {
     $("preset-note").textContent = e.message;
     return;
   }
   $("id_preset").value = name;
-  $("preset-note").textContent = `Loaded ${button ? button.textContent : name}: ${spec.length} layers, sized for ${datasetInput().value}.`;
+  const filled = fillTraining(training || {});
+  $("preset-note").textContent = `Loaded ${button ? button.textContent : name}: ${spec.length} layers, sized for ${datasetInput().value}` +
+    (filled ? `; its training settings: ${filled}.` : ".");
   changed();
+}
+
+// A preset's training settings (learning rate, batch, epochs, schedule, augmentation)
+// go into the form's fields; returns them in words, or "" when the preset has none.
+function fillTraining(training) {
+  const form = $("id_preset").form;
+  const set = (field, value) => {
+    const input = form.elements[field];
+    if (!input || value === undefined) return;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else input.value = String(value);
+  };
+  for (const field of ["optimizer", "lr", "batch_size", "epochs", "schedule"]) set(field, training[field]);
+  for (const [field, value] of Object.entries(training.augment || {})) set(field, value);
+  if (training.lr === undefined) return "";
+  return `${training.optimizer} at ${training.lr}, batch ${training.batch_size}, ${training.epochs} epochs` +
+    (training.schedule === "cosine" ? ", cosine decay" : "");
 }
 
 document.querySelectorAll("#presets [data-preset]").forEach((b) =>
