@@ -1,16 +1,21 @@
 """python manage.py train [SPEC.json | --preset NAME] --dataset NAME [--epochs N] [--json]
-    [--task classify|localise|landmarks|segment|verify [--verify-loss triplet|pair]]"""
+    [--task classify|localise|landmarks|segment|verify [--verify-loss triplet|pair]]
+python manage.py train --from vgg19 --mode frozen|finetune|scratch --dataset NAME [--cut B]
+
+A preset brings its own training settings (playground.presets.TRAINING: optimizer,
+learning rate, batch, epochs, augmentation); options given here override them."""
 
 import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from playground.datasets import DatasetError, dataset_from_zip, dataset_load
+from playground.datasets import Augment, DatasetError, dataset_from_zip, dataset_load
 from playground.export import model_save
 from playground.limits import LIMITS
+from playground.management.commands._transfer import transfer_arguments, transfer_command
 from playground.netspec import SpecError, build, spec_from_json
-from playground.presets import PRESETS, preset
+from playground.presets import PRESETS, TRAINING, preset, training
 from playground.scenes import scene_load
 from playground.taskcatalogue import SCENES, TASK_PRESETS, TASKS, VERIFY_LOSSES, head_for
 from playground.tasks import task_make
@@ -36,10 +41,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dataset", required=True, help="built-in name or a .zip of class folders"
         )
-        parser.add_argument("--epochs", type=int, default=5)
-        parser.add_argument("--batch-size", type=int, default=64)
-        parser.add_argument("--lr", type=float, default=1e-3)
-        parser.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+        parser.add_argument("--epochs", type=int, help="default: the preset's, else 5")
+        parser.add_argument("--batch-size", type=int, help="default: the preset's, else 64")
+        parser.add_argument("--lr", type=float, help="default: the preset's, else 0.001")
+        parser.add_argument("--optimizer", choices=OPTIMIZERS, help="default: the preset's")
+        parser.add_argument(
+            "--no-augment", action="store_true", help="leave out the preset's augmentation"
+        )
+        transfer_arguments(parser)
         parser.add_argument("--init", choices=INITS, default="default")
         parser.add_argument("--weight-decay", type=float, default=0.0)
         parser.add_argument("--max-samples", type=int, help="use at most this many samples")
@@ -49,6 +58,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="end with one JSON line")
 
     def handle(self, *args, **opts):
+        if opts["from_"]:
+            return transfer_command(self, opts)
         if bool(opts["spec"]) == bool(opts["preset"]):
             raise CommandError("give either a SPEC.json file or --preset NAME")
         task_name = opts["task"]
@@ -80,7 +91,18 @@ class Command(BaseCommand):
             )
         except (DatasetError, SpecError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        config = TrainConfig.from_knobs(opts, device=opts["device"])
+        settings = training(opts["preset"]) if opts["preset"] in TRAINING else {}
+        general = {"epochs": 5, "batch_size": 64, "lr": 1e-3, "optimizer": "adam"}
+        for knob, value in general.items():
+            if opts[knob] is None:
+                opts[knob] = settings.get(knob, value)
+        augment = {} if opts["no_augment"] else settings.get("augment", {})
+        config = TrainConfig.from_knobs(
+            opts,
+            device=opts["device"],
+            augment=Augment(**augment),
+            schedule=settings.get("schedule", "constant"),
+        )
         try:
             config.check()
         except ValueError as exc:
