@@ -19,8 +19,10 @@ import numpy as np
 import torch
 
 from playground.datasets import Dataset, DatasetError, mnist5k_arrays, split
+from playground.labelzips import labelled_zip_read
 from playground.limits import LIMITS, Limits
 from playground.taskcatalogue import SCENES
+from webapp.pictures import UploadError, UploadLimits
 
 SIDE = 32
 SHAPES = ["circle", "square", "triangle", "cross"]
@@ -181,3 +183,25 @@ def scene_load(
         x = torch.tensor(pictures, dtype=torch.float32)[:, None] / 255
         return _held_out(name, x, torch.tensor(labels), seed, max_samples)
     raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(SCENES)}")
+
+
+def labelled_dataset(
+    data: bytes,
+    *,
+    task: str,
+    image_size: int,
+    val_fraction: float,
+    seed: int,
+    limits: UploadLimits,
+) -> Dataset:
+    """An uploaded zip of pictures with boxes, points or masks (playground/labelzips.py)."""
+    try:
+        pictures, targets, names = labelled_zip_read(
+            data, task=task, image_size=image_size, limits=limits
+        )
+    except UploadError as exc:
+        raise DatasetError(str(exc)) from None
+    x = torch.from_numpy(pictures).permute(0, 3, 1, 2).float().div_(255)  # (N, C, S, S)
+    y = torch.from_numpy(targets)
+    y = y.long() if task == "segment" else y.float()
+    return split("upload", list(names), x.contiguous(), y, val_fraction, seed)

@@ -20,7 +20,7 @@ from playground.datasets import Augment, Dataset, DatasetError, dataset_from_zip
 from playground.export import model_save
 from playground.limits import LIMITS
 from playground.netspec import Net, SpecError, build
-from playground.scenes import scene_load
+from playground.scenes import labelled_dataset, scene_load
 from playground.taskcatalogue import head_for
 from playground.tasks import Task, task_make
 from playground.trainer import (
@@ -79,7 +79,13 @@ def _load(ctx: JobContext) -> tuple[Dataset, Net, Task]:
     p = ctx.params
     name = p.get("task", "classify")  # runs from before tasks classify
     try:
-        if name != "classify":
+        if name != "classify" and p["dataset"] == UPLOAD:  # pictures with their labels
+            data = labelled_dataset(
+                ctx.read_input("dataset.zip"), task=name, image_size=p["image_size"],
+                val_fraction=p["val_fraction"], seed=p["seed"],
+                limits=upload_limits(**LIMITS.zip_counts()),
+            )  # fmt: skip
+        elif name != "classify":
             data = scene_load(p["dataset"], val_fraction=p["val_fraction"], seed=p["seed"],
                               max_samples=p.get("max_samples"))  # fmt: skip
         elif p["dataset"] == UPLOAD:
