@@ -207,3 +207,52 @@ class TrainForm(forms.Form):
             **({"upload_pictures": self.zip_dataset.pictures,
                 "upload_classes": len(self.zip_dataset.classes)} if self.zip_dataset else {}),
         }
+
+
+TRANSFER_MODE_CHOICES = [
+    ("compare", "All three, side by side (scratch, frozen, fine-tune)"),
+    ("frozen", "Frozen VGG19 features + a new head"),
+    ("finetune", "Fine-tune the last block at a 10× smaller learning rate"),
+    ("scratch", "The same net from random weights"),
+]
+TRANSFER_DATASETS = ["mnist5k", "digits", "shapes", "stripes", "cifar10"]
+
+
+class TransferForm(forms.Form):
+    """Start from VGG19 trained on ImageNet (playground/transfer.py)."""
+
+    dataset = forms.ChoiceField(choices=[(n, n) for n in TRANSFER_DATASETS], initial="mnist5k")
+    mode = forms.ChoiceField(choices=TRANSFER_MODE_CHOICES, initial="compare")
+    cut = forms.IntegerField(min_value=1, max_value=5, initial=2,
+                             help_text="keep VGG19's blocks 1..cut")  # fmt: skip
+    per_class = forms.CharField(max_length=40, initial="10, 30, 100", required=False,
+                                help_text="training pictures per class, e.g. 10, 30, 100 "
+                                          "(empty: all of them)")  # fmt: skip
+    epochs = forms.IntegerField(min_value=1, max_value=50, initial=10)
+
+    def clean_per_class(self) -> list[int]:
+        text = self.cleaned_data.get("per_class") or ""
+        try:
+            sizes = sorted({int(part) for part in text.replace(",", " ").split()})
+        except ValueError:
+            raise forms.ValidationError("Write whole numbers, e.g. 10, 30, 100.") from None
+        if len(sizes) > 5 or any(not 1 <= n <= 5000 for n in sizes):
+            raise forms.ValidationError("At most five sizes, each 1 to 5,000 pictures per class.")
+        return sizes
+
+    def clean(self):
+        data = super().clean()
+        name = data.get("dataset")
+        if name:
+            from playground.datasets import datasets_available
+
+            if not next(r["available"] for r in datasets_available() if r["name"] == name):
+                self.add_error("dataset", f"{name} is not on this server.")
+        return data
+
+    def job_params(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {"dataset": d["dataset"], "val_fraction": 0.2, "transfer": {
+            "mode": d["mode"], "cut": d["cut"], "epochs": d["epochs"], "image_size": 32,
+            "per_class": d["per_class"], "seed": 0,
+        }}  # fmt: skip

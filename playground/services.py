@@ -61,15 +61,15 @@ def dataset_options() -> list[dict[str, Any]]:
     rows.append({"name": UPLOAD, "available": True, "shape": None, "classes": None,
                  "description": "Your own pictures: a zip with one folder per class"})
     rows = [{**row, "task": "classify"} for row in rows]
-    for task, description in LABELLED_ZIP_HELP.items():
-        rows.append({"name": UPLOAD, "available": True, "shape": None, "classes": None,
-                     "description": f"Your own: {description}", "task": task})
     for name, (task, description) in SCENES.items():
         shape, classes = SCENE_SHAPES[name]
         available = name != "mnist5k_heldout" or next(
             (r["available"] for r in rows if r["name"] == "mnist5k"), False)
         rows.append({"name": name, "available": available, "shape": list(shape),
                      "classes": classes, "description": description, "task": task})
+    for task, description in LABELLED_ZIP_HELP.items():  # after each task's built-in sets
+        rows.append({"name": UPLOAD, "available": True, "shape": None, "classes": None,
+                     "description": f"Your own: {description}", "task": task})
     return rows
 
 
@@ -176,6 +176,15 @@ def train_create(*, user, params: dict[str, Any], dataset_zip: UploadedFile | No
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
 
 
+def transfer_create(*, user, params: dict[str, Any]) -> Job:
+    """Queue a transfer-learning run (params["transfer"]: mode, cut, epochs, per_class)
+    that TransferForm checked. Raises JobRefused like train_create."""
+    t = params["transfer"]
+    what = "scratch vs frozen vs fine-tune" if t["mode"] == "compare" else t["mode"]
+    title = f"VGG19 to block {t['cut']}, {what}, on {params['dataset']}"
+    return job_create(user=user, kind=KIND, params=params, title=title)
+
+
 def train_initial_from(job: Job | None) -> dict[str, Any]:
     """The builder's form filled in from an earlier run, or {} for the defaults (an
     uploaded zip is not kept: such a run starts again on a built-in dataset)."""
@@ -194,6 +203,11 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     `estimate`, checked before the run is queued); see playground/cost.py."""
     from playground.netspec import SpecError, summarize
 
+    if params.get("transfer"):
+        try:
+            return cost.transfer_cost(params, budget)
+        except (LookupError, TypeError, ValueError):
+            return JobCost(memory_mb=0, runtime_s=0)  # the worker says what is wrong
     dataset = params.get("dataset")
     try:
         if dataset == UPLOAD:

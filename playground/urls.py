@@ -6,6 +6,7 @@ app_name = "playground"
 urlpatterns = [
     path("", views.builder, name="new"),
     path("summary/", views.summary, name="summary"),
+    path("transfer/", views.transfer, name="transfer"),
     path("presets/<str:name>/", views.preset, name="preset"),
     path("runs/", views.runs, name="runs"),
     path("compare/", views.compare, name="compare"),

@@ -10,7 +10,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from playground import services
-from playground.forms import INIT_CHOICES, OPTIMIZER_CHOICES, SCHEDULE_CHOICES, TrainForm
+from playground.forms import (
+    INIT_CHOICES,
+    OPTIMIZER_CHOICES,
+    SCHEDULE_CHOICES,
+    TrainForm,
+    TransferForm,
+)
 from playground.limits import LIMITS
 from playground.taskcatalogue import SCENE_SHAPES, TASK_HELP, TASK_PRESETS, TASKS, VERIFY_LOSSES
 from webapp import events
@@ -95,6 +101,26 @@ def builder(request: HttpRequest) -> HttpResponse:
             "spec_error_index": getattr(form, "spec_error_index", None),
         },
     }, status=status)
+
+
+def transfer(request: HttpRequest) -> HttpResponse:
+    """Start from VGG19 trained on ImageNet: one mode, or all three side by side."""
+    form = TransferForm()
+    status = 200
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"/accounts/login/?next={request.path}")
+        form = TransferForm(request.POST)
+        if form.is_valid():
+            try:
+                job = services.transfer_create(user=request.user, params=form.job_params())
+            except JobRefused as exc:
+                status = refused_on_form(form, exc)
+            else:
+                return redirect(job.get_absolute_url())
+        else:
+            status = 400
+    return render(request, "playground/transfer.html", {"form": form}, status=status)
 
 
 @require_POST

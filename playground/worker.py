@@ -49,7 +49,12 @@ MAX_CONFUSION_CELLS = 40_000  # all kept per-epoch matrices together
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Train the job's net on its dataset; a pause leaves as JobPaused, a divergence as
-    a JobError that says what happened."""
+    a JobError that says what happened. Transfer learning (params "transfer") is
+    playground/transferjob.py."""
+    if ctx.params.get("transfer"):
+        from playground.transferjob import run_transfer
+
+        return run_transfer(ctx)
     config = _parse(ctx.params, ctx.device)
     data, model, task = _load(ctx)
     resume = _checkpoint_read(ctx)
@@ -67,6 +72,7 @@ def _parse(p: dict[str, Any], device: str) -> TrainConfig:
         device=device,
         augment=Augment(**p["augment"]),
         activation_sample=p["activation_sample"],
+        schedule=p.get("schedule", "constant"),  # runs from before schedules: constant
     )
     try:
         config.check()

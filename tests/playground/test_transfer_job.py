@@ -1,0 +1,78 @@
+"""Transfer learning on the web: the form refuses what it cannot run (and starts
+nothing), and a one-click comparison runs through the real worker, Redis and database."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from playground.forms import TransferForm
+from tests.conftest import require_model_file, wait_job_done
+from webapp.models import Job, JobStatus
+
+
+def form_data(**over) -> dict:
+    return {"dataset": "digits", "mode": "compare", "cut": 2, "per_class": "10, 30",
+            "epochs": 3, **over}  # fmt: skip
+
+
+def test_form_turns_sizes_into_numbers_and_refuses_bad_ones():
+    form = TransferForm(form_data(per_class="30 10,10"))
+    assert form.is_valid(), form.errors
+    assert form.job_params()["transfer"]["per_class"] == [10, 30]
+    for bad in ("ten", "0", "1,2,3,4,5,6", "99999"):
+        form = TransferForm(form_data(per_class=bad))
+        assert not form.is_valid() and "per_class" in form.errors
+    assert not TransferForm(form_data(cut=6)).is_valid()
+    assert not TransferForm(form_data(mode="melt")).is_valid()
+
+
+@pytest.mark.django_db
+def test_bad_transfer_settings_are_shown_and_nothing_starts(client, make_user):
+    client.force_login(make_user())
+    resp = client.post(reverse("playground:transfer"), form_data(per_class="lots"))
+    assert resp.status_code == 400
+    assert "Write whole numbers" in resp.content.decode()
+    assert Job.objects.count() == 0
+    page = client.get(reverse("playground:transfer")).content.decode()
+    assert "Start from VGG19" in page and 'name="per_class"' in page
+
+
+@pytest.mark.django_db
+def test_the_transfer_page_starts_a_train_job_with_an_estimate(client, make_user):
+    from playground import services
+    from webapp.jobkinds import Budget
+
+    client.force_login(make_user())
+    resp = client.post(reverse("playground:transfer"), form_data())
+    job = Job.objects.get()
+    assert resp.status_code == 302 and resp["Location"] == job.get_absolute_url()
+    assert job.kind == services.KIND and job.params["transfer"]["per_class"] == [10, 30]
+    cost = services.estimate(job.params, Budget(memory_mb=8192, runtime_s=3600))
+    assert 0 < cost.runtime_s < 3600 and cost.memory_mb > 200
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert 'id="tl-epochs"' in page and "playground/transfer" in page and "ctl-pause" not in page
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(transaction=True)
+def test_one_click_comparison_trains_three_modes_per_size_on_the_worker(stack, make_user):
+    require_model_file("vgg19_caffe_q.bin")
+    from webapp.jobs import job_create
+
+    params = {"dataset": "digits", "val_fraction": 0.2, "transfer": {
+        "mode": "compare", "cut": 1, "epochs": 2, "image_size": 16, "per_class": [2, 4],
+        "seed": 0}}  # fmt: skip
+    job = wait_job_done(job_create(user=make_user(), kind="train", params=params), timeout=240)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    rows = job.result["transfer_rows"]
+    assert [(r["per_class"], r["mode"]) for r in rows] == [
+        (2, "scratch"), (2, "frozen"), (2, "finetune"),
+        (4, "scratch"), (4, "frozen"), (4, "finetune"),
+    ]  # fmt: skip
+    assert [r["train_pictures"] for r in rows] == [20] * 3 + [40] * 3
+    assert all(len(r["history"]) == 2 and 0 <= r["val_accuracy"] <= 1 for r in rows)
+    frozen = next(r for r in rows if r["mode"] == "frozen")
+    assert [row["frozen"] for row in frozen["summary"]["rows"]] == [False, True, False]
+    assert job.metrics["transfer_rows"] == rows  # a reloaded page draws the same charts
+    assert {f["name"] for f in job.result["files"]} == {"model.pt", "model.torchscript.pt"}
