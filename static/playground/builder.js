@@ -264,6 +264,11 @@ function taskChanged(loadFirstPreset = true) {
   $("task-loss").textContent = info.loss;
   $("head-hint").textContent = HEAD_HINTS[task];
   for (const el of form.querySelectorAll(".pg-verify")) el.hidden = task !== "verify";
+  if (["localise", "landmarks", "segment"].includes(task)) {
+    // moving a picture would leave its box, points or mask behind: the form refuses it
+    for (const name of ["hflip", "vflip"]) form[name].checked = false;
+    for (const name of ["rotate", "shift"]) form[name].value = 0;
+  }
   for (const input of form.querySelectorAll("input[name=dataset]")) {
     input.closest("label").hidden = input.dataset.task !== task;
   }
