@@ -22,9 +22,9 @@ import time
 import torch
 
 from playground.netspec import build
+from playground.objectives import task_make
 from playground.scenes import scene_load
 from playground.taskcatalogue import TASK_PRESETS, head_for
-from playground.tasks import task_make
 from playground.trainer import TrainConfig, train
 
 # task -> (preset, dataset, pictures, settings, (name of the value, target, higher is better))

@@ -31,7 +31,7 @@ Beyond a chain of layers (for segmentation's encoder-decoders and U-Nets):
 Upsampling layers divide the jump (units get closer together in input pixels): jumps
 below 1 are fractions.
 
-The head after the spec's layers depends on the task (see HEADS and playground/tasks.py):
+The head after the spec's layers depends on the task (see HEADS and playground/objectives.py):
 a classifier, a box or points regressor, a 1×1 conv giving class scores per pixel
 (segmentation: the spec must end at the input's H×W), or an embedding.
 """
@@ -504,7 +504,7 @@ def _shrink(jump: float | None, scale: int) -> float | None:
     return None if jump is None else round(jump / scale, 4)
 
 
-# What follows the spec's layers, per task (playground/tasks.py picks one):
+# What follows the spec's layers, per task (playground/objectives.py picks one):
 HEADS = {
     "classifier": "flatten + linear: one score per class",
     "box": "flatten + linear: class scores, then 4 box numbers",

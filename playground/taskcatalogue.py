@@ -1,6 +1,6 @@
 """What the builder offers for each task, without torch (the web process reads it): the
 tasks and what their heads and losses are, their built-in datasets, their preset nets.
-The losses themselves are in playground/tasks.py, the datasets in playground/scenes.py.
+The losses themselves are in playground/objectives.py, the datasets in playground/scenes.py.
 """
 
 from __future__ import annotations

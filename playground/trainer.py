@@ -52,7 +52,7 @@ from playground.liveview import (
     layer_names,
 )
 from playground.netspec import Net, batch_size_check, summarize
-from playground.tasks import Task
+from playground.objectives import Task
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 INITS = ("default", "zeros", "small", "xavier", "he")
@@ -375,7 +375,7 @@ def train(
     task: Task | None = None,
 ) -> TrainResult:
     """Train model on data, streaming live-view events and obeying controls. `task`
-    (playground/tasks.py) gives the loss, the scores and the epoch's pictures; by default
+    (playground/objectives.py) gives the loss, the scores and the epoch's pictures; by default
     the model classifies.
 
     A pause raises TrainingPaused (its checkpoint goes back in as `resume`); a loss that

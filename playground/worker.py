@@ -20,9 +20,9 @@ from playground.datasets import Augment, Dataset, DatasetError, dataset_from_zip
 from playground.export import model_save
 from playground.limits import LIMITS
 from playground.netspec import Net, SpecError, build
+from playground.objectives import Task, task_make
 from playground.scenes import labelled_dataset, scene_load
 from playground.taskcatalogue import head_for
-from playground.tasks import Task, task_make
 from playground.trainer import (
     TrainConfig,
     TrainingDiverged,
@@ -55,6 +55,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
         from playground.transferjob import run_transfer
 
         return run_transfer(ctx)
+    if ctx.params.get("explain"):
+        from playground.explainjob import run_explain
+
+        return run_explain(ctx)
     config = _parse(ctx.params, ctx.device)
     data, model, task = _load(ctx)
     resume = _checkpoint_read(ctx)

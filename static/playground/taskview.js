@@ -1,4 +1,4 @@
-// The live view of the tasks beyond classification (playground/tasks.py's "task" event,
+// The live view of the tasks beyond classification (playground/objectives.py's "task" event,
 // one per epoch): boxes and landmarks drawn over validation pictures, predicted masks
 // beside the truth with per-class IoU, and for verification the 2-D projection of the
 // embeddings, the same/different distance histograms with the threshold, the ROC and a

@@ -11,9 +11,7 @@ import pytest
 import torch
 
 from playground.netspec import build
-from playground.scenes import scene_load
-from playground.taskcatalogue import BOX_WEIGHT, SCENE_SHAPES, SCENES, TASK_PRESETS, head_for
-from playground.tasks import (
+from playground.objectives import (
     Landmarks,
     Localise,
     Segment,
@@ -25,6 +23,8 @@ from playground.tasks import (
     task_make,
     triplet_loss,
 )
+from playground.scenes import scene_load
+from playground.taskcatalogue import BOX_WEIGHT, SCENE_SHAPES, SCENES, TASK_PRESETS, head_for
 from playground.trainer import TrainConfig, train
 
 

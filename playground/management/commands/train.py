@@ -15,10 +15,10 @@ from playground.export import model_save
 from playground.limits import LIMITS
 from playground.management.commands._transfer import transfer_arguments, transfer_command
 from playground.netspec import SpecError, build, spec_from_json
+from playground.objectives import task_make
 from playground.presets import PRESETS, TRAINING, preset, training
 from playground.scenes import scene_load
 from playground.taskcatalogue import SCENES, TASK_PRESETS, TASKS, VERIFY_LOSSES, head_for
-from playground.tasks import task_make
 from playground.trainer import INITS, OPTIMIZERS, TrainConfig, TrainingDiverged, train
 from webapp.tools import upload_limits
 
