@@ -28,7 +28,7 @@ from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.models import Job
 from webapp.pictures import UploadError, UploadLimits, read_bytes, read_picture
-from webapp.tools import upload_limits, upload_read
+from webapp.tools import upload_limits, upload_read, uploads_probe
 
 KIND = "train"
 
@@ -185,6 +185,18 @@ def transfer_create(*, user, params: dict[str, Any]) -> Job:
     return job_create(user=user, kind=KIND, params=params, title=title)
 
 
+def explain_create(*, user, run: Job, upload: UploadedFile, target: int | None) -> Job:
+    """Queue "why this prediction" for a picture on one of the user's trained runs (the
+    worker computes Grad-CAM and saliency). ValidationError when the picture cannot be
+    used (headers only: no pixel is decoded here); JobRefused like train_create."""
+    limits = upload_limits()
+    uploads_probe([upload], limits)
+    upload.seek(0)
+    params = {"explain": {"run": str(run.id), "target": target, "name": upload.name or ""}}
+    title = f"why: {upload.name or 'a picture'} on {run.title or str(run.id)[:8]}"
+    return job_create(user=user, kind=KIND, params=params, files={"picture": upload}, title=title)
+
+
 def train_initial_from(job: Job | None) -> dict[str, Any]:
     """The builder's form filled in from an earlier run, or {} for the defaults (an
     uploaded zip is not kept: such a run starts again on a built-in dataset)."""
@@ -203,6 +215,8 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     `estimate`, checked before the run is queued); see playground/cost.py."""
     from playground.netspec import SpecError, summarize
 
+    if params.get("explain"):
+        return JobCost(memory_mb=cost.BASE_MB + 200, runtime_s=cost.BASE_S + 5)  # one picture
     if params.get("transfer"):
         try:
             return cost.transfer_cost(params, budget)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("runs/", views.runs, name="runs"),
     path("compare/", views.compare, name="compare"),
     path("runs/<uuid:job_id>/predict/", views.predict, name="predict"),
+    path("runs/<uuid:job_id>/explain/", views.explain, name="explain"),
     path("runs/<uuid:job_id>/share/", views.share, name="share"),
     path("shared/<str:token>/", views.shared, name="shared"),
 ]

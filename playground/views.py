@@ -23,8 +23,8 @@ from webapp import events
 from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused
 from webapp.jsoninput import JSONInputError, int_field, request_json
-from webapp.models import Job
-from webapp.tools import earlier_job, refused_on_form
+from webapp.models import Job, JobStatus
+from webapp.tools import earlier_job, refused_json, refused_on_form
 
 PRESET_LABELS = {
     "lenet5": "LeNet-5", "alexnet_small": "AlexNet-like", "vgg_small": "VGG-like",
@@ -170,6 +170,34 @@ def compare(request: HttpRequest) -> HttpResponse:
 
 def _own_run(request: HttpRequest, job_id) -> Job:
     return get_object_or_404(Job.objects.visible_to(request.user), pk=job_id, kind=services.KIND)
+
+
+@login_required
+@require_POST
+def explain(request: HttpRequest, job_id) -> JsonResponse:
+    """POST a picture (multipart "picture", optional "target" class index) -> {"url"} of a
+    new job that explains the run's prediction with Grad-CAM and saliency (on the worker)."""
+    from django.core.exceptions import ValidationError
+
+    job = _own_run(request, job_id)
+    if job.user_id != request.user.id:
+        raise Http404("not your run")
+    upload = request.FILES.get("picture")
+    if upload is None:
+        return JsonResponse({"error": "Choose a picture first."}, status=400)
+    target = request.POST.get("target") or None
+    if target is not None and not target.isdigit():
+        return JsonResponse({"error": "The class must be a class number."}, status=400)
+    if job.status != JobStatus.SUCCEEDED or not (job.result or {}).get("files"):
+        return JsonResponse({"error": "This run has no trained model yet."}, status=400)
+    try:
+        made = services.explain_create(user=request.user, run=job, upload=upload,
+                                       target=int(target) if target else None)  # fmt: skip
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    except JobRefused as exc:
+        return refused_json(exc)
+    return JsonResponse({"url": made.get_absolute_url()})
 
 
 @login_required

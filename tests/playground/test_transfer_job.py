@@ -76,3 +76,67 @@ def test_one_click_comparison_trains_three_modes_per_size_on_the_worker(stack, m
     assert [row["frozen"] for row in frozen["summary"]["rows"]] == [False, True, False]
     assert job.metrics["transfer_rows"] == rows  # a reloaded page draws the same charts
     assert {f["name"] for f in job.result["files"]} == {"model.pt", "model.torchscript.pt"}
+
+
+# ---------------------------------------------------------------------------------------
+# why this prediction: Grad-CAM and saliency of a trained run, on the worker
+
+
+def png_bytes(colour=(250, 250, 250), size=(20, 20)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(transaction=True)
+def test_why_this_prediction_runs_on_the_worker_for_the_owner_only(stack, make_user, client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from playground.presets import preset
+    from webapp.jobs import job_create
+
+    user = make_user()
+    net = preset("lenet5", (1, 8, 8))
+    params = {"spec": net, "preset": "lenet5", "dataset": "digits", "image_size": 32,
+              "max_samples": 300, "val_fraction": 0.2, "optimizer": "adam", "lr": 0.003,
+              "batch_size": 32, "epochs": 1, "weight_decay": 0.0, "init": "default",
+              "seed": 0, "activation_sample": 0,
+              "augment": {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0,
+                          "color": 0.0}}  # fmt: skip
+    run = wait_job_done(job_create(user=user, kind="train", params=params), timeout=120)
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    url = reverse("playground:explain", args=[run.id])
+    client.force_login(user)
+
+    # bad input: no picture, a broken one, a class that is not a number – nothing starts
+    assert client.post(url, {}).status_code == 400
+    broken = SimpleUploadedFile("x.png", b"\x89PNG\r\n\x1a\nnot really", "image/png")
+    resp = client.post(url, {"picture": broken})
+    assert resp.status_code == 400 and "x.png" in resp.json()["error"]
+    resp = client.post(url, {"picture": SimpleUploadedFile("a.png", png_bytes()), "target": "x"})
+    assert resp.status_code == 400
+    assert Job.objects.count() == 1
+    # someone else cannot ask about this run
+    other = Client()
+    other.force_login(make_user("eve"))
+    assert other.post(url, {"picture": SimpleUploadedFile("a.png", png_bytes())}).status_code == 404
+
+    resp = client.post(url, {"picture": SimpleUploadedFile("seven.png", png_bytes()),
+                             "target": "7"})  # fmt: skip
+    assert resp.status_code == 200, resp.content
+    job = Job.objects.exclude(pk=run.pk).get()
+    assert resp.json()["url"] == job.get_absolute_url()
+    job = wait_job_done(job, timeout=60)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    e = job.result["explain"]
+    assert e["target"] == "7" and e["classes"] == [str(d) for d in range(10)]
+    assert sum(t["probability"] for t in e["top"]) <= 1.0 + 1e-6
+    assert {f["name"] for f in job.result["files"]} == {"input.png", "gradcam.png", "saliency.png"}
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert 'id="ex-gradcam"' in page and "playground/explain.js" in page
