@@ -197,6 +197,16 @@ def explain_create(*, user, run: Job, upload: UploadedFile, target: int | None) 
     return job_create(user=user, kind=KIND, params=params, files={"picture": upload}, title=title)
 
 
+def explain_cell_create(*, user, run: Job, cell: tuple[int, int]) -> Job:
+    """Queue the drill-down of one confusion-matrix cell (true, predicted) of a trained
+    classifier: its validation pictures, most confident first, each with its Grad-CAM."""
+    classes = (run.metrics or {}).get("classes") or []
+    params = {"explain": {"run": str(run.id), "cell": list(cell)}}
+    run_name = run.title or str(run.id)[:8]
+    title = f"why {classes[cell[0]]} looked like {classes[cell[1]]} in {run_name}"
+    return job_create(user=user, kind=KIND, params=params, title=title)
+
+
 def train_initial_from(job: Job | None) -> dict[str, Any]:
     """The builder's form filled in from an earlier run, or {} for the defaults (an
     uploaded zip is not kept: such a run starts again on a built-in dataset)."""

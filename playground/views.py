@@ -182,17 +182,27 @@ def explain(request: HttpRequest, job_id) -> JsonResponse:
     job = _own_run(request, job_id)
     if job.user_id != request.user.id:
         raise Http404("not your run")
-    upload = request.FILES.get("picture")
-    if upload is None:
-        return JsonResponse({"error": "Choose a picture first."}, status=400)
-    target = request.POST.get("target") or None
-    if target is not None and not target.isdigit():
-        return JsonResponse({"error": "The class must be a class number."}, status=400)
     if job.status != JobStatus.SUCCEEDED or not (job.result or {}).get("files"):
         return JsonResponse({"error": "This run has no trained model yet."}, status=400)
+    cell = [request.POST.get(k, "") for k in ("true", "predicted")]
+    classes = len((job.metrics or {}).get("classes") or [])
+    upload = request.FILES.get("picture")
+    target = request.POST.get("target") or None
+    if any(cell):  # a confusion-matrix cell: its validation pictures
+        if not all(v.isdigit() and int(v) < classes for v in cell):
+            return JsonResponse({"error": f"A cell is two class numbers below {classes}."},
+                                status=400)  # fmt: skip
+    elif upload is None:
+        return JsonResponse({"error": "Choose a picture first."}, status=400)
+    if target is not None and not target.isdigit():
+        return JsonResponse({"error": "The class must be a class number."}, status=400)
     try:
-        made = services.explain_create(user=request.user, run=job, upload=upload,
-                                       target=int(target) if target else None)  # fmt: skip
+        if any(cell):
+            made = services.explain_cell_create(user=request.user, run=job,
+                                                cell=(int(cell[0]), int(cell[1])))  # fmt: skip
+        else:
+            made = services.explain_create(user=request.user, run=job, upload=upload,
+                                           target=int(target) if target else None)  # fmt: skip
     except ValidationError as exc:
         return JsonResponse({"error": " ".join(exc.messages)}, status=400)
     except JobRefused as exc:

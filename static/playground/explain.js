@@ -1,25 +1,43 @@
-// An explain job's page: the picture, its Grad-CAM and saliency, the top classes.
+// An explain job's page: a picture with its Grad-CAM, saliency and top classes; or one
+// confusion-matrix cell's validation pictures, most confident first, with their Grad-CAM.
+import { make } from "../webapp/dom.js";
 import { formatPercent } from "../webapp/format.js";
 import { watchJob } from "../webapp/jobpage.js";
 
 const $ = (id) => document.getElementById(id);
 
+function backLink(run) {
+  $("ex-back").replaceChildren(make("a", { href: `/jobs/${run}/`, textContent: "back to the run" }));
+}
+
+function drawPicture(e) {
+  $("ex-summary").textContent = `The net predicts “${e.predicted}”. The maps explain “${e.target}” at layer ${e.layer}.`;
+  for (const key of ["input", "gradcam", "saliency"]) $(`ex-${key}`).src = e.images[key];
+  const body = document.querySelector("#ex-top tbody");
+  body.replaceChildren();
+  for (const t of e.top) {
+    const tr = body.insertRow();
+    tr.insertCell().textContent = t.label;
+    tr.insertCell().textContent = formatPercent(t.probability);
+  }
+  backLink(e.run);
+}
+
+function drawCell(c) {
+  $("ex-cell-summary").textContent = c.items.length
+    ? `${c.items.length} validation picture(s) of “${c.true}” that the trained net calls “${c.predicted}”, most confident first; Grad-CAM for “${c.predicted}” at layer ${c.layer}.`
+    : `No validation picture of “${c.true}” is called “${c.predicted}” by the trained net (the matrix shown may be from an earlier epoch).`;
+  $("ex-cell").replaceChildren(...c.items.map((item) => make("figure", {},
+    make("img", { src: item.input, alt: `picture ${item.index}` }),
+    make("img", { src: item.gradcam, alt: `Grad-CAM of picture ${item.index}` }),
+    make("figcaption", { textContent: `#${item.index}: ${formatPercent(item.confidence)} “${c.predicted}”` }))));
+  backLink(c.run);
+}
+
 watchJob({
   onSnapshot: (job) => {
-    const e = (job.result || {}).explain;
-    if (!e) return;
-    $("ex-summary").textContent = `The net predicts “${e.predicted}”. The maps explain “${e.target}” at layer ${e.layer}.`;
-    for (const key of ["input", "gradcam", "saliency"]) $(`ex-${key}`).src = e.images[key];
-    const body = document.querySelector("#ex-top tbody");
-    body.replaceChildren();
-    for (const t of e.top) {
-      const tr = body.insertRow();
-      tr.insertCell().textContent = t.label;
-      tr.insertCell().textContent = formatPercent(t.probability);
-    }
-    const link = document.createElement("a");
-    link.href = `/jobs/${e.run}/`;
-    link.textContent = "back to the run";
-    $("ex-back").replaceChildren(link);
+    const result = job.result || {};
+    if (result.explain) drawPicture(result.explain);
+    if (result.cell) drawCell(result.cell);
   },
 });

@@ -1,20 +1,34 @@
-// "Why this prediction?" on a run page: post the picture, then open the explain job,
-// whose page shows the Grad-CAM and saliency the worker computed.
+// On a run page: "Why this prediction?" posts a picture, and a click on a confusion-matrix
+// cell asks for that cell's pictures; either opens the explain job the worker runs.
 import { postJSON } from "../webapp/http.js";
 
 const form = document.getElementById("explain-form");
-form?.addEventListener("submit", async (event) => {
+const out = document.getElementById("explain-out");
+
+async function ask(body) {
+  out.textContent = "Sending…";
+  try {
+    window.location.assign((await postJSON(form.dataset.url, body)).url);
+  } catch (e) {
+    out.textContent = e.message;
+  }
+}
+
+form?.addEventListener("submit", (event) => {
   event.preventDefault();
-  const out = document.getElementById("explain-out");
   if (!form.elements.picture.files.length) {
     out.textContent = "Choose a picture first.";
     return;
   }
-  out.textContent = "Sending…";
-  try {
-    const answer = await postJSON(form.dataset.url, new FormData(form));
-    window.location.assign(answer.url);
-  } catch (e) {
-    out.textContent = e.message;
-  }
+  ask(new FormData(form));
+});
+
+// The confusion table is redrawn by the live view: listen on its container.
+document.getElementById("confusion")?.addEventListener("click", (event) => {
+  const td = event.target.closest("table.pg-confusion td");
+  if (!form || !td || form.closest("section")?.hidden) return;
+  const body = new FormData();
+  body.append("true", String(td.parentElement.rowIndex - 1));
+  body.append("predicted", String(td.cellIndex - 1));
+  ask(body);
 });

@@ -53,3 +53,48 @@ def test_compare_scratch_frozen_and_finetune_in_one_click(page, make_user, tmp_p
     page.screenshot(path="/tmp/transfer_page.png", full_page=True)
     page.reload()  # the charts come back from the job's stored rows
     expect(page.locator("#tl-sizes path.line")).to_have_count(3)
+
+
+def test_why_this_prediction_and_a_confusion_cell_from_the_run_page(page, make_user, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from playground.presets import preset
+    from tests.conftest import wait_job_done
+    from webapp.jobs import job_create
+    from webapp.models import JobStatus
+
+    user = make_user()
+    params = {"spec": preset("lenet5", (1, 8, 8)), "preset": "lenet5", "dataset": "digits",
+              "image_size": 32, "max_samples": 400, "val_fraction": 0.2, "optimizer": "adam",
+              "lr": 0.003, "batch_size": 32, "epochs": 2, "weight_decay": 0.0,
+              "init": "default", "seed": 0, "activation_sample": 0,
+              "augment": {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0,
+                          "color": 0.0}}  # fmt: skip
+    run = wait_job_done(job_create(user=user, kind="train", params=params), timeout=120)
+    assert run.status == JobStatus.SUCCEEDED
+    browser_login(page, user)
+    page.goto(run.get_absolute_url())
+    # a diagonal cell: pictures the net got right, most confident first
+    page.locator("#confusion table.pg-confusion tr").nth(2).locator("td").nth(1).click()
+    page.wait_for_url(lambda url: "/jobs/" in url and str(run.id) not in url)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("#ex-cell figure").first).to_be_visible()
+    expect(page.locator("#ex-cell-summary")).to_contain_text("most confident first")
+
+    picture = tmp_path / "stroke.png"
+    image = Image.new("L", (40, 40), 0)
+    image.paste(255, (18, 4, 22, 36))  # a vertical stroke: a one
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    picture.write_bytes(buffer.getvalue())
+    page.goto(run.get_absolute_url())
+    page.set_input_files("#explain-form input[name=picture]", str(picture))
+    page.click("#explain-form button[type=submit]")
+    page.wait_for_url(lambda url: "/jobs/" in url and str(run.id) not in url)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
+    expect(page.locator("#ex-summary")).to_contain_text("The net predicts")
+    expect(page.locator("#ex-top tbody tr")).to_have_count(5)
+    assert page.locator("#ex-gradcam").evaluate("img => img.naturalWidth") > 0
+    page.screenshot(path="/tmp/explain_page.png", full_page=True)

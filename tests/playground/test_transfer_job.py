@@ -140,3 +140,17 @@ def test_why_this_prediction_runs_on_the_worker_for_the_owner_only(stack, make_u
     assert {f["name"] for f in job.result["files"]} == {"input.png", "gradcam.png", "saliency.png"}
     page = client.get(job.get_absolute_url()).content.decode()
     assert 'id="ex-gradcam"' in page and "playground/explain.js" in page
+
+    # the confusion-matrix drill-down: a cell's validation pictures, most confident first
+    assert client.post(url, {"true": "99", "predicted": "1"}).status_code == 400
+    resp = client.post(url, {"true": "3", "predicted": "3"})
+    assert resp.status_code == 200, resp.content
+    cell_job = Job.objects.exclude(pk__in=[run.pk, job.pk]).get()
+    cell_job = wait_job_done(cell_job, timeout=60)
+    assert cell_job.status == JobStatus.SUCCEEDED, cell_job.error
+    cell = cell_job.result["cell"]
+    assert cell["true"] == cell["predicted"] == "3" and cell["items"]
+    confidences = [item["confidence"] for item in cell["items"]]
+    assert confidences == sorted(confidences, reverse=True) and len(confidences) <= 12
+    page = client.get(cell_job.get_absolute_url()).content.decode()
+    assert 'id="ex-cell"' in page
