@@ -112,3 +112,51 @@ def _cell(ctx: JobContext, run: Job, model, classes, true: int, predicted: int) 
     layer = items[0].explanation.layer if items else None
     return {"cell": {"run": str(run.id), "true": classes[true], "predicted": classes[predicted],
                      "layer": layer, "items": shown}}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# VGG19's units: a gallery of pictures optimised to excite them, conv1 -> conv5
+
+GALLERY_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def gallery_settings(g: dict[str, Any]) -> tuple[tuple[str, ...], int, int, int]:
+    """(layers, units per layer, picture side, steps) of a gallery job, checked."""
+    layers = tuple(g.get("layers") or GALLERY_LAYERS)
+    units, size, steps = int(g.get("units", 4)), int(g.get("size", 96)), int(g.get("steps", 96))
+    if not set(layers) <= set(GALLERY_LAYERS) or not 1 <= units <= 8:
+        raise JobError("A gallery shows 1 to 8 units of relu1_1 ... relu5_1.")
+    if not 16 <= size <= 224 or not 1 <= steps <= 512:
+        raise JobError("A gallery's pictures are 16 to 224 px, optimised for 1 to 512 steps.")
+    return layers, units, size, steps
+
+
+def run_gallery(ctx: JobContext) -> dict[str, Any]:
+    """Activation maximisation of the first `units` channels of each layer of VGG19."""
+    from playground.explain import maximize_unit
+    from styletransfer.vgg import load_vgg19
+    from webapp.modelfiles import ModelFileError, model_path
+
+    layers, units, size, steps = gallery_settings(ctx.params["gallery"])
+    try:
+        vgg = load_vgg19(model_path("vgg19_caffe_q.bin"), last_layer=layers[-1]).to(ctx.device)
+    except ModelFileError as exc:
+        raise JobError(str(exc)) from None
+    rows, done, total = [], 0, len(layers) * units
+    for layer in layers:
+        row = {"layer": layer, "units": []}
+        rows.append(row)
+        for channel in range(units):
+            if ctx.should_stop():
+                return {"gallery": rows, "stopped": True}
+            picture, trace = maximize_unit(
+                lambda p, layer=layer: vgg(p, (layer,))[layer], channel, size=size,
+                steps=steps, device=ctx.device, seed=channel,
+            )  # fmt: skip
+            url = ctx.save_file(f"{layer}-{channel}.png", png_bytes(picture))
+            row["units"].append({"channel": channel, "image": url,
+                                 "activation": [trace[0], trace[-1]]})  # fmt: skip
+            done += 1
+            ctx.report(done / total, event="gallery", data={"layer": layer, "channel": channel,
+                       "image": url}, metrics={"gallery": rows}, force=True)  # fmt: skip
+    return {"gallery": rows, "stopped": False}

@@ -207,6 +207,13 @@ def explain_cell_create(*, user, run: Job, cell: tuple[int, int]) -> Job:
     return job_create(user=user, kind=KIND, params=params, title=title)
 
 
+def gallery_create(*, user) -> Job:
+    """Queue the VGG19 unit gallery: 4 units of each of relu1_1 ... relu5_1, each a 96 px
+    picture optimised to excite it (96 steps)."""
+    params = {"gallery": {"units": 4, "size": 96, "steps": 96}}
+    return job_create(user=user, kind=KIND, params=params, title="VGG19 units, conv1 to conv5")
+
+
 def train_initial_from(job: Job | None) -> dict[str, Any]:
     """The builder's form filled in from an earlier run, or {} for the defaults (an
     uploaded zip is not kept: such a run starts again on a built-in dataset)."""
@@ -225,6 +232,12 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     `estimate`, checked before the run is queued); see playground/cost.py."""
     from playground.netspec import SpecError, summarize
 
+    if params.get("gallery"):  # activation maximisation: ~0.6 s a step at 128 px on a CPU
+        g = params["gallery"]
+        steps = len(g.get("layers") or "12345") * int(g.get("units", 4)) * int(g.get("steps", 96))
+        share = (int(g.get("size", 96)) / 128) ** 2
+        speed = cost.GPU_SPEEDUP if budget.device == "cuda" else 1
+        return JobCost(memory_mb=cost.BASE_MB + 400, runtime_s=steps * 0.6 * share / speed)
     if params.get("explain"):
         return JobCost(memory_mb=cost.BASE_MB + 200, runtime_s=cost.BASE_S + 5)  # one picture
     if params.get("transfer"):

@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.builder, name="new"),
     path("summary/", views.summary, name="summary"),
     path("transfer/", views.transfer, name="transfer"),
+    path("vgg19/gallery/", views.gallery, name="gallery"),
     path("presets/<str:name>/", views.preset, name="preset"),
     path("runs/", views.runs, name="runs"),
     path("compare/", views.compare, name="compare"),

@@ -174,6 +174,18 @@ def _own_run(request: HttpRequest, job_id) -> Job:
 
 @login_required
 @require_POST
+def gallery(request: HttpRequest) -> HttpResponse:
+    """Start the VGG19 unit gallery (activation maximisation on the worker)."""
+    try:
+        job = services.gallery_create(user=request.user)
+    except JobRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("playground:transfer")
+    return redirect(job.get_absolute_url())
+
+
+@login_required
+@require_POST
 def explain(request: HttpRequest, job_id) -> JsonResponse:
     """POST a picture (multipart "picture", optional "target" class index) -> {"url"} of a
     new job that explains the run's prediction with Grad-CAM and saliency (on the worker)."""

@@ -59,6 +59,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
         from playground.explainjob import run_explain
 
         return run_explain(ctx)
+    if ctx.params.get("gallery"):
+        from playground.explainjob import run_gallery
+
+        return run_gallery(ctx)
     config = _parse(ctx.params, ctx.device)
     data, model, task = _load(ctx)
     resume = _checkpoint_read(ctx)

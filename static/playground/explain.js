@@ -34,10 +34,26 @@ function drawCell(c) {
   backLink(c.run);
 }
 
+// The VGG19 gallery: one row per layer, filled as the worker finishes each unit.
+function drawGallery(rows) {
+  const box = $("gallery");
+  if (!box) return;
+  box.replaceChildren(...rows.map((row) => make("div", { className: "pg-gallery-row" },
+    make("h3", { textContent: row.layer }),
+    ...row.units.map((u) => make("figure", {},
+      make("img", { src: u.image, alt: `${row.layer} unit ${u.channel}` }),
+      make("figcaption", { textContent: `unit ${u.channel}` }))))));
+}
+
 watchJob({
   onSnapshot: (job) => {
     const result = job.result || {};
     if (result.explain) drawPicture(result.explain);
     if (result.cell) drawCell(result.cell);
+    const gallery = result.gallery || (job.metrics || {}).gallery;
+    if (gallery) drawGallery(gallery);
+  },
+  onEvent: (event) => {
+    if (event.type === "gallery" && event.metrics && event.metrics.gallery) drawGallery(event.metrics.gallery);
   },
 });

@@ -154,3 +154,29 @@ def test_why_this_prediction_runs_on_the_worker_for_the_owner_only(stack, make_u
     assert confidences == sorted(confidences, reverse=True) and len(confidences) <= 12
     page = client.get(cell_job.get_absolute_url()).content.decode()
     assert 'id="ex-cell"' in page
+
+
+@pytest.mark.stack
+@pytest.mark.django_db(transaction=True)
+def test_the_vgg19_gallery_optimises_units_of_each_layer_on_the_worker(stack, make_user, client):
+    require_model_file("vgg19_caffe_q.bin")
+    from webapp.jobs import job_create
+
+    user = make_user()
+    client.force_login(user)
+    resp = client.post(reverse("playground:gallery"))
+    started = Job.objects.get()
+    assert resp.status_code == 302 and started.params["gallery"]["units"] == 4
+    started.delete()
+    params = {"gallery": {"layers": ["relu1_1", "relu3_1"], "units": 2, "size": 24, "steps": 6}}
+    job = wait_job_done(job_create(user=user, kind="train", params=params), timeout=120)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    rows = job.result["gallery"]
+    assert [r["layer"] for r in rows] == ["relu1_1", "relu3_1"]
+    assert all(len(r["units"]) == 2 for r in rows)
+    assert all(u["activation"][1] > u["activation"][0] for r in rows for u in r["units"])
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert 'id="gallery"' in page
+    bad = job_create(user=user, kind="train", params={"gallery": {"layers": ["fc7"]}})
+    bad = wait_job_done(bad, timeout=60)
+    assert bad.status == JobStatus.FAILED and "relu1_1" in bad.error
