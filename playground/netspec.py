@@ -511,7 +511,7 @@ HEADS = {
     "points": "flatten + linear: x, y of each point",
     "mask": "1×1 conv: class scores for every pixel",
     "embedding": "flatten + linear, scaled to length 1",
-    "siamese": "embedding + pair classifier σ(w·|f(a) − f(b)| + b)",
+    "siamese": "embedding + pair classifier σ(b − Σ softplus(w)·|f(a) − f(b)|)",
 }
 
 

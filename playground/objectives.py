@@ -10,7 +10,7 @@ every task; it asks the task for these.
     verify     an embedding f(x), |f| = 1
                triplet: L = mean over (A, P, N) with a positive loss of
                         max(‖f(A) − f(P)‖² − ‖f(A) − f(N)‖² + α, 0)
-               pair:    ŷ = σ(w·|f(a) − f(b)| + b),  L = balanced BCE(ŷ, same)
+               pair:    ŷ = σ(b − Σ softplus(w)·|f(a) − f(b)|),  L = balanced BCE(ŷ, same)
 
 Targets are one tensor per picture so that a batch is `y[idx]` for every task: a class
 (classify, verify), [class, x0, y0, x1, y1] in pixels (localise), [x1, y1, x2, y2, ...]
@@ -391,10 +391,17 @@ def triplet_loss(e: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.
     return losses[active].mean()
 
 
+def pair_logit(pair: nn.Linear, difference: torch.Tensor) -> torch.Tensor:
+    """σ of this is the pair classifier's "same": b − Σ softplus(w_k)·|f(a) − f(b)|_k. The
+    weights are kept positive so that a larger difference never means "more alike" – an
+    unconstrained w learns quirks of the trained classes that unseen ones do not share."""
+    return pair.bias - (difference * F.softplus(pair.weight[0])).sum(dim=-1)
+
+
 def pair_logits(head: nn.Module, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The pair classifier's logit for every pair i < j of the batch, and the pairs."""
     i, j = torch.triu_indices(len(e), len(e), offset=1, device=e.device)
-    return head.pair((e[i] - e[j]).abs()).squeeze(1), torch.stack([i, j])
+    return pair_logit(head.pair, (e[i] - e[j]).abs()), torch.stack([i, j])
 
 
 class Verify(Task):
@@ -451,8 +458,7 @@ class Verify(Task):
         classifier's −logit)."""
         if self.kind == "triplet":
             return pairwise_sq_distances(e)
-        n = len(e)
-        return -self.model.head.pair((e[:, None, :] - e[None, :, :]).abs()).reshape(n, n)
+        return -pair_logit(self.model.head.pair, (e[:, None, :] - e[None, :, :]).abs())
 
     def evaluate(self, model, x, y) -> Evaluation:
         """Pair accuracy on the held-out classes (x, y) at the threshold that is best on

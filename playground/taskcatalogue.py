@@ -61,7 +61,7 @@ TASK_HELP = {
         "label": "Verify (one-shot, Siamese)",
         "head": "embedding",
         "loss": "triplet: L = max(‖f(A) − f(P)‖² − ‖f(A) − f(N)‖² + α, 0); "
-        "pair: L = BCE(σ(w·|f(a) − f(b)| + b), same)",
+        "pair: L = BCE(σ(b − Σ softplus(w)·|f(a) − f(b)|), same)",
         "outputs": f"an embedding of {EMBEDDING_SIZE} numbers scaled to length 1: pictures of "
         "the same class lie close, others far; a distance under the threshold "
         "means “same”",
