@@ -36,6 +36,8 @@ def run_explain(ctx: JobContext) -> dict[str, Any]:
         model, classes, shape = model_any_load(io.BytesIO(fh.read()))
     if e.get("cell"):
         return _cell(ctx, run, model.to(ctx.device), classes, *e["cell"])
+    if e.get("unit"):
+        return _unit(ctx, run, model.to(ctx.device), shape, e["unit"])
     limits = upload_limits()
     try:
         picture = read_picture(ctx.read_input("picture"), e.get("name") or "the picture", limits)
@@ -112,6 +114,30 @@ def _cell(ctx: JobContext, run: Job, model, classes, true: int, predicted: int) 
     layer = items[0].explanation.layer if items else None
     return {"cell": {"run": str(run.id), "true": classes[true], "predicted": classes[predicted],
                      "layer": layer, "items": shown}}  # fmt: skip
+
+
+def _unit(ctx: JobContext, run: Job, model, shape, unit: dict) -> dict:
+    """What one channel of a run's layer responds to: the validation pictures' patches
+    that excite it most, and a picture optimised to excite it."""
+    from playground.explain import layer_forward, maximize_unit, top_patches
+
+    layer, channel = str(unit.get("layer")), int(unit.get("channel", 0))
+    val_x, _ = _run_validation(run)
+    try:
+        patches = top_patches(model, val_x.to(ctx.device), layer, channel, count=9)
+        ctx.report(0.3)
+        forward = layer_forward(model, layer, tuple(shape))
+        picture, trace = maximize_unit(forward, channel, size=max(shape[1:]), channels=shape[0],
+                                       steps=128, jitter=2, device=ctx.device)  # fmt: skip
+    except ExplainError as exc:
+        raise JobError(str(exc)) from None
+    zoom = max(1, 96 // max(shape[1:]))
+    shown = [{"index": p.index, "activation": p.activation, "box": list(p.box),
+              "image": ctx.save_file(f"patch-{n}.png", png_bytes(p.picture, zoom * 2))}
+             for n, p in enumerate(patches)]  # fmt: skip
+    optimised = ctx.save_file("unit.png", png_bytes(picture, zoom))
+    return {"unit": {"run": str(run.id), "layer": layer, "channel": channel, "patches": shown,
+                     "optimised": optimised, "activation": [trace[0], trace[-1]]}}  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------

@@ -207,6 +207,15 @@ def explain_cell_create(*, user, run: Job, cell: tuple[int, int]) -> Job:
     return job_create(user=user, kind=KIND, params=params, title=title)
 
 
+def explain_unit_create(*, user, run: Job, layer: int, channel: int) -> Job:
+    """Queue "what does this unit respond to" for channel `channel` of spec layer `layer`
+    of a trained run: its top validation patches and an optimised picture."""
+    params = {"explain": {"run": str(run.id), "unit": {"layer": f"layers.{layer}",
+                                                        "channel": channel}}}  # fmt: skip
+    title = f"layer {layer}, unit {channel} of {run.title or str(run.id)[:8]}"
+    return job_create(user=user, kind=KIND, params=params, title=title)
+
+
 def gallery_create(*, user) -> Job:
     """Queue the VGG19 unit gallery: 4 units of each of relu1_1 ... relu5_1, each a 96 px
     picture optimised to excite it (96 steps)."""

@@ -196,6 +196,19 @@ def explain(request: HttpRequest, job_id) -> JsonResponse:
         raise Http404("not your run")
     if job.status != JobStatus.SUCCEEDED or not (job.result or {}).get("files"):
         return JsonResponse({"error": "This run has no trained model yet."}, status=400)
+    unit = [request.POST.get(k, "") for k in ("layer", "channel")]
+    if any(unit):  # a unit: what it responds to
+        spec = job.params.get("spec") or []
+        if not all(v.isdigit() for v in unit) or int(unit[0]) >= len(spec):
+            return JsonResponse({"error": "Choose a layer of the net and a channel number."},
+                                status=400)  # fmt: skip
+        try:
+            made = services.explain_unit_create(
+                user=request.user, run=job, layer=int(unit[0]), channel=int(unit[1])
+            )
+        except JobRefused as exc:
+            return refused_json(exc)
+        return JsonResponse({"url": made.get_absolute_url()})
     cell = [request.POST.get(k, "") for k in ("true", "predicted")]
     classes = len((job.metrics or {}).get("classes") or [])
     upload = request.FILES.get("picture")

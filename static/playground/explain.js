@@ -34,6 +34,15 @@ function drawCell(c) {
   backLink(c.run);
 }
 
+function drawUnit(u) {
+  $("ex-unit-summary").textContent = `Unit ${u.channel} of ${u.layer}: its activation rose from ${u.activation[0].toPrecision(3)} to ${u.activation[1].toPrecision(3)} while the picture was optimised.`;
+  $("ex-patches").replaceChildren(...u.patches.map((p) => make("figure", {},
+    make("img", { src: p.image, alt: `patch of picture ${p.index}` }),
+    make("figcaption", { textContent: `#${p.index}: ${p.activation.toPrecision(3)}` }))));
+  $("ex-optimised").src = u.optimised;
+  backLink(u.run);
+}
+
 // The VGG19 gallery: one row per layer, filled as the worker finishes each unit.
 function drawGallery(rows) {
   const box = $("gallery");
@@ -50,6 +59,7 @@ watchJob({
     const result = job.result || {};
     if (result.explain) drawPicture(result.explain);
     if (result.cell) drawCell(result.cell);
+    if (result.unit) drawUnit(result.unit);
     const gallery = result.gallery || (job.metrics || {}).gallery;
     if (gallery) drawGallery(gallery);
   },

@@ -23,6 +23,18 @@ form?.addEventListener("submit", (event) => {
   ask(new FormData(form));
 });
 
+const unitForm = document.getElementById("unit-form");
+unitForm?.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const unitOut = document.getElementById("unit-out");
+  unitOut.textContent = "Sending…";
+  try {
+    window.location.assign((await postJSON(unitForm.dataset.url, new FormData(unitForm))).url);
+  } catch (e) {
+    unitOut.textContent = e.message;
+  }
+});
+
 // The confusion table is redrawn by the live view: listen on its container.
 document.getElementById("confusion")?.addEventListener("click", (event) => {
   const td = event.target.closest("table.pg-confusion td");

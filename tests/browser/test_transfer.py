@@ -98,3 +98,13 @@ def test_why_this_prediction_and_a_confusion_cell_from_the_run_page(page, make_u
     expect(page.locator("#ex-top tbody tr")).to_have_count(5)
     assert page.locator("#ex-gradcam").evaluate("img => img.naturalWidth") > 0
     page.screenshot(path="/tmp/explain_page.png", full_page=True)
+
+    page.goto(run.get_absolute_url())
+    page.select_option("#unit-form select[name=layer]", "3")
+    page.fill("#unit-form input[name=channel]", "2")
+    page.click("#unit-form button[type=submit]")
+    page.wait_for_url(lambda url: "/jobs/" in url and str(run.id) not in url)
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=90_000)
+    expect(page.locator("#ex-patches figure")).to_have_count(9)
+    expect(page.locator("#ex-unit-summary")).to_contain_text("Unit 2 of layers.3")
+    page.screenshot(path="/tmp/unit_page.png", full_page=True)

@@ -155,6 +155,25 @@ def test_why_this_prediction_runs_on_the_worker_for_the_owner_only(stack, make_u
     page = client.get(cell_job.get_absolute_url()).content.decode()
     assert 'id="ex-cell"' in page
 
+    # what a unit responds to: top validation patches and an optimised picture
+    assert client.post(url, {"layer": "99", "channel": "0"}).status_code == 400
+    resp = client.post(url, {"layer": "3", "channel": "5"})  # LeNet-5's second conv
+    assert resp.status_code == 200, resp.content
+    unit_job = Job.objects.exclude(pk__in=[run.pk, job.pk, cell_job.pk]).get()
+    unit_job = wait_job_done(unit_job, timeout=120)
+    assert unit_job.status == JobStatus.SUCCEEDED, unit_job.error
+    unit = unit_job.result["unit"]
+    assert unit["layer"] == "layers.3" and len(unit["patches"]) == 9
+    values = [p["activation"] for p in unit["patches"]]
+    assert values == sorted(values, reverse=True)
+    assert unit["activation"][1] > unit["activation"][0]
+    # a channel the layer does not have fails the job, saying which channels exist
+    resp = client.post(url, {"layer": "3", "channel": "999"})
+    bad = wait_job_done(Job.objects.get(pk=resp.json()["url"].split("/")[-2]), timeout=60)
+    assert bad.status == JobStatus.FAILED and "channels 0.." in bad.error
+    page = client.get(run.get_absolute_url()).content.decode()
+    assert 'id="unit-form"' in page and "layer 3: conv2d (16 filters)" in page
+
 
 @pytest.mark.stack
 @pytest.mark.django_db(transaction=True)
