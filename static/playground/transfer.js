@@ -3,34 +3,13 @@
 // reload) and the "transfer" events (live); "transfer_epoch" events move the curves.
 import { formatCount, formatPercent } from "../webapp/format.js";
 import { watchJob } from "../webapp/jobpage.js";
-import { LinePlot, PALETTE } from "../webapp/plot.js";
+import { LinePlot } from "../webapp/plot.js";
+import { MODE_NAME, seriesByEpoch, seriesBySize } from "./transferseries.js";
 
-const MODE_COLOUR = { frozen: PALETTE[0], finetune: PALETTE[2], scratch: PALETTE[1] };
-const MODE_NAME = { frozen: "frozen", finetune: "fine-tune", scratch: "scratch" };
 const byEpoch = new LinePlot(document.getElementById("tl-epochs"), { xLabel: "epoch", yLabel: "accuracy", yMin: 0, yMax: 1 });
 const bySize = new LinePlot(document.getElementById("tl-sizes"), { xLabel: "pictures per class", yLabel: "accuracy", yMin: 0, yMax: 1 });
 const finished = new Map(); // "mode/size" -> row
 const live = new Map(); // "mode/size" -> [[epoch, acc]]
-
-export function seriesByEpoch(rows, running) {
-  const series = [];
-  for (const row of rows) {
-    series.push({ name: `${MODE_NAME[row.mode]}, ${row.per_class || "all"}/class`, color: MODE_COLOUR[row.mode],
-      dashed: row.mode !== "frozen", points: row.history.map((h) => [h.epoch, h.val_accuracy]) });
-  }
-  for (const [key, points] of running) {
-    const [mode, size] = key.split("/");
-    series.push({ name: `${MODE_NAME[mode]}, ${size || "all"}/class (training)`, color: MODE_COLOUR[mode], dashed: true, points });
-  }
-  return series;
-}
-
-export function seriesBySize(rows) {
-  const modes = [...new Set(rows.map((r) => r.mode))];
-  return modes.map((mode) => ({ name: MODE_NAME[mode], color: MODE_COLOUR[mode], points: rows
-    .filter((r) => r.mode === mode).map((r) => [r.per_class || r.train_pictures, r.val_accuracy])
-    .sort((a, b) => a[0] - b[0]) }));
-}
 
 function draw() {
   const rows = [...finished.values()];
