@@ -226,8 +226,8 @@ def gallery_create(*, user) -> Job:
 def train_initial_from(job: Job | None) -> dict[str, Any]:
     """The builder's form filled in from an earlier run, or {} for the defaults (an
     uploaded zip is not kept: such a run starts again on a built-in dataset)."""
-    if job is None:
-        return {}
+    if job is None or any(k in job.params for k in ("transfer", "explain", "gallery")):
+        return {}  # not a net built in the builder: start from its defaults
     p = job.params
     initial = {k: v for k, v in p.items() if k not in ("spec", "augment", "inputs")}
     initial.update(p.get("augment", {}), spec=json.dumps(p.get("spec", [])))

@@ -52,6 +52,9 @@ def test_the_transfer_page_starts_a_train_job_with_an_estimate(client, make_user
     assert 0 < cost.runtime_s < 3600 and cost.memory_mb > 200
     page = client.get(job.get_absolute_url()).content.decode()
     assert 'id="tl-epochs"' in page and "playground/transfer" in page and "ctl-pause" not in page
+    # "run again with these settings" opens the builder with its defaults, not a broken net
+    assert services.train_initial_from(job) == {}
+    assert client.get(reverse("playground:new") + f"?from={job.id}").status_code == 200
 
 
 @pytest.mark.stack
