@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -453,7 +454,10 @@ def transfer_save(net: TransferNet, classes: list[str], directory: Path) -> dict
         "state_dict": net.state_dict(),
     }
     net = net.eval().cpu()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # Prepare's branches (grey or not, resize or not) are fixed by the input shape,
+        # which is the traced model's contract: the tracer's warning about them is expected
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         scripted = torch.jit.trace(net, torch.rand(1, *net.input_shape))
     extra = {"classes.json": json.dumps(list(classes)), "input.json": json.dumps({
         "shape": list(net.input_shape), "range": [0, 1],
