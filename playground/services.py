@@ -23,7 +23,14 @@ from playground import cost
 from playground.classfolders import UPLOAD, ZipDataset, dataset_zip_probe
 from playground.limits import LIMITS
 from playground.models import RunShare
-from playground.taskcatalogue import SCENE_SHAPES, SCENES, TASK_PRESETS, head_for, task_outputs
+from playground.taskcatalogue import (
+    SCENE_SHAPES,
+    SCENES,
+    TASK_PRESETS,
+    TASK_TRAINING,
+    head_for,
+    task_outputs,
+)
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.models import Job
@@ -122,6 +129,8 @@ def preset_training(*, name: str) -> dict:
     augment), or {} for a task preset that has none of its own."""
     from playground.presets import TRAINING, training
 
+    if name in TASK_TRAINING:
+        return {**TASK_TRAINING[name], "augment": dict(TASK_TRAINING[name]["augment"])}
     return training(name) if name in TRAINING else {}
 
 

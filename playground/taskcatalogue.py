@@ -186,3 +186,21 @@ TASK_PRESETS = {
     "unet": ("segment", "U-Net", unet),
     "siamese": ("verify", "Siamese trunk", siamese),
 }
+
+_STILL = {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0, "color": 0.0}
+# Each task preset's training settings, which the builder fills in with the preset (as
+# playground/presets.py's TRAINING does for the classifiers); bench/bench_tasks.py
+# measures the targets with them.
+TASK_TRAINING: dict[str, dict] = {
+    "localiser": {"optimizer": "adam", "lr": 2e-3, "batch_size": 64, "epochs": 30},
+    "landmarker": {"optimizer": "adam", "lr": 2e-3, "batch_size": 64, "epochs": 15},
+    **{name: {"optimizer": "adam", "lr": 3e-3, "batch_size": 32, "epochs": 10}
+       for name in ("segnet_nearest", "segnet_bilinear", "segnet_unpool", "segnet_transposed",
+                    "unet")},
+    # held-out classes are best after a few epochs: later ones fit the trained classes
+    "siamese": {"optimizer": "adam", "lr": 1e-3, "batch_size": 64, "epochs": 5},
+}  # fmt: skip
+TASK_TRAINING = {
+    name: {"schedule": "constant", **settings, "augment": dict(_STILL)}
+    for name, settings in TASK_TRAINING.items()
+}

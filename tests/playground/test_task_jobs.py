@@ -156,3 +156,13 @@ def test_the_form_starts_a_task_run_and_refuses_what_does_not_fit(client, make_u
     assert status == 302
     verify = Job.objects.filter(params__task="verify").get()
     assert verify.params["verify_loss"] == "pair" and verify.params["margin"] == 0.2
+
+
+def test_a_task_preset_comes_with_its_training_settings(client):
+    answer = client.get(reverse("playground:preset", args=["unet"]), {"dataset": "overlaps"})
+    body = answer.json()
+    assert body["spec"][-1]["type"] == "relu" and any(
+        layer["type"] == "concat" for layer in body["spec"]
+    )
+    assert body["training"]["lr"] == 0.003 and body["training"]["epochs"] == 10
+    assert body["training"]["augment"]["rotate"] == 0.0  # a mask would not follow
