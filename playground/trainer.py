@@ -529,6 +529,11 @@ def train(
         if task.name != "classify":  # its headline metric is the accuracy already
             record.update(metric=task.metric, val_metric=evaluation.metric)
         at.history.append(record)
+        if live:  # each epoch ends with its own pictures: the run page's step scrubber
+            for event in (filters_event(model, at.step), activations_event(model, sample, at.step)):
+                if event is not None:
+                    emit(event)
+            last_pictures = time.monotonic()
         emit(record)
         if live:
             for event in task.epoch_events(

@@ -201,6 +201,8 @@ def _loop(
         nonlocal step, history_saved
         step = event.get("step", step)
         changed = record.add(event)
+        if event["type"] == "epoch":  # the epoch's pictures, for the page's step scrubber
+            changed.append(_view_save(ctx, record, event["epoch"], step))
         now = time.monotonic()
         if event["type"] in ALWAYS_SENT or now - history_saved >= HISTORY_EVERY_S:
             changed = list({*changed, "curve", "gradients"})
@@ -228,6 +230,18 @@ def _loop(
         raise JobError(str(diverged)) from None
     except SpecError as exc:  # a batch of one that a batch norm cannot take
         raise JobError(str(exc)) from None
+
+
+def _view_save(ctx: JobContext, record: RunRecord, epoch: int, step: int) -> str:
+    """Store the filters and activation maps at the end of `epoch` as a file (the row keeps
+    only its URL, so events stay small) and list it in metrics["views"]."""
+    s = record.state
+    view = {"epoch": epoch, "step": step, "filters": s.get("filters"),
+            "activations": s.get("activations")}  # fmt: skip
+    url = ctx.save_file(f"view-{epoch}.json", json.dumps(view).encode())
+    kept = [v for v in s.get("views") or [] if v["epoch"] != epoch]
+    s["views"] = kept + [{"epoch": epoch, "step": step, "url": url}]
+    return "views"
 
 
 def _pause(ctx: JobContext, checkpoint: dict[str, Any], record: RunRecord) -> JobPaused:

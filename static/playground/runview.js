@@ -48,11 +48,33 @@ export function runView(initial, { control } = {}) {
     schedule();
   }
   const PARTS = {
+    views: ["scrub"],
     curve: ["curves"], epochs: ["curves"], gradients: ["grads"], filters: ["filters"],
     activations: ["acts"], confusion: ["confusion"], samples: ["samples"], last: ["stats"],
     task: ["task"],
   };
   let first = true;
+  // the step scrubber: null follows the run live, else the stored view of one epoch
+  let scrubbed = null, scrubFollow = true;
+  async function scrubTo(index) {
+    const views = m.views || [];
+    scrubFollow = index >= views.length - 1;
+    if (scrubFollow) {
+      scrubbed = null;
+    } else {
+      const view = views[index];
+      try {
+        const resp = await fetch(view.url, { credentials: "same-origin" });
+        scrubbed = resp.ok ? await resp.json() : { epoch: view.epoch, step: view.step };
+      } catch { scrubbed = { epoch: view.epoch, step: view.step }; }
+      const at = (m.confusion || []).findIndex((c) => c.epoch === view.epoch);
+      if (at >= 0) { $("conf-epoch").value = at; confFollow = false; }
+    }
+    if (scrubFollow) confFollow = true;
+    ["filters", "acts", "confusion", "curves", "grads", "scrub"].forEach((p) => dirty.add(p));
+    schedule();
+  }
+  $("scrub")?.addEventListener("input", (e) => scrubTo(+e.target.value));
 
   function onEvent(ev) {
     switch (ev.type) {
@@ -69,10 +91,11 @@ export function runView(initial, { control } = {}) {
         break;
       case "epoch":
         m.epochs = (m.epochs || []).filter((e) => e.epoch !== ev.epoch).concat([ev]);
+        if (ev.metrics && ev.metrics.views) { m.views = ev.metrics.views; dirty.add("scrub"); }
         dirty.add("curves"); dirty.add("stats");
         break;
-      case "filters": m.filters = ev; dirty.add("filters"); break;
-      case "activations": m.activations = ev; dirty.add("acts"); break;
+      case "filters": m.filters = ev; if (!scrubbed) dirty.add("filters"); break;
+      case "activations": m.activations = ev; if (!scrubbed) dirty.add("acts"); break;
       case "samples": m.samples = ev; dirty.add("samples"); break;
       case "task": m.task = ev; dirty.add("task"); break;
       case "confusion":
@@ -119,7 +142,19 @@ export function runView(initial, { control } = {}) {
         p.optimizer && `${p.optimizer}, batch ${p.batch_size}, init ${p.init}`, m.device && `on ${m.device}`].filter(Boolean);
       $("st-setup").textContent = setup.join(" · ");
     },
+    scrub() {
+      const views = m.views || [], box = $("scrub-box");
+      if (!box) return;
+      box.hidden = views.length < 2;
+      const slider = $("scrub");
+      slider.max = Math.max(0, views.length - 1);
+      if (scrubFollow) slider.value = slider.max;
+      const view = views[+slider.value];
+      $("scrub-label").textContent = !view ? "" : scrubFollow ? `epoch ${view.epoch} (live)` : `epoch ${view.epoch}, step ${view.step}`;
+    },
     curves() {
+      const marker = scrubbed ? scrubbed.epoch : null;
+      lossPlot.opts.marker = accPlot.opts.marker = gradPlot.opts.marker = marker;
       const spe = stepsPerEpoch(), curve = m.curve || [], eps = m.epochs || [];
       lossPlot.update([
         { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[1]]) },
@@ -133,6 +168,7 @@ export function runView(initial, { control } = {}) {
       ]);
     },
     grads() {
+      gradPlot.opts.marker = scrubbed ? scrubbed.epoch : null;
       const g = m.gradients || { names: [], points: [] }, spe = stepsPerEpoch();
       const series = [];
       g.names.forEach((name, i) => {
@@ -142,14 +178,14 @@ export function runView(initial, { control } = {}) {
       gradPlot.update(series);
     },
     filters() {
-      const f = m.filters, img = $("filters-img");
+      const f = scrubbed ? scrubbed.filters : m.filters, img = $("filters-img");
       img.hidden = !f; $("filters-empty").hidden = !!f;
       if (!f) return;
       img.src = f.image;
       $("filters-shape").textContent = `${f.shape[0]} filters of ${f.shape[2]}×${f.shape[3]} over ${f.shape[1]} channel${f.shape[1] > 1 ? "s" : ""}, step ${f.step}`;
     },
     acts() {
-      const a = m.activations;
+      const a = scrubbed ? scrubbed.activations : m.activations;
       if (!a) return;
       $("acts-step").textContent = `step ${a.step}`;
       const figs = [figure(a.input, "input picture", "input")];

@@ -108,3 +108,47 @@ def test_why_this_prediction_and_a_confusion_cell_from_the_run_page(page, make_u
     expect(page.locator("#ex-patches figure")).to_have_count(9)
     expect(page.locator("#ex-unit-summary")).to_contain_text("Unit 2 of layers.3")
     page.screenshot(path="/tmp/unit_page.png", full_page=True)
+
+
+def test_the_step_scrubber_moves_filters_maps_confusion_and_curves_together(page, make_user):
+    import json
+
+    from django.core.files.storage import default_storage
+
+    from playground.presets import preset
+    from tests.conftest import wait_job_done
+    from webapp.jobs import job_create
+    from webapp.models import JobStatus
+
+    user = make_user()
+    params = {"spec": preset("lenet5", (1, 8, 8)), "preset": "lenet5", "dataset": "digits",
+              "image_size": 32, "max_samples": 300, "val_fraction": 0.2, "optimizer": "adam",
+              "lr": 0.003, "batch_size": 32, "epochs": 3, "weight_decay": 0.0,
+              "init": "default", "seed": 0, "activation_sample": 0,
+              "augment": {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0,
+                          "color": 0.0}}  # fmt: skip
+    run = wait_job_done(job_create(user=user, kind="train", params=params), timeout=120)
+    assert run.status == JobStatus.SUCCEEDED
+    views = run.metrics["views"]
+    assert [v["epoch"] for v in views] == [1, 2, 3]
+    assert [v["step"] for v in views] == [8, 16, 24]  # 240 pictures in batches of 32
+    with default_storage.open(f"{run.storage_prefix}/view-1.json") as fh:
+        first = json.loads(fh.read())
+    assert first["filters"]["step"] == first["activations"]["step"] == 8  # the epoch's own
+
+    browser_login(page, user)
+    page.goto(run.get_absolute_url())
+    expect(page.locator("#scrub-box")).to_be_visible()
+    expect(page.locator("#scrub-label")).to_contain_text("epoch 3 (live)")
+    expect(page.locator("#plot-loss line.marker")).to_have_count(0)
+    page.locator("#scrub").evaluate("s => { s.value = 0; s.dispatchEvent(new Event('input')); }")
+    expect(page.locator("#scrub-label")).to_have_text("epoch 1, step 8")
+    expect(page.locator("#filters-shape")).to_contain_text("step 8")
+    expect(page.locator("#acts-step")).to_have_text("step 8")
+    expect(page.locator("#conf-label")).to_contain_text("epoch 1")
+    expect(page.locator("#plot-loss line.marker")).to_have_count(1)
+    expect(page.locator("#plot-acc line.marker")).to_have_count(1)
+    page.locator("#scrub").evaluate("s => { s.value = 2; s.dispatchEvent(new Event('input')); }")
+    expect(page.locator("#scrub-label")).to_contain_text("(live)")
+    expect(page.locator("#filters-shape")).to_contain_text("step 24")
+    expect(page.locator("#plot-loss line.marker")).to_have_count(0)
