@@ -409,6 +409,7 @@ def train(
         at.order, at.loss_sum, at.correct = (
             saved[k].to(device) for k in ("order", "loss_sum", "correct")
         )
+        at.correct = at.correct.float()  # a count in checkpoints from before the tasks
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
     names = layer_names(model)
