@@ -25,7 +25,7 @@ from playground.objectives import (
 )
 from playground.scenes import scene_load
 from playground.taskcatalogue import BOX_WEIGHT, SCENE_SHAPES, SCENES, TASK_PRESETS, head_for
-from playground.trainer import TrainConfig, train
+from playground.trainer import TrainConfig, TrainingPaused, train
 
 
 def test_triplet_loss_with_margin_matches_a_hand_computation():
@@ -216,3 +216,35 @@ def test_each_task_trains_with_its_live_pictures(name, loss):
             assert last["val_accuracy"] > 0.6
         else:  # the pair classifier learns its trained classes (see docs: not the unseen)
             assert last["train_accuracy"] > 0.6
+
+
+@pytest.mark.parametrize(("name", "loss"), [("segment", "triplet"), ("verify", "pair")])
+def test_a_paused_task_resumes_to_the_same_curve(name, loss):
+    from tests.playground.test_trainer import Script, losses_per_step, through_storage
+
+    preset_name, dataset = {"segment": ("segnet_unpool", "overlaps"),
+                            "verify": ("siamese", "digits_heldout")}[name]  # fmt: skip
+    data = scene_load(dataset, max_samples=240 if name == "segment" else 600, seed=2)
+    spec = TASK_PRESETS[preset_name][2](data.input_shape)
+
+    def fresh():
+        task = task_make(name, side=data.input_shape[-1], loss=loss)
+        outputs = task.outputs(data.classes)
+        return build(spec, data.input_shape, outputs, head=head_for(name, loss)), task
+
+    config = TrainConfig(epochs=2, batch_size=32, lr=3e-3, seed=4, controls_interval=0,
+                         metrics_interval=0)  # fmt: skip
+    plain_events: list[dict] = []
+    model, task = fresh()
+    plain = train(model, data, config, on_event=plain_events.append, task=task)
+    events: list[dict] = []
+    model, task = fresh()
+    with pytest.raises(TrainingPaused) as paused:
+        train(model, data, config, on_event=events.append, task=task,
+              controls=Script({5: [{"command": "pause"}]}))  # fmt: skip
+    model, task = fresh()
+    resumed = train(model, data, config, on_event=events.append, task=task,
+                    resume=through_storage(paused.value.checkpoint))  # fmt: skip
+    assert losses_per_step(events) == losses_per_step(plain_events)
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
+    assert strip(resumed.history) == strip(plain.history)
