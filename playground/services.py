@@ -225,6 +225,74 @@ def explain_unit_create(*, user, run: Job, layer: int, channel: int) -> Job:
     return job_create(user=user, kind=KIND, params=params, title=title)
 
 
+TEACH_MAX_CLASSES = 10
+TEACH_MAX_PICTURES = 600  # all classes together
+
+
+TEACH_FRAMES_WAITING = 2  # older frames are dropped: the answer is for the newest one
+
+
+def teach_frames_key(job_id) -> str:
+    """The Redis list of frames waiting for a teach job (the worker's teachjob pops it)."""
+    return f"teach:{job_id}:frames"
+
+
+class TeachError(ValueError):
+    """Classes or pictures that cannot be trained on; the message is for the person."""
+
+
+def teach_create(*, user, classes: list[str], pictures: list[list[UploadedFile]]) -> Job:
+    """Queue "teach it your own objects": one list of uploaded pictures per class name.
+    Checks the classes and each picture's headers (no pixel is decoded here); TeachError
+    or ValidationError says what is wrong, JobRefused like train_create."""
+    names = [str(c).strip()[:40] for c in classes]
+    if len(names) < 2:
+        raise TeachError("Make at least two classes: a classifier chooses between things.")
+    if len(names) > TEACH_MAX_CLASSES or len(set(names)) != len(names) or not all(names):
+        raise TeachError(f"Give 2 to {TEACH_MAX_CLASSES} classes, each its own name.")
+    empty = [n for n, pics in zip(names, pictures, strict=True) if not pics]
+    if empty:
+        raise TeachError(f"Class {empty[0]!r} has no pictures yet.")
+    total = sum(len(p) for p in pictures)
+    if total > TEACH_MAX_PICTURES:
+        raise TeachError(f"{total} pictures: at most {TEACH_MAX_PICTURES} in all.")
+    uploads_probe([u for pics in pictures for u in pics], upload_limits())
+    files, lists = {}, []
+    for i, pics in enumerate(pictures):
+        lists.append([])
+        for j, upload in enumerate(pics):
+            upload.seek(0)
+            name = f"c{i}-{j}-{(upload.name or 'picture')[-40:]}"
+            files[name] = upload
+            lists[-1].append(name)
+    params = {"teach": {"classes": names, "files": lists, "epochs": 12}}
+    title = "teach: " + ", ".join(names)
+    return job_create(user=user, kind=KIND, params=params, files=files, title=title[:120])
+
+
+def teach_frame(*, job: Job, frame: bytes, frame_id: str) -> None:
+    """Hand one camera frame (or dropped picture) to the job serving it: headers checked
+    here, decoded on the worker. Only the newest frames wait; TeachError when it cannot."""
+    import base64
+
+    import redis
+    from django.conf import settings
+
+    from webapp.pictures import probe_upload
+
+    if job.status != "running" or not (job.metrics or {}).get("teach"):
+        raise TeachError("This model is not taking pictures now: train it again.")
+    try:
+        probe_upload(frame, "the frame", upload_limits())
+    except UploadError as exc:
+        raise TeachError(str(exc)) from None
+    item = json.dumps({"id": frame_id[:40], "data": base64.b64encode(frame).decode()})
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+    key = teach_frames_key(job.id)
+    with client.pipeline() as pipe:
+        pipe.rpush(key, item).ltrim(key, -TEACH_FRAMES_WAITING, -1).expire(key, 300).execute()
+
+
 def gallery_create(*, user) -> Job:
     """Queue the VGG19 unit gallery: 4 units of each of relu1_1 ... relu5_1, each a 96 px
     picture optimised to excite it (96 steps)."""
@@ -250,6 +318,12 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     `estimate`, checked before the run is queued); see playground/cost.py."""
     from playground.netspec import SpecError, summarize
 
+    if params.get("teach"):  # frozen features of a few pictures, then serving frames
+        pictures = sum(len(names) for names in params["teach"]["files"])
+        train = cost.transfer_cost({"dataset": "digits", "transfer": {
+            "mode": "frozen", "cut": 2, "epochs": params["teach"].get("epochs", 12)}}, budget)
+        seconds = train.runtime_s * pictures / 1797 + 180  # + serving until 120 s idle
+        return JobCost(memory_mb=train.memory_mb, runtime_s=seconds)
     if params.get("gallery"):  # activation maximisation: ~0.6 s a step at 128 px on a CPU
         g = params["gallery"]
         steps = len(g.get("layers") or "12345") * int(g.get("units", 4)) * int(g.get("steps", 96))

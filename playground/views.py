@@ -24,7 +24,8 @@ from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused
 from webapp.jsoninput import JSONInputError, int_field, request_json
 from webapp.models import Job, JobStatus
-from webapp.tools import earlier_job, refused_json, refused_on_form
+from webapp.pictures import UploadError, read_bytes
+from webapp.tools import earlier_job, refused_json, refused_on_form, upload_limits
 
 PRESET_LABELS = {
     "lenet5": "LeNet-5", "alexnet_small": "AlexNet-like", "vgg_small": "VGG-like",
@@ -170,6 +171,59 @@ def compare(request: HttpRequest) -> HttpResponse:
 
 def _own_run(request: HttpRequest, job_id) -> Job:
     return get_object_or_404(Job.objects.visible_to(request.user), pk=job_id, kind=services.KIND)
+
+
+def teach(request: HttpRequest) -> HttpResponse:
+    """Teach it your own objects: GET the page; POST (multipart: `classes`, a JSON list of
+    names, and `pictures-<i>` files per class) -> {"url", "id", "frame_url"} or
+    {"error"} (the page keeps every picture)."""
+    import json as _json
+
+    from django.core.exceptions import ValidationError
+
+    if request.method != "POST":
+        return render(request, "playground/teach.html", {
+            "teach": {"max_classes": services.TEACH_MAX_CLASSES,
+                      "max_pictures": services.TEACH_MAX_PICTURES},
+        })  # fmt: skip
+    if not request.user.is_authenticated:
+        return JsonResponse({"error": "Log in to train."}, status=401)
+    try:
+        classes = _json.loads(request.POST.get("classes") or "[]")
+        if not isinstance(classes, list):
+            raise ValueError
+    except ValueError:
+        return JsonResponse({"error": "The class names were not sent as a list."}, status=400)
+    pictures = [request.FILES.getlist(f"pictures-{i}") for i in range(len(classes))]
+    try:
+        job = services.teach_create(user=request.user, classes=classes, pictures=pictures)
+    except services.TeachError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    except JobRefused as exc:
+        return refused_json(exc)
+    frame_url = reverse("playground:teach_frame", args=[job.id])
+    return JsonResponse({"url": job.get_absolute_url(), "id": str(job.id), "frame_url": frame_url})
+
+
+@login_required
+@require_POST
+def teach_frame(request: HttpRequest, job_id) -> JsonResponse:
+    """POST multipart `frame` (a picture) and `id` -> 202; the worker answers with a
+    `prediction` event carrying that id."""
+    job = _own_run(request, job_id)
+    if job.user_id != request.user.id:
+        raise Http404("not your model")
+    upload = request.FILES.get("frame")
+    if upload is None:
+        return JsonResponse({"error": "No picture came with the frame."}, status=400)
+    try:
+        data = read_bytes(upload, upload.name or "the frame", upload_limits())
+        services.teach_frame(job=job, frame=data, frame_id=request.POST.get("id", ""))
+    except (services.TeachError, UploadError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"queued": True}, status=202)
 
 
 @login_required

@@ -59,6 +59,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
         from playground.explainjob import run_explain
 
         return run_explain(ctx)
+    if ctx.params.get("teach"):
+        from playground.teachjob import run_teach
+
+        return run_teach(ctx)
     if ctx.params.get("gallery"):
         from playground.explainjob import run_gallery
 
