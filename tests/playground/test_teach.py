@@ -52,6 +52,16 @@ def test_bad_classes_and_pictures_are_refused_and_nothing_starts(
     assert Job.objects.count() == 0
 
 
+def test_a_huge_picture_is_refused_from_its_header_and_nothing_starts(client, make_user):
+    buffer = io.BytesIO()
+    Image.new("1", (8000, 8000)).save(buffer, format="PNG")  # 64 Mpx in a few kB
+    huge = SimpleUploadedFile("huge.png", buffer.getvalue(), "image/png")
+    client.force_login(make_user())
+    resp = post(client, ["cup", "pen"], [[picture()], [huge]])
+    assert resp.status_code == 400 and "huge.png" in resp.json()["error"]
+    assert Job.objects.count() == 0
+
+
 def test_the_page_and_its_refusals_for_strangers(client, make_user):
     page = client.get(reverse("playground:teach")).content.decode()
     assert 'id="teach-data"' in page and "playground/teach.js" in page
