@@ -15,7 +15,6 @@ from PIL import Image
 from playwright.sync_api import expect
 
 from tests.conftest import CHROMIUM_ARGS, require_model_file
-from webapp.jobs import job_cancel
 from webapp.models import Job
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -41,25 +40,22 @@ def png(colour, path):
 
 
 @pytest.fixture
-def camera_page(stack, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def camera_page(browser, stack):
+    """A second Chromium of the session's Playwright, with a fake camera that needs no
+    permission prompt."""
     path = os.environ.get("CHROMIUM") or shutil.which("chromium")
     path = path or shutil.which("chromium-browser")
     args = [*CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, headless=True, args=args)
-        context = browser.new_context(base_url=stack.base_url, permissions=["camera"])
-        context.set_default_timeout(20_000)
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        yield page
-        browser.close()
-    # outside Playwright's event loop: a serving teach job stops now, freeing the worker
-    for job in Job.objects.filter(status="running"):
-        job_cancel(job=job)
+    camera_browser = browser.browser_type.launch(executable_path=path, headless=True, args=args)
+    context = camera_browser.new_context(base_url=stack.base_url, permissions=["camera"])
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    camera_browser.close()
+    # a serving teach job stops at its next poll, freeing the worker for the next test
+    Job.objects.filter(status="running").update(cancel_requested=True)
     assert errors == [], errors
 
 
