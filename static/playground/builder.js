@@ -22,9 +22,12 @@ let errorIndex = null;
 // ---- state <-> page ------------------------------------------------------------
 function datasetInput() { return form.querySelector("input[name=dataset]:checked"); }
 
+function currentTask() { return form.task ? form.task.value : "classify"; }
+
 function shapeRequest() {
   const ds = datasetInput();
-  const body = { dataset: ds ? ds.value : "stripes" };
+  const body = { dataset: ds ? ds.value : "stripes", task: currentTask() };
+  if (body.task === "verify") body.verify_loss = form.verify_loss.value;
   if (body.dataset === "upload") {
     body.image_size = +form.image_size.value || 32;
     body.channels = +$("upload-channels").value;
@@ -87,14 +90,23 @@ function layerRow(layer, i) {
     const lab = document.createElement("label");
     lab.title = p.hint;
     lab.append(document.createTextNode(name));
-    const input = document.createElement("input");
-    input.type = "number";
-    input.step = p.float ? "any" : "1";
-    input.value = layer[name] ?? p.start ?? "";
+    let input;
+    if (p.choices) { // e.g. an upsample's mode
+      input = document.createElement("select");
+      for (const c of p.choices) input.add(new Option(c, c, false, c === (layer[name] ?? p.start)));
+    } else {
+      input = document.createElement("input");
+      input.type = p.text ? "text" : "number";
+      if (p.text) { input.size = 8; input.placeholder = name === "name" ? "optional" : "a name"; }
+      else input.step = p.float ? "any" : "1";
+      input.value = layer[name] ?? p.start ?? "";
+    }
     input.dataset.param = name;
-    input.addEventListener("input", () => {
+    input.addEventListener(p.choices ? "change" : "input", () => {
       const v = input.value.trim();
-      spec[i][name] = v === "" ? null : p.float ? parseFloat(v) : Number(v);
+      if (p.text || p.choices) {
+        if (name === "name" && v === "") delete spec[i].name; else spec[i][name] = v;
+      } else spec[i][name] = v === "" ? null : p.float ? parseFloat(v) : Number(v);
       changed(false);
     });
     lab.append(input);
@@ -193,15 +205,35 @@ function showSummary(answer) {
 // ---- presets, datasets, sharing --------------------------------------------------
 async function loadPreset(name, button) {
   const q = new URLSearchParams(shapeRequest());
+  let training;
   try {
-    spec = (await getJSON(`${BUILDER.preset_urls[name]}?${q}`)).spec;
+    ({ spec, training } = await getJSON(`${BUILDER.preset_urls[name]}?${q}`));
   } catch (e) {
     $("preset-note").textContent = e.message;
     return;
   }
   $("id_preset").value = name;
-  $("preset-note").textContent = `Loaded ${button ? button.textContent : name}: ${spec.length} layers, sized for ${datasetInput().value}.`;
+  const filled = fillTraining(training || {});
+  $("preset-note").textContent = `Loaded ${button ? button.textContent : name}: ${spec.length} layers, sized for ${datasetInput().value}` +
+    (filled ? `; its training settings: ${filled}.` : ".");
   changed();
+}
+
+// A preset's training settings (learning rate, batch, epochs, schedule, augmentation)
+// go into the form's fields; returns them in words, or "" when the preset has none.
+function fillTraining(training) {
+  const form = $("id_preset").form;
+  const set = (field, value) => {
+    const input = form.elements[field];
+    if (!input || value === undefined) return;
+    if (input.type === "checkbox") input.checked = Boolean(value);
+    else input.value = String(value);
+  };
+  for (const field of ["optimizer", "lr", "batch_size", "epochs", "schedule"]) set(field, training[field]);
+  for (const [field, value] of Object.entries(training.augment || {})) set(field, value);
+  if (training.lr === undefined) return "";
+  return `${training.optimizer} at ${training.lr}, batch ${training.batch_size}, ${training.epochs} epochs` +
+    (training.schedule === "cosine" ? ", cosine decay" : "");
 }
 
 document.querySelectorAll("#presets [data-preset]").forEach((b) =>
@@ -216,6 +248,49 @@ $("add-layer").addEventListener("click", () => {
   changed();
 });
 $("layers").addEventListener("change", () => { $("id_preset").value = ""; });
+
+// ---- the task: its head, its loss, its datasets and presets --------------------------
+const HEAD_HINTS = {
+  classify: "A classifier (flatten if needed, then a linear layer to one output per class) is added after your last layer.",
+  localise: "A head (flatten, then a linear layer to the class scores and the box's 4 numbers) is added after your last layer.",
+  landmarks: "A head (flatten, then a linear layer to x and y of every point) is added after your last layer.",
+  segment: "A 1×1 conv giving each pixel a score per class is added after your last layer: the net must end at the pictures' size.",
+  verify: "An embedding (flatten, a linear layer, scaled to length 1) is added after your last layer; the pair loss adds a pair classifier.",
+};
+
+function taskChanged(loadFirstPreset = true) {
+  const task = currentTask(), info = BUILDER.tasks[task];
+  $("task-outputs").textContent = info.outputs;
+  $("task-loss").textContent = info.loss;
+  $("head-hint").textContent = HEAD_HINTS[task];
+  for (const el of form.querySelectorAll(".pg-verify")) el.hidden = task !== "verify";
+  if (["localise", "landmarks", "segment"].includes(task)) {
+    // moving a picture would leave its box, points or mask behind: the form refuses it
+    for (const name of ["hflip", "vflip"]) form[name].checked = false;
+    for (const name of ["rotate", "shift"]) form[name].value = 0;
+  }
+  for (const input of form.querySelectorAll("input[name=dataset]")) {
+    input.closest("label").hidden = input.dataset.task !== task;
+  }
+  const ds = datasetInput();
+  if (!ds || ds.dataset.task !== task) {
+    const first = form.querySelector(`input[name=dataset][data-task="${task}"]:not([disabled])`);
+    if (first) first.checked = true;
+  }
+  $("upload-fields").hidden = datasetInput()?.value !== "upload";
+  const buttons = [...document.querySelectorAll("#presets [data-preset]")];
+  buttons.forEach((b) => { b.hidden = b.dataset.task !== task; });
+  const current = buttons.find((b) => b.dataset.preset === $("id_preset").value);
+  if (loadFirstPreset && (!current || current.dataset.task !== task)) {
+    const first = buttons.find((b) => b.dataset.task === task);
+    if (first) { loadPreset(first.dataset.preset, first); return; }
+  }
+  changed(false);
+}
+if (form.task) {
+  form.task.addEventListener("change", () => taskChanged());
+  form.verify_loss.addEventListener("change", () => changed(false));
+}
 
 function datasetChanged() {
   const ds = datasetInput();
@@ -277,7 +352,11 @@ function start() {
   $("upload-fields").hidden = datasetInput().value !== "upload";
   showAddHelp();
   errorIndex = BUILDER.spec_error_index;
-  if (!spec.length && !$("id_spec").value) { loadPreset("lenet5"); return; }
+  if (!spec.length && !$("id_spec").value) {
+    if (currentTask() === "classify") { taskChanged(false); loadPreset("lenet5"); } else taskChanged(true);
+    return;
+  }
+  taskChanged(false);
   changed();
 }
 start();

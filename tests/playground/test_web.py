@@ -20,6 +20,7 @@ from playground.datasets import dataset_load
 from playground.forms import TrainForm
 from playground.presets import PRESETS
 from playground.services import BUILTIN_SHAPES
+from tests.conftest import require_model_file
 from webapp.jobkinds import Budget
 from webapp.models import Job
 
@@ -109,8 +110,10 @@ def test_presets_load_for_the_chosen_picture_shape(client):
                       {"dataset": "digits"}).status_code == 400
 
 
-@pytest.mark.parametrize("name", ["stripes", "shapes", "digits"])
+@pytest.mark.parametrize("name", ["stripes", "shapes", "digits", "mnist5k"])
 def test_builtin_shapes_match_the_loaded_datasets(name):
+    if name == "mnist5k":
+        require_model_file("mnist_5k.csv.gz")
     data = dataset_load(name, max_samples=40)
     assert (data.input_shape, len(data.classes)) == BUILTIN_SHAPES[name]
 

@@ -1,0 +1,188 @@
+"""The `train` job's explain mode, in the worker: why did a trained run (or transfer
+model) predict what it did for one picture – Grad-CAM and gradient saliency for the
+predicted class or a chosen one. Called by playground/worker.py when the params hold
+"explain"; the web process never runs the model.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from django.core.files.storage import default_storage
+
+from playground.explain import (
+    ExplainError,
+    grad_cam,
+    model_any_load,
+    overlay_png,
+    picture_tensor,
+    png_bytes,
+    to_rgb,
+)
+from webapp.models import Job
+from webapp.pictures import UploadError, read_picture
+from webapp.runner import JobContext, JobError
+from webapp.tools import upload_limits
+
+
+def run_explain(ctx: JobContext) -> dict[str, Any]:
+    e = ctx.params["explain"]
+    run = Job.objects.filter(pk=e["run"], user_id=ctx.job.user_id).first()
+    path = f"{run.storage_prefix}/model.pt" if run else ""
+    if not run or not default_storage.exists(path):
+        raise JobError("That run has no trained model (any more).")
+    with default_storage.open(path, "rb") as fh:
+        model, classes, shape = model_any_load(io.BytesIO(fh.read()))
+    if e.get("cell"):
+        return _cell(ctx, run, model.to(ctx.device), classes, *e["cell"])
+    if e.get("unit"):
+        return _unit(ctx, run, model.to(ctx.device), shape, e["unit"])
+    limits = upload_limits()
+    try:
+        picture = read_picture(ctx.read_input("picture"), e.get("name") or "the picture", limits)
+    except UploadError as exc:
+        raise JobError(str(exc)) from None
+    x = picture_tensor(picture.image, shape)
+    ctx.report(0.3)
+    try:
+        explanation = grad_cam(model.to(ctx.device), x, e.get("target"))
+    except ExplainError as exc:
+        raise JobError(str(exc)) from None
+    scale = max(1, 224 // max(shape[1:]))
+    urls = {
+        "input": ctx.save_file("input.png", png_bytes(to_rgb(x), scale)),
+        "gradcam": ctx.save_file("gradcam.png", overlay_png(x, explanation.cam, scale)),
+        "saliency": ctx.save_file("saliency.png", overlay_png(x, explanation.saliency, scale)),
+    }
+    top = sorted(range(len(classes)), key=lambda i: -explanation.probabilities[i])[:5]
+    return {
+        "explain": {
+            "run": e["run"], "classes": classes, "layer": explanation.layer,
+            "predicted": classes[explanation.predicted], "target": classes[explanation.target],
+            "top": [{"label": classes[i], "probability": explanation.probabilities[i]}
+                    for i in top],
+            "images": urls,
+        },
+        "files": [{"name": f"{k}.png", "url": u, "label": f"{k} (PNG)"} for k, u in urls.items()],
+    }  # fmt: skip
+
+
+def _run_validation(run: Job):
+    """The run's validation pictures and labels, split as its training split them."""
+    from playground.classfolders import UPLOAD
+    from playground.datasets import DatasetError, dataset_from_zip, dataset_load
+    from playground.limits import LIMITS
+
+    p = run.params
+    if (p.get("task") or "classify") != "classify":
+        raise JobError("The confusion drill-down is for classifiers.")
+    try:
+        if p["dataset"] == UPLOAD:
+            with default_storage.open(p["inputs"]["dataset.zip"], "rb") as fh:
+                data = dataset_from_zip(
+                    fh.read(), image_size=p["image_size"], val_fraction=p["val_fraction"],
+                    seed=p["seed"], limits=upload_limits(**LIMITS.zip_counts()),
+                )  # fmt: skip
+        else:
+            data = dataset_load(p["dataset"], val_fraction=p["val_fraction"], seed=p["seed"],
+                                max_samples=p.get("max_samples"))  # fmt: skip
+    except (DatasetError, KeyError, OSError) as exc:
+        raise JobError(f"The run's pictures cannot be loaded again: {exc}") from None
+    return data.val_x, data.val_y
+
+
+def _cell(ctx: JobContext, run: Job, model, classes, true: int, predicted: int) -> dict:
+    from playground.explain import confusion_cell
+
+    if not (0 <= true < len(classes) and 0 <= predicted < len(classes)):
+        raise JobError("That cell is not in this run's confusion matrix.")
+    val_x, val_y = _run_validation(run)
+    ctx.report(0.3)
+    items = confusion_cell(model, val_x.to(ctx.device), val_y.to(ctx.device), true, predicted)
+    scale = max(1, 112 // max(val_x.shape[-2:]))
+    shown = []
+    for n, item in enumerate(items):
+        x = val_x[item.index]
+        shown.append({
+            "index": item.index, "confidence": item.confidence,
+            "input": ctx.save_file(f"cell-{n}-input.png", png_bytes(to_rgb(x), scale)),
+            "gradcam": ctx.save_file(f"cell-{n}-gradcam.png",
+                                     overlay_png(x, item.explanation.cam, scale)),
+        })  # fmt: skip
+        ctx.report(0.3 + 0.7 * (n + 1) / max(1, len(items)))
+    layer = items[0].explanation.layer if items else None
+    return {"cell": {"run": str(run.id), "true": classes[true], "predicted": classes[predicted],
+                     "layer": layer, "items": shown}}  # fmt: skip
+
+
+def _unit(ctx: JobContext, run: Job, model, shape, unit: dict) -> dict:
+    """What one channel of a run's layer responds to: the validation pictures' patches
+    that excite it most, and a picture optimised to excite it."""
+    from playground.explain import layer_forward, maximize_unit, top_patches
+
+    layer, channel = str(unit.get("layer")), int(unit.get("channel", 0))
+    val_x, _ = _run_validation(run)
+    try:
+        patches = top_patches(model, val_x.to(ctx.device), layer, channel, count=9)
+        ctx.report(0.3)
+        forward = layer_forward(model, layer, tuple(shape))
+        picture, trace = maximize_unit(forward, channel, size=max(shape[1:]), channels=shape[0],
+                                       steps=128, jitter=2, device=ctx.device)  # fmt: skip
+    except ExplainError as exc:
+        raise JobError(str(exc)) from None
+    zoom = max(1, 96 // max(shape[1:]))
+    shown = [{"index": p.index, "activation": p.activation, "box": list(p.box),
+              "image": ctx.save_file(f"patch-{n}.png", png_bytes(p.picture, zoom * 2))}
+             for n, p in enumerate(patches)]  # fmt: skip
+    optimised = ctx.save_file("unit.png", png_bytes(picture, zoom))
+    return {"unit": {"run": str(run.id), "layer": layer, "channel": channel, "patches": shown,
+                     "optimised": optimised, "activation": [trace[0], trace[-1]]}}  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------
+# VGG19's units: a gallery of pictures optimised to excite them, conv1 -> conv5
+
+GALLERY_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def gallery_settings(g: dict[str, Any]) -> tuple[tuple[str, ...], int, int, int]:
+    """(layers, units per layer, picture side, steps) of a gallery job, checked."""
+    layers = tuple(g.get("layers") or GALLERY_LAYERS)
+    units, size, steps = int(g.get("units", 4)), int(g.get("size", 96)), int(g.get("steps", 96))
+    if not set(layers) <= set(GALLERY_LAYERS) or not 1 <= units <= 8:
+        raise JobError("A gallery shows 1 to 8 units of relu1_1 ... relu5_1.")
+    if not 16 <= size <= 224 or not 1 <= steps <= 512:
+        raise JobError("A gallery's pictures are 16 to 224 px, optimised for 1 to 512 steps.")
+    return layers, units, size, steps
+
+
+def run_gallery(ctx: JobContext) -> dict[str, Any]:
+    """Activation maximisation of the first `units` channels of each layer of VGG19."""
+    from playground.explain import maximize_unit
+    from styletransfer.vgg import load_vgg19
+    from webapp.modelfiles import ModelFileError, model_path
+
+    layers, units, size, steps = gallery_settings(ctx.params["gallery"])
+    try:
+        vgg = load_vgg19(model_path("vgg19_caffe_q.bin"), last_layer=layers[-1]).to(ctx.device)
+    except ModelFileError as exc:
+        raise JobError(str(exc)) from None
+    rows, done, total = [], 0, len(layers) * units
+    for layer in layers:
+        row = {"layer": layer, "units": []}
+        rows.append(row)
+        for channel in range(units):
+            if ctx.should_stop():
+                return {"gallery": rows, "stopped": True}
+            picture, trace = maximize_unit(
+                lambda p, layer=layer: vgg(p, (layer,))[layer], channel, size=size,
+                steps=steps, device=ctx.device, seed=channel,
+            )  # fmt: skip
+            url = ctx.save_file(f"{layer}-{channel}.png", png_bytes(picture))
+            row["units"].append({"channel": channel, "image": url,
+                                 "activation": [trace[0], trace[-1]]})  # fmt: skip
+            done += 1
+            ctx.report(done / total, event="gallery", data={"layer": layer, "channel": channel,
+                       "image": url}, metrics={"gallery": rows}, force=True)  # fmt: skip
+    return {"gallery": rows, "stopped": False}

@@ -1,0 +1,109 @@
+"""The `train` job's transfer-learning mode, in the worker: VGG19 cut at a block, then a
+new head – one mode, or all three on the same data at several training-set sizes (the
+one-click comparison). Called by playground/worker.py when the params hold "transfer".
+
+Events (besides progress): `transfer` {"row": {...}} once per trained (mode, size),
+with its per-epoch history and summary table; `transfer_epoch` {"mode", "per_class",
+"epoch", "val_accuracy"} as each epoch ends. Job.metrics["transfer_rows"] keeps the
+finished rows, so a reloaded page draws the same charts.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from playground.datasets import DatasetError, dataset_load
+from playground.transfer import (
+    MODES,
+    FeatureCache,
+    TransferConfig,
+    TransferError,
+    per_class_subset,
+    transfer_build,
+    transfer_save,
+    transfer_train,
+)
+from webapp.modelfiles import ModelFileError
+from webapp.runner import JobContext, JobError
+
+COMPARE = "compare"  # the mode that trains all three
+
+
+def transfer_params_check(t: dict[str, Any]) -> TransferConfig:
+    """The job's transfer settings as a TransferConfig (JobError says what is wrong)."""
+    try:
+        config = TransferConfig(
+            mode="frozen" if t["mode"] == COMPARE else t["mode"],
+            cut=int(t["cut"]),
+            image_size=int(t.get("image_size", 32)),
+            epochs=int(t["epochs"]),
+            lr=float(t.get("lr", TransferConfig.lr)),
+            batch_size=int(t.get("batch_size", TransferConfig.batch_size)),
+            seed=int(t.get("seed", 0)),
+        )
+        config.check()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise JobError(f"transfer settings: {exc}") from None
+    return config
+
+
+def run_transfer(ctx: JobContext) -> dict[str, Any]:
+    p, t = ctx.params, ctx.params["transfer"]
+    base = transfer_params_check(t)
+    base.device = ctx.device
+    modes = MODES if t["mode"] == COMPARE else (t["mode"],)
+    sizes = [int(n) for n in t.get("per_class") or []] or [0]  # 0: every training picture
+    try:
+        data = dataset_load(p["dataset"], val_fraction=p.get("val_fraction", 0.2), seed=base.seed)
+    except DatasetError as exc:
+        raise JobError(str(exc)) from None
+    cache, rows = FeatureCache(), []
+    total, done = len(sizes) * len(modes), 0
+    best = None
+    for n in sizes:
+        subset = per_class_subset(data, n, base.seed) if n else data
+        for mode in modes:
+            if ctx.should_stop():
+                return _result(ctx, rows, best, data.classes, stopped=True)
+            config = TransferConfig(**{**asdict(base), "mode": mode})
+            try:
+                net = transfer_build(config, len(data.classes), input_channels=data.input_shape[0])
+            except (TransferError, ModelFileError) as exc:
+                raise JobError(str(exc)) from None
+
+            def on_epoch(row, mode=mode, n=n, done=done):
+                ctx.report(
+                    (done + row["epoch"] / base.epochs) / total,
+                    event="transfer_epoch",
+                    data={"mode": mode, "per_class": n, "epoch": row["epoch"],
+                          "val_accuracy": row["val_accuracy"]},
+                )  # fmt: skip
+
+            try:
+                result = transfer_train(net, subset, cache, on_epoch, ctx.should_stop)
+            except TransferError as exc:
+                raise JobError(str(exc)) from None
+            done += 1
+            row = {"per_class": n, **result.to_dict()}
+            rows.append(row)
+            if mode != "scratch" and (best is None or n >= best[0]):
+                best = (n, net)
+            ctx.report(done / total, event="transfer", data={"row": row},
+                       metrics={"transfer_rows": rows}, force=True)  # fmt: skip
+    return _result(ctx, rows, best, data.classes, stopped=False)
+
+
+def _result(ctx: JobContext, rows, best, classes, *, stopped: bool) -> dict[str, Any]:
+    files = []
+    if best is not None:  # the transfer model trained on the most pictures
+        with tempfile.TemporaryDirectory() as tmp:
+            transfer_save(best[1], classes, Path(tmp))
+            for name, label in (("model.pt", "Model (checkpoint)"),
+                                ("model.torchscript.pt", "Model (TorchScript)")):  # fmt: skip
+                url = ctx.save_file(name, (Path(tmp) / name).read_bytes())
+                files.append({"name": name, "url": url, "label": label})
+    return {"transfer_rows": rows, "stopped": stopped, "files": files}
+
