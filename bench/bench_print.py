@@ -45,7 +45,8 @@ from PIL import Image
 from styletransfer.engine import preset, stylize
 from styletransfer.vgg import load_vgg19
 photo, painting, out, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-config = preset("print", size=size, device="cpu")
+steps, coarse, log = int(sys.argv[6]), int(sys.argv[7]), open(sys.argv[8], "a")
+config = preset("print", size=size, steps=steps, coarse_steps=coarse, device="cpu")
 net = load_vgg19(sys.argv[5], config.last_layer)
 level_start = [0.0, 0]
 def report(e):
@@ -53,7 +54,9 @@ def report(e):
         took = e.seconds - level_start[0]
         steps = e.step - level_start[1]
         w, h = e.size
-        print(f"LEVEL {e.level} {w}x{h} steps {steps} seconds {took:.1f}", flush=True)
+        line = f"LEVEL {e.level} {w}x{h} steps {steps} seconds {took:.1f}"
+        print(line, flush=True)
+        print(line, file=log, flush=True)
         level_start[:] = [e.seconds, e.step]
 result = stylize(Image.open(photo), [Image.open(painting)], config, net=net, on_progress=report)
 result.image.save(out)
@@ -65,6 +68,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[2048])
     parser.add_argument("--peer-size", type=int, default=1024)
+    default = preset("print")
+    parser.add_argument("--steps", type=int, default=default.steps, help="at full size")
+    parser.add_argument("--coarse-steps", type=int, default=default.coarse_steps)
+    parser.add_argument("--log", default=os.devnull, help="our levels' times, as they end")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
     print(f"load average at start: {os.getloadavg()}")
@@ -79,7 +86,8 @@ def main() -> None:
         for size in args.sizes:
             out = work / f"ours{size}.png"
             cmd = [sys.executable, "-c", OURS, str(photo), str(painting), str(out), str(size)]
-            seconds, cpu, peak, output = run_measured([*cmd, str(WEIGHTS)])
+            extra = [str(args.steps), str(args.coarse_steps), args.log]
+            seconds, cpu, peak, output = run_measured([*cmd, str(WEIGHTS), *extra])
             print(output.strip(), flush=True)
             steps = int(output.split("STEPS ")[1].split()[0])
             rows.append(
@@ -108,6 +116,9 @@ def main() -> None:
             if name.startswith("ours"):
                 picture = np.asarray(Image.open(out).convert("RGB"), dtype=np.float64) / 255
                 seam = f"{seam_ratio(picture, preset('print', size=size)):.3f}"
+                photo_at = Image.open(photo).convert("RGB").resize(Image.open(out).size)
+                plain = np.asarray(photo_at, dtype=np.float64) / 255
+                seam += f" (photo {seam_ratio(plain, preset('print', size=size)):.3f})"
             print(
                 f"| {name} | {run.seconds:.0f} | {run.cpu_seconds:.0f} | {run.steps} | "
                 f"{run.peak_mb:.0f} | {run.style:.4f} | {run.content:.4f} | {seam} |",
