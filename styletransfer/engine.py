@@ -285,10 +285,18 @@ def style_targets(
     """Target Gram per layer for each styled region: its own painting's (`indices`), or
     with no regions (None) one target, the blend of all paintings."""
     grams = []
-    with torch.no_grad(), autocast():
-        for painting in paintings:
-            feats = net(painting, config.style_layers, config.pooling)
-            grams.append({name: gram_matrix(feats[name]) for name in config.style_layers})
+    for painting in paintings:
+        # a painting larger than a tile is read tile by tile (cores only), like the picture
+        height, width = painting.shape[-2:]
+        sums: dict[str, torch.Tensor] = {}
+        counts: dict[str, torch.Tensor] = {}
+        for tile in tile_grid(height, width, config):
+            core = core_mask(tile, painting.device)
+            (g,), (c,) = window_sums(net, _crop(painting, tile.window), core, 1, config, autocast)
+            for name in config.style_layers:
+                sums[name] = sums.get(name, 0) + g[name]
+                counts[name] = counts.get(name, 0) + c[name]
+        grams.append({name: sums[name] / counts[name] for name in config.style_layers})
     if indices is None:
         # sum_s w_s ||G - G_s||^2 = ||G - sum_s w_s G_s||^2 + const when the w_s sum to 1,
         # so several styles blend into one target Gram per layer.
@@ -519,15 +527,23 @@ def _tiled_level(
             part = (f.float().pow(2) * layer_weights(core, f)).sum()
             norms[name] = norms.get(name, 0) + part
     areas = [1.0] if level.weights is None else [float(m.mean()) for m in level.weights]
+
+    def tile_weights(tile: Tile) -> torch.Tensor:  # (R, 1, h, w): masks x core
+        core = core_mask(tile, device)
+        return core if level.weights is None else _crop(level.weights, tile.window) * core
+
     for grid in grids:
-        weights, owns = [], []
-        for tile in grid:
-            core = core_mask(tile, device)
-            w = core if level.weights is None else _crop(level.weights, tile.window) * core
-            weights.append(w)
-            owns.append(
-                window_sums(level.net, _crop(canvas, tile.window), w, regions, cfg, level.autocast)
+        owns = [
+            window_sums(
+                level.net,
+                _crop(canvas, tile.window),
+                tile_weights(tile),
+                regions,
+                cfg,
+                level.autocast,
             )
+            for tile in grid
+        ]
         totals = Totals(
             grams=[
                 {k: sum(o[0][r][k] for o in owns) for k in cfg.style_layers} for r in range(regions)
@@ -539,7 +555,8 @@ def _tiled_level(
             content_norms=norms,
             pixels=height * width,
         )
-        for tile, w, (own, _) in zip(grid, weights, owns, strict=True):
+        for tile, (own, _) in zip(grid, owns, strict=True):
+            w = tile_weights(tile)
             loss_fn = GatysLoss(
                 level.net,
                 cfg,
@@ -615,10 +632,8 @@ def stylize(
     step = 0
     for index, lp in enumerate(levels):
         photo = to_tensor(content, lp.size, device)
-        paintings = [
-            to_tensor(s, fit(s.size, round(max(lp.size) * config.style_scale)), device)
-            for s in styles
-        ]
+        side = round(max(lp.size) * config.style_scale)
+        paintings = [to_tensor(s, fit(s.size, side), device) for s in styles]
         if config.preserve_color == "match":
             paintings = [match_color(p, photo) for p in paintings]
         elif config.preserve_color == "luminance":

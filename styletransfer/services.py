@@ -251,6 +251,7 @@ STYLE_MB_PER_MPX = 60.0  # each style's picture and its tensors at the largest l
 # copy, the result's conversions) besides one tile's optimisation; measured at 2048 px
 # with bench/bench_print.py (see docs/styletransfer.md, "Print sizes").
 PICTURE_MB_PER_MPX = 100.0
+PAINTING_MB_PER_MPX = 12.0  # a style picture held as float32 RGB (its Grams are read by tile)
 
 
 def _megapixels(side: float) -> float:
@@ -283,9 +284,10 @@ def _cost(config: StyleConfig, styles: int, device: str) -> tuple[float, float]:
                 largest = max(largest, window)
     top = _megapixels(config.size)
     style = _megapixels(min(config.size * config.style_scale, config.tile_size))
+    held = _megapixels(config.size * config.style_scale)  # each style picture, as a tensor
     history = HISTORY_MB_PER_MPX[config.optimizer] * min(config.steps, 50) / 50
     memory = BASE_MB[device] + (ACTIVATION_MB_PER_MPX + history) * largest
-    memory += STYLE_MB_PER_MPX * styles * style
+    memory += STYLE_MB_PER_MPX * styles * style + PAINTING_MB_PER_MPX * styles * held
     if top > largest:  # tiled: the whole picture is held besides one tile
         memory += PICTURE_MB_PER_MPX * top
     if device == "cuda":
