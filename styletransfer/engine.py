@@ -10,6 +10,13 @@ default weights mean the same thing at 128 px and at 1024 px, for every layer an
 Pictures are solved coarse-to-fine: most steps run on a small version, which is then
 upscaled and refined, so large outputs need only a few full-size steps.
 
+Print sizes: a level larger than `tile_size` is refined in overlapping tiles. Every style
+term is computed on the whole picture's Gram matrices (the other tiles' sums held fixed),
+tile grids shift between passes, and tiles are written back feathered, so the tiles agree
+and no border shows. Regions (Gatys et al. 2017, "Controlling perceptual factors"): with a
+label map, each region's Gram is taken over its mask only and matched to its own style;
+a region without a style keeps the photo.
+
 Pure PyTorch/PIL: no Django here. `stylize` is the one entry point.
 """
 
