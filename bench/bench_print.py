@@ -46,7 +46,9 @@ from styletransfer.engine import preset, stylize
 from styletransfer.vgg import load_vgg19
 photo, painting, out, size = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 steps, coarse, log = int(sys.argv[6]), int(sys.argv[7]), open(sys.argv[8], "a")
-config = preset("print", size=size, steps=steps, coarse_steps=coarse, device="cpu")
+levels, passes = int(sys.argv[9]), int(sys.argv[10])
+config = preset("print", size=size, steps=steps, coarse_steps=coarse, levels=levels,
+                tile_passes=passes, device="cpu")
 net = load_vgg19(sys.argv[5], config.last_layer)
 level_start = [0.0, 0]
 def report(e):
@@ -71,6 +73,9 @@ def main() -> None:
     default = preset("print")
     parser.add_argument("--steps", type=int, default=default.steps, help="at full size")
     parser.add_argument("--coarse-steps", type=int, default=default.coarse_steps)
+    parser.add_argument("--levels", type=int, default=default.levels)
+    parser.add_argument("--passes", type=int, default=default.tile_passes)
+    parser.add_argument("--peer-steps", type=int, default=PEER_STEPS)
     parser.add_argument("--log", default=os.devnull, help="our levels' times, as they end")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
@@ -86,19 +91,22 @@ def main() -> None:
         for size in args.sizes:
             out = work / f"ours{size}.png"
             cmd = [sys.executable, "-c", OURS, str(photo), str(painting), str(out), str(size)]
-            extra = [str(args.steps), str(args.coarse_steps), args.log]
+            extra = [str(args.steps), str(args.coarse_steps), args.log, str(args.levels)]
+            extra.append(str(args.passes))
             seconds, cpu, peak, output = run_measured([*cmd, str(WEIGHTS), *extra])
             print(output.strip(), flush=True)
             steps = int(output.split("STEPS ")[1].split()[0])
+            print(f"ours {size}: {seconds:.0f} s wall, {cpu:.0f} CPU s, {peak:.0f} MB", flush=True)
             rows.append(
                 (f"ours {size} px (print preset, tiled)", Run(seconds, cpu, steps, peak), out, size)
             )
         peer_out = work / "peer.png"
         peer_cmd = [sys.executable, "-m", "pastiche", "--device", "cpu", "--seed", "0"]
         peer_cmd += ["--size", str(args.peer_size), "--style-size", str(args.peer_size)]
-        peer_cmd += ["--num-steps", str(PEER_STEPS), "--no-verbose"]
+        peer_cmd += ["--num-steps", str(args.peer_steps), "--no-verbose"]
         peer_cmd += ["-c", str(photo), "-s", str(painting), "-o", str(peer_out)]
         seconds, cpu, peak, _ = run_measured(peer_cmd)
+        print(f"pastiche: {seconds:.0f} s wall, {cpu:.0f} CPU s, {peak:.0f} MB", flush=True)
         rows.append(
             (
                 f"pastiche {args.peer_size} px, {PEER_STEPS} steps",
@@ -127,7 +135,8 @@ def main() -> None:
         ours, peer = rows[0][1], rows[-1][1]
         print(
             f"\nratios ours {args.sizes[0]} px / pastiche {args.peer_size} px: wall "
-            f"{ours.seconds / peer.seconds:.2f}, peak memory {ours.peak_mb / peer.peak_mb:.2f}, "
+            f"{ours.seconds / peer.seconds:.2f}, CPU {ours.cpu_seconds / peer.cpu_seconds:.2f}, "
+            f"peak memory {ours.peak_mb / peer.peak_mb:.2f}, "
             f"style {ours.style / peer.style:.2f}, content {ours.content / peer.content:.2f}"
         )
         print(f"load average at end: {os.getloadavg()}")

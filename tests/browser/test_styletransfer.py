@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,6 +104,9 @@ def test_paint_regions_run_compare_before_and_after_and_open_the_recipe(page, ma
     page.mouse.up()
     # the estimate from the measured model is shown before anything is sent
     expect(page.locator("#st-estimate-text")).to_contain_text("Estimated on the cpu worker")
+    shots = Path(__file__).resolve().parents[2] / "data" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.locator("#st-regions").screenshot(path=str(shots / "style-regions-painted.png"))
     page.select_option("#id_preset", "quick")
     page.fill("#id_size", "64")
     page.fill("#id_steps", "6")
