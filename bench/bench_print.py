@@ -97,9 +97,11 @@ def main() -> None:
             print(output.strip(), flush=True)
             steps = int(output.split("STEPS ")[1].split()[0])
             print(f"ours {size}: {seconds:.0f} s wall, {cpu:.0f} CPU s, {peak:.0f} MB", flush=True)
-            rows.append(
-                (f"ours {size} px (print preset, tiled)", Run(seconds, cpu, steps, peak), out, size)
+            name = (
+                f"ours {size} px (print: {args.levels} levels, {args.steps} steps at full size "
+                f"in {args.passes} pass(es), {args.coarse_steps} per smaller level; tiled)"
             )
+            rows.append((name, Run(seconds, cpu, steps, peak), out, size))
         peer_out = work / "peer.png"
         peer_cmd = [sys.executable, "-m", "pastiche", "--device", "cpu", "--seed", "0"]
         peer_cmd += ["--size", str(args.peer_size), "--style-size", str(args.peer_size)]
@@ -109,8 +111,8 @@ def main() -> None:
         print(f"pastiche: {seconds:.0f} s wall, {cpu:.0f} CPU s, {peak:.0f} MB", flush=True)
         rows.append(
             (
-                f"pastiche {args.peer_size} px, {PEER_STEPS} steps",
-                Run(seconds, cpu, PEER_STEPS, peak),
+                f"pastiche {args.peer_size} px, {args.peer_steps} steps (whole picture)",
+                Run(seconds, cpu, args.peer_steps, peak),
                 peer_out,
                 args.peer_size,
             )
