@@ -8,6 +8,7 @@ knobs start from the engine's presets, the same defaults as `manage.py stylize`.
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import Any
 
@@ -16,12 +17,14 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.forms.formsets import INITIAL_FORM_COUNT, TOTAL_FORM_COUNT, ManagementForm
 
-from styletransfer.config import MIN_SIDE
+from styletransfer.config import MAX_REGIONS, MIN_SIDE
 from styletransfer.gallery import STYLES
 from styletransfer.services import (
     DEFAULT_PRESET,
     KNOBS,
     MAX_BLEND,
+    MAX_SIZE,
+    MAX_STRENGTH,
     MAX_TOTAL_STEPS,
     StyleChoice,
     earlier_styles,
@@ -29,7 +32,8 @@ from styletransfer.services import (
     gallery_choices,
     total_steps,
 )
-from webapp.models import Job
+from webapp.jsoninput import JSONInputError, json_parse
+from webapp.models import Job, JobStatus
 from webapp.pictures import PictureInfo, UploadError, check_request_pixels, is_zip
 from webapp.tools import MultipleFileField, upload_limits, uploads_probe
 
@@ -134,6 +138,15 @@ class StylizeForm(forms.Form):
     pooling = forms.ChoiceField(label="Pooling")
     preserve_color = forms.ChoiceField(label="Keep the photo's colours")
     seed = forms.IntegerField(label="Seed", min_value=0, max_value=2**31 - 1)
+
+    # regions: a label map painted in the page (grey value = region number) and, per region,
+    # its style (index into the chosen styles, in input order) or none, and its strength
+    labels = forms.FileField(
+        required=False, widget=forms.ClearableFileInput(attrs={"accept": "image/png"})
+    )
+    regions = forms.CharField(required=False, widget=forms.HiddenInput, max_length=4000)
+    reuse_regions = forms.BooleanField(required=False, label="Use the regions of the earlier job")
+    refine = forms.BooleanField(required=False, label="Start from the earlier job's result")
 
     def __init__(self, *args: Any, source: Job | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -269,6 +282,57 @@ class StylizeForm(forms.Form):
         self._pictures["styles"] = infos
         return uploads
 
+    def clean_labels(self) -> UploadedFile | None:
+        upload = self.cleaned_data.get("labels")
+        if not upload:
+            return None
+        name = "The painted regions"
+        upload.seek(0)
+        if upload.size > settings.UPLOAD_MAX_BYTES or is_zip(upload.read(4)):
+            raise forms.ValidationError(f"{name} are not a picture of the regions.")
+        try:
+            (info,) = uploads_probe([upload], upload_limits())
+        except forms.ValidationError as exc:
+            raise forms.ValidationError(
+                f"{name} are not a picture: {' '.join(exc.messages)}"
+            ) from exc
+        if max(info.width, info.height) > MAX_SIZE or min(info.width, info.height) < 1:
+            raise forms.ValidationError(
+                f"{name} are {info.width}×{info.height}; at most {MAX_SIZE} px a side."
+            )
+        self._pictures["labels"] = [info]
+        return upload
+
+    def clean_regions(self) -> list[dict[str, Any]]:
+        text = self.cleaned_data.get("regions") or ""
+        if not text.strip():
+            return []
+        try:
+            regions = json_parse(text)
+        except JSONInputError as exc:
+            raise forms.ValidationError(f"The regions cannot be read: {exc}") from exc
+        if not isinstance(regions, list) or not all(isinstance(r, dict) for r in regions):
+            raise forms.ValidationError("The regions must be a list of {style, strength}.")
+        if len(regions) > MAX_REGIONS:
+            raise forms.ValidationError(f"At most {MAX_REGIONS} regions; these are {len(regions)}.")
+        clean = []
+        for i, region in enumerate(regions, start=1):
+            style, strength = region.get("style"), region.get("strength", 1.0)
+            if style is not None and (
+                not isinstance(style, int) or isinstance(style, bool) or style < 0
+            ):
+                raise forms.ValidationError(f"Region {i}: choose one of the styles, or none.")
+            if (
+                isinstance(strength, bool)
+                or not isinstance(strength, int | float)
+                or not (math.isfinite(strength) and 0 <= strength <= MAX_STRENGTH)
+            ):
+                raise forms.ValidationError(
+                    f"Region {i}: the strength must be from 0 to {MAX_STRENGTH:g}."
+                )
+            clean.append({"style": style, "strength": float(strength)})
+        return clean
+
     def clean_from_job(self):
         job_id = self.cleaned_data.get("from_job")
         if job_id and (self.source is None or self.source.id != job_id):
@@ -309,7 +373,46 @@ class StylizeForm(forms.Form):
                 f"{MAX_TOTAL_STEPS}. Use fewer steps or levels.",
             )
         data["style_choices"] = styles
+        self._clean_regions(data, styles)
+        if data.get("refine") and not (
+            self.source is not None and self.source.status == JobStatus.SUCCEEDED
+        ):
+            self.add_error(None, "Only a finished job's result can be refined.")
         return data
+
+    def _clean_regions(self, data: dict[str, Any], styles: list[StyleChoice]) -> None:
+        """Regions need a label map (painted now, or the earlier job's) and a description of
+        each region; the map must have the photo's shape."""
+        regions = data.get("regions") or []
+        earlier = (
+            self.source is not None
+            and data.get("reuse_regions")
+            and "labels" in self.source.params.get("inputs", {})
+        )
+        has_map = data.get("labels") is not None or earlier
+        if "labels" in self.errors or "regions" in self.errors:
+            return
+        if has_map and not regions:
+            self.add_error("regions", "Say which style paints each region.")
+        elif regions and not has_map:
+            self.add_error("regions", "Paint the regions over the photo first.")
+        for i, region in enumerate(regions, start=1):
+            if region["style"] is not None and region["style"] >= len(styles):
+                self.add_error(
+                    "regions",
+                    f"Region {i} asks for style {region['style'] + 1}; {len(styles)} are chosen.",
+                )
+        labels, content = self._pictures.get("labels"), self._pictures.get("content")
+        if labels and content:
+            (l_info,), (c_info,) = labels, content
+            if abs(l_info.width / l_info.height - c_info.width / c_info.height) > 0.02 * (
+                c_info.width / c_info.height
+            ):
+                self.add_error(
+                    "labels",
+                    f"The painted regions are {l_info.width}×{l_info.height} but the photo is "
+                    f"{c_info.width}×{c_info.height}: paint them over this photo.",
+                )
 
     def _style_choices(self, data: dict[str, Any]) -> list[StyleChoice]:
         """Every style chosen, in input order: uploads, gallery, the earlier job's."""
@@ -352,4 +455,8 @@ class StylizeForm(forms.Form):
             "preset_name": data["preset"],
             "config": {k: data[k] for k in KNOBS},
             "source": self.source,
+            "labels": data.get("labels"),
+            "regions": data.get("regions") or [],
+            "reuse_regions": bool(data.get("reuse_regions")),
+            "refine": bool(data.get("refine")),
         }

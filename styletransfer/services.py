@@ -5,7 +5,12 @@ Parameters stored on a job (`Job.params`):
   config  - StyleConfig fields the user chose (size, steps, weights, optimizer, ...)
   styles  - one {"label", "gallery", "weight"} per style picture, in input order
   inputs  - stored pictures: "content", "style0", "style1", ... (PNG, upright 8-bit RGB,
-            re-encoded in a child process: see styletransfer/reencode.py)
+            re-encoded in a child process: see styletransfer/reencode.py); "labels" (the
+            painted regions: grey value = region number), "init" (an earlier result to
+            refine)
+  regions - with "labels": one {"style": index into styles or None, "strength"} per region
+  init_from - the job whose result is the starting picture (refine), when there is one
+  content_sha256 - of the stored photo: earlier results of the same photo are compared
 
 The engine (engine.py, vgg.py) runs in the worker (worker.py); config.py is torch-free,
 so the settings are checked and costed here.
@@ -13,6 +18,8 @@ so the settings are checked and costed here.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,18 +28,20 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 
 from styletransfer import config as style_config
-from styletransfer.config import StyleConfig, preset
+from styletransfer.config import MAX_REGIONS, StyleConfig, plan, preset
 from styletransfer.gallery import STYLES, gallery_png
 from styletransfer.reencode import reencode_pictures
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
-from webapp.models import Job
+from webapp.models import Job, JobStatus
 from webapp.tools import upload_limits, upload_read
 
 KIND = "stylize"
 DEFAULT_PRESET = "standard"  # what `manage.py stylize` uses without --preset
 MAX_TOTAL_STEPS = 1000  # most optimiser steps over all levels of one job
 MAX_BLEND = 100.0  # largest blend weight of one style (only ratios matter)
+MAX_SIZE = 4096  # longest side of a result; the cost check decides what fits below it
+MAX_STRENGTH = 10.0  # largest style strength of one region
 KNOBS = (
     "size",
     "steps",
@@ -55,8 +64,8 @@ def engine_limits() -> dict[str, Any]:
     return {
         "presets": style_config.PRESETS,
         "min_side": style_config.MIN_SIDE,
-        # the largest preset is the largest picture a job may ask for
-        "max_size": max(p.size for p in style_config.PRESETS.values()),
+        "max_size": MAX_SIZE,
+        "max_regions": MAX_REGIONS,
         "optimizers": style_config.OPTIMIZERS,
         "inits": style_config.INITS,
         "poolings": style_config.POOLINGS,
@@ -105,6 +114,9 @@ def stylize_initial_from(job: Job | None) -> dict[str, Any]:
             "from_job": job.id,
             "reuse_content": True,
             "reuse_style": list(range(len(params.get("styles", [])))),
+            "reuse_regions": "labels" in params.get("inputs", {}),
+            "regions": json.dumps(params.get("regions", [])),
+            "refine": False,
         }
     )
     initial.update({k: v for k, v in params.get("config", {}).items() if k in KNOBS})
@@ -130,6 +142,10 @@ def stylize_create(
     preset_name: str,
     config: dict[str, Any],
     source: Job | None = None,
+    labels: UploadedFile | None = None,
+    regions: list[dict[str, Any]] | None = None,
+    reuse_regions: bool = False,
+    refine: bool = False,
 ) -> Job:
     """Store the pictures as clean PNGs and queue a stylize job.
 
@@ -137,16 +153,19 @@ def stylize_create(
     by the form; here they are decoded in a child process (styletransfer/reencode.py), so
     the web process never holds their pixels. Pictures are kept at most the largest output
     size on their longest side: nothing the engine could use is thrown away.
+    `labels` (or the earlier job's, `reuse_regions`) with `regions` paints each region
+    in its own style; `refine` starts from the earlier job's result.
     Raises webapp.pictures.UploadError (a picture's pixels are broken) and
     webapp.jobs.JobRefused (over the user's limit or the cost budget).
     """
     limits = upload_limits()
     uploads = ([content] if content is not None else []) + [s.upload for s in styles if s.upload]
+    uploads += [labels] if labels is not None else []
     fresh = iter(
         reencode_pictures(
             [(u.name or "upload", upload_read(u, limits)) for u in uploads],
             limits=limits,
-            longest=engine_limits()["max_size"],
+            longest=MAX_SIZE,
         )
     )
     if content is not None:
@@ -164,15 +183,51 @@ def stylize_create(
             files[f"style{i}"] = _stored(source, f"style{style.earlier}")
         else:
             files[f"style{i}"] = gallery_png(style.gallery)
-    params = {
+    params: dict[str, Any] = {
         "preset": preset_name,
         "config": dict(config),
         "styles": [
             {"label": s.label[:120], "gallery": s.gallery, "weight": s.weight} for s in styles
         ],
+        "content_sha256": hashlib.sha256(files["content"]).hexdigest(),
     }
+    if labels is not None:
+        files["labels"] = next(fresh)
+    elif reuse_regions and source is not None and "labels" in source.params.get("inputs", {}):
+        files["labels"] = _stored(source, "labels")
+    if "labels" in files:
+        params["regions"] = [
+            {"style": r.get("style"), "strength": float(r.get("strength", 1.0))}
+            for r in regions or []
+        ]
+    if refine and source is not None and source.status == JobStatus.SUCCEEDED:
+        files["init"] = _stored_result(source)
+        params["init_from"] = str(source.id)
     title = f"{content_label} × {' + '.join(s.label for s in styles)}"
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
+
+
+def _stored_result(job: Job) -> bytes:
+    """An earlier job's result picture (written by its worker)."""
+    with default_storage.open(f"{job.storage_prefix}/result.png", "rb") as fh:
+        return fh.read()
+
+
+def same_photo_results(job: Job) -> list[Job]:
+    """The owner's other finished results of the same photo, newest first (for before/after)."""
+    digest = job.params.get("content_sha256")
+    if not digest:
+        return []
+    return list(
+        Job.objects.filter(
+            user_id=job.user_id,
+            kind=KIND,
+            status=JobStatus.SUCCEEDED,
+            params__content_sha256=digest,
+        )
+        .exclude(pk=job.pk)
+        .order_by("-created_at")[:12]
+    )
 
 
 def gallery_choices() -> list[tuple[str, str]]:
@@ -192,28 +247,67 @@ BASE_MB = {"cpu": 1200.0, "cuda": 600.0}  # torch + VGG19 (+ the CUDA context), 
 ACTIVATION_MB_PER_MPX = 2400.0  # VGG19's activations and their gradients, float32
 HISTORY_MB_PER_MPX = {"lbfgs": 1200.0, "adam": 24.0}  # 50 L-BFGS pairs / Adam's 2 moments
 STYLE_MB_PER_MPX = 60.0  # each style's picture and its tensors at the largest level
+# Tiled levels hold the whole picture a few times over (the canvas, the photo, a preview
+# copy, the result's conversions) besides one tile's optimisation; measured at 2048 px
+# with bench/bench_print.py (see docs/styletransfer.md, "Print sizes").
+PICTURE_MB_PER_MPX = 100.0
+PAINTING_MB_PER_MPX = 12.0  # a style picture held as float32 RGB (its Grams are read by tile)
 
 
 def _megapixels(side: float) -> float:
     return side * side / 1e6
 
 
+def _window_mpx(tile) -> float:
+    top, bottom, left, right = tile.window
+    return (bottom - top) * (right - left) / 1e6
+
+
 def _cost(config: StyleConfig, styles: int, device: str) -> tuple[float, float]:
     """(peak MB, seconds) of one stylisation with these settings on `device`."""
-    sizes = config.level_sizes()
     seconds = CPU_START_S
-    for level, side in enumerate(sizes):
-        steps = config.steps if level == len(sizes) - 1 else config.coarse_steps
-        photo, style = _megapixels(side), _megapixels(side * config.style_scale)
-        seconds += steps * CPU_STEP_S_PER_MPX * photo
-        seconds += CPU_TARGET_S_PER_MPX * (photo + styles * style)
-    top, style = _megapixels(config.size), _megapixels(config.size * config.style_scale)
+    largest = 0.0  # megapixels optimised at once: a whole level, or one tile
+    for level in plan((config.size, config.size), config):
+        side = max(level.size)
+        photo = _megapixels(side)
+        style = _megapixels(min(side * config.style_scale, config.tile_size))
+        seconds += CPU_TARGET_S_PER_MPX * styles * style
+        if level.grids is None:
+            seconds += (level.steps + 1) * CPU_STEP_S_PER_MPX * photo
+            largest = max(largest, photo)
+            continue
+        seconds += CPU_TARGET_S_PER_MPX * photo  # the photo's content norm, tile by tile
+        for grid in level.grids:
+            for tile in grid:  # a sweep for the Gram sums, then the tile's own steps
+                window = _window_mpx(tile)
+                seconds += (CPU_TARGET_S_PER_MPX + level.tile_steps * CPU_STEP_S_PER_MPX) * window
+                largest = max(largest, window)
+    top = _megapixels(config.size)
+    style = _megapixels(min(config.size * config.style_scale, config.tile_size))
+    held = _megapixels(config.size * config.style_scale)  # each style picture, as a tensor
     history = HISTORY_MB_PER_MPX[config.optimizer] * min(config.steps, 50) / 50
-    memory = BASE_MB[device] + (ACTIVATION_MB_PER_MPX + history) * top
-    memory += STYLE_MB_PER_MPX * styles * style
+    memory = BASE_MB[device] + (ACTIVATION_MB_PER_MPX + history) * largest
+    memory += STYLE_MB_PER_MPX * styles * style + PAINTING_MB_PER_MPX * styles * held
+    if top > largest:  # tiled: the whole picture is held besides one tile
+        memory += PICTURE_MB_PER_MPX * top
     if device == "cuda":
         seconds /= CUDA_SPEEDUP
     return memory, seconds
+
+
+def largest_size(params: dict[str, Any], budget: Budget) -> int:
+    """The largest size (longest side) these settings fit the budget at; 0 if none."""
+    config = preset(params.get("preset", DEFAULT_PRESET), **params.get("config", {}))
+    styles = max(1, len(params.get("styles", [])))
+
+    def fits(size: int) -> bool:
+        memory, seconds = _cost(replace(config, size=size), styles, budget.device)
+        return memory <= budget.memory_mb and seconds <= budget.runtime_s
+
+    low = style_config.MIN_SIDE
+    if not fits(low):
+        return 0
+    return MAX_SIZE if fits(MAX_SIZE) else _largest(fits, low, MAX_SIZE)
 
 
 def estimate(params: dict[str, Any], budget: Budget) -> JobCost:

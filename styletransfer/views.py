@@ -5,21 +5,30 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 
-from styletransfer.config import MIN_LEVEL_SIDE
+from styletransfer.config import MIN_LEVEL_SIDE, MIN_SIDE
 from styletransfer.forms import StylizeForm
 from styletransfer.gallery import STYLES, gallery_png
 from styletransfer.services import (
     KIND,
+    KNOBS,
     MAX_BLEND,
+    MAX_REGIONS,
+    MAX_SIZE,
+    MAX_STRENGTH,
     MAX_TOTAL_STEPS,
+    estimate,
+    largest_size,
     preset_table,
+    same_photo_results,
     stylize_create,
     stylize_initial_from,
 )
-from webapp.jobs import JobRefused
+from webapp.jobkinds import get_kind
+from webapp.jobs import JobRefused, job_budget
 from webapp.models import Job
 from webapp.pictures import UploadError
 from webapp.tools import earlier_job, refused_on_form
@@ -57,6 +66,14 @@ def new(request: HttpRequest) -> HttpResponse:
                 "max_steps": MAX_TOTAL_STEPS,
                 "max_bytes": settings.UPLOAD_MAX_BYTES,
                 "max_blend": MAX_BLEND,
+                "max_regions": MAX_REGIONS,
+                "max_strength": MAX_STRENGTH,
+                "estimate_url": reverse("styletransfer:estimate"),
+                "earlier_labels": (
+                    reverse("styletransfer:input", args=[source.id, "labels"])
+                    if source is not None and "labels" in source.params.get("inputs", {})
+                    else ""
+                ),
             },
             "limits": {
                 "max_mb": settings.UPLOAD_MAX_BYTES / 2**20,
@@ -94,3 +111,70 @@ def job_input(request: HttpRequest, job_id, name: str) -> FileResponse:
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@login_required
+def estimate_json(request: HttpRequest) -> JsonResponse:
+    """Peak memory and run time of the settings in the query, on the workers' device, and
+    the largest size that fits: what the form shows before a job is sent."""
+    knobs: dict[str, object] = {}
+    for name in KNOBS:
+        field = StylizeForm.base_fields[name]
+        raw = request.GET.get(name)
+        if raw is None:
+            continue
+        try:
+            knobs[name] = field.clean(raw)
+        except Exception:  # noqa: BLE001 - a half-typed knob: estimate without it
+            continue
+    if "size" in knobs:  # the form's own bounds; the estimate walks the tiles of this size
+        knobs["size"] = max(MIN_SIDE, min(MAX_SIZE, int(knobs["size"])))
+    try:
+        styles = max(1, min(64, int(request.GET.get("styles", "1"))))
+    except ValueError:
+        styles = 1
+    preset_name = request.GET.get("preset", "standard")
+    if preset_name not in preset_table():
+        preset_name = "standard"
+    params = {"preset": preset_name, "config": knobs, "styles": [{}] * styles}
+    budget = job_budget(queue=get_kind(KIND).queue)
+    try:
+        cost = estimate(params, budget)
+    except (TypeError, ValueError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse(
+        {
+            "device": budget.device,
+            "memory_mb": cost.memory_mb,
+            "runtime_s": cost.runtime_s,
+            "budget": {"memory_mb": budget.memory_mb, "runtime_s": budget.runtime_s},
+            "over": cost.over(budget),
+            "largest_size": largest_size(params, budget),
+        }
+    )
+
+
+@login_required
+def compare_json(request: HttpRequest, job_id) -> JsonResponse:
+    """What a result can be compared with: its photo and the owner's earlier results of
+    the same photo."""
+    try:
+        job = Job.objects.visible_to(request.user).get(pk=job_id, kind=KIND)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None
+    return JsonResponse(
+        {
+            "photo": reverse("styletransfer:input", args=[job.id, "content"]),
+            "earlier": [
+                {
+                    "id": str(other.id),
+                    "title": other.title,
+                    "url": other.result.get("image_url", ""),
+                    "size": [other.result.get("width"), other.result.get("height")],
+                    "created": other.created_at.isoformat(),
+                }
+                for other in same_photo_results(job)
+                if other.result.get("image_url")
+            ],
+        }
+    )

@@ -178,6 +178,23 @@ def read_picture(data: bytes, name: str, limits: UploadLimits = UploadLimits()) 
     return Picture(name, rgb)
 
 
+def read_label_map(data: bytes, name: str, limits: UploadLimits, regions: int) -> Image.Image:
+    """A painted label map: a grey picture whose value at each pixel is a region number
+    0..regions-1. Decoded like any picture; refused when it is coloured or names a region
+    that is not described."""
+    grey = np.asarray(read_picture(data, name, limits).image)  # (H, W, 3)
+    if not (
+        np.array_equal(grey[..., 0], grey[..., 1]) and np.array_equal(grey[..., 0], grey[..., 2])
+    ):
+        raise UploadError(f"{name}: not a label map (it has colours; region numbers are greys)")
+    highest = int(grey[..., 0].max())
+    if highest >= regions:
+        raise UploadError(
+            f"{name}: it marks region {highest + 1}, but only {regions} are described"
+        )
+    return Image.fromarray(np.ascontiguousarray(grey[..., 0]), "L")
+
+
 def to_rgb(picture: Image.Image) -> Image.Image:
     """8-bit RGB version of any PIL image; transparency is laid over white."""
     if picture.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):

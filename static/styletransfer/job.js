@@ -1,8 +1,9 @@
 // Style-transfer job page: the picture forming (preview, then the result), the losses
 // as a live log-scale plot, and the result's download. Everything is drawn from the job
 // snapshot, which jobpage.js keeps current from the websocket's events.
-import { $ } from "../webapp/dom.js";
+import { $, make, readJSON } from "../webapp/dom.js";
 import { formatSeconds } from "../webapp/format.js";
+import { getJSON } from "../webapp/http.js";
 import { watchJob } from "../webapp/jobpage.js";
 import { LinePlot } from "../webapp/plot.js";
 
@@ -39,7 +40,11 @@ function render(job) {
     $("st-download").href = r.image_url + "?download=1";
     $("st-result-meta").textContent =
       `${r.width}×${r.height} px · ${r.steps} steps · ${formatSeconds(r.seconds)} on ${r.device}`;
+    const recipe = (r.files || []).find((f) => f.name === "recipe.json");
+    $("st-recipe").hidden = !recipe;
+    if (recipe) $("st-recipe").href = recipe.url + "?download=1";
     $("st-step").textContent = "";
+    showComparison(r.image_url);
     return;
   }
   $("st-result-bar").hidden = true;
@@ -54,5 +59,33 @@ function render(job) {
       (m.device ? ` · ${m.device}` : "");
   }
 }
+
+// Before / after: the result over the photo, or over an earlier result of the same photo,
+// split where the slider is.
+let compared = "";
+async function showComparison(resultURL) {
+  if (compared === resultURL) return;
+  compared = resultURL;
+  $("st-after").src = resultURL;
+  const choices = await getJSON(readJSON("st-compare-url"));
+  const select = $("st-compare-with");
+  const urls = { photo: choices.photo };
+  select.replaceChildren(make("option", { value: "photo", textContent: "the photo" }));
+  for (const earlier of choices.earlier) {
+    urls[earlier.id] = earlier.url;
+    const when = new Date(earlier.created).toLocaleString();
+    select.append(make("option", { value: earlier.id, textContent: `earlier result · ${earlier.size.join("×")} · ${when}` }));
+  }
+  const pick = () => { $("st-before").src = urls[select.value]; };
+  select.onchange = pick;
+  pick();
+  $("st-before-after").hidden = false;
+  slide();
+}
+function slide() {
+  const at = Number($("st-slider").value);
+  $("st-before").style.clipPath = `inset(0 ${100 - at}% 0 0)`;
+}
+$("st-slider").addEventListener("input", slide);
 
 watchJob({ onSnapshot: render });

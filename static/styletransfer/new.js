@@ -2,7 +2,9 @@
 // for uploaded styles, presets that fill the knobs, and a busy button while uploading.
 // Limits, presets and the pyramid's smallest level come from the server (`st-page`).
 import { $, readJSON } from "../webapp/dom.js";
-import { formatBytes } from "../webapp/format.js";
+import { formatBytes, formatSeconds } from "../webapp/format.js";
+import { getJSON } from "../webapp/http.js";
+import "./painter.js";
 import { levelSizes, totalSteps } from "./steps.js";
 
 const form = $("st-form");
@@ -66,8 +68,12 @@ styles.addEventListener("change", () => {
   countStyles();
 });
 
+function styleCount() {
+  return styles.files.length + form.querySelectorAll("input[name=gallery]:checked, input[name=reuse_style]:checked").length;
+}
+
 function countStyles() {
-  const n = styles.files.length + form.querySelectorAll("input[name=gallery]:checked, input[name=reuse_style]:checked").length;
+  const n = styleCount();
   $("st-style-count").textContent = n ? `${n} chosen` : "none chosen yet";
 }
 
@@ -102,9 +108,51 @@ preset.addEventListener("change", () => {
   const p = presets[preset.value];
   for (const name of ["size", "steps", "levels", "coarse_steps"]) knob(name).value = p[name];
   showTotal();
+  askEstimate();
 });
 for (const name of ["size", "steps", "levels", "coarse_steps"]) knob(name).addEventListener("input", showTotal);
 showTotal();
+
+// The estimate of peak memory and time on the workers' device, from the server's measured
+// model; over the budget, the largest size that fits is offered.
+const ESTIMATED = ["size", "steps", "levels", "coarse_steps", "optimizer"];
+let estimateTimer = 0;
+let estimateAsked = 0;
+function askEstimate() {
+  clearTimeout(estimateTimer);
+  estimateTimer = setTimeout(async () => {
+    const query = new URLSearchParams({ preset: preset.value, styles: String(Math.max(1, styleCount())) });
+    for (const name of ESTIMATED) query.set(name, knob(name).value);
+    const asked = ++estimateAsked;
+    try {
+      const answer = await getJSON(`${PAGE.estimate_url}?${query}`);
+      if (asked === estimateAsked) showEstimate(answer);
+    } catch (error) {
+      $("st-estimate-text").textContent = `No estimate: ${error.message}`;
+    }
+  }, 250);
+}
+function showEstimate(e) {
+  const text = $("st-estimate-text");
+  const fix = $("st-estimate-fix");
+  const gb = (mb) => `${(mb / 1024).toFixed(1)} GB`;
+  text.textContent = `Estimated on the ${e.device} worker: about ${gb(e.memory_mb)} of memory at the peak ` +
+    `and ${formatSeconds(e.runtime_s)}` + (e.over ? ` – ${e.over}` : ".");
+  text.classList.toggle("field-error", !!e.over);
+  fix.hidden = !e.over || !e.largest_size || e.largest_size >= Number(knob("size").value);
+  fix.textContent = `Use ${e.largest_size} px instead`;
+  fix.dataset.size = String(e.largest_size);
+}
+$("st-estimate-fix").addEventListener("click", () => {
+  knob("size").value = $("st-estimate-fix").dataset.size;
+  showTotal();
+  askEstimate();
+});
+for (const name of ESTIMATED) knob(name).addEventListener("input", askEstimate);
+form.addEventListener("change", (event) => {
+  if (event.target.matches("input[name=gallery], input[name=reuse_style], #id_styles")) askEstimate();
+});
+askEstimate();
 countStyles();
 
 form.addEventListener("submit", () => {

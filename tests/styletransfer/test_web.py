@@ -15,7 +15,7 @@ from PIL import Image
 
 from styletransfer.engine import MIN_SIDE, PRESETS
 from styletransfer.gallery import STYLES
-from styletransfer.services import KNOBS
+from styletransfer.services import KNOBS, MAX_SIZE
 from webapp.models import Job
 
 pytestmark = pytest.mark.django_db
@@ -206,7 +206,7 @@ def test_alpha_greyscale_cmyk_and_exif_rotation_are_converted(client):
 
 
 def test_big_pictures_are_stored_no_larger_than_the_largest_output(client):
-    largest = max(p.size for p in PRESETS.values())
+    largest = MAX_SIZE  # the print sizes: refined in tiles
     _post(client, content=_file("huge.png", Image.new("RGB", (largest * 2, largest))))
     assert _stored(Job.objects.get(), "content").size == (largest, largest // 2)
 

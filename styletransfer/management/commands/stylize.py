@@ -14,15 +14,17 @@ from styletransfer.engine import (
     OPTIMIZERS,
     POOLINGS,
     PRESETS,
+    RegionSpec,
     StyleProgress,
     describe,
     pick_device,
+    plan,
     preset,
     stylize,
 )
 from styletransfer.vgg import load_vgg19
 from webapp.modelfiles import ModelFileError, model_path
-from webapp.pictures import UploadError, read_picture
+from webapp.pictures import UploadError, UploadLimits, read_label_map, read_picture
 
 # command-line option -> StyleConfig field, for the options that map one to one
 FIELDS = {
@@ -40,7 +42,18 @@ FIELDS = {
     "preserve_color": "preserve_color",
     "device": "device",
     "seed": "seed",
+    "tile_size": "tile_size",
+    "tile_overlap": "tile_overlap",
+    "tile_passes": "tile_passes",
 }
+
+
+def _region(text: str) -> RegionSpec:
+    """`none` (keep the photo) or `STYLE[:STRENGTH]`, STYLE counted from 1."""
+    if text == "none":
+        return RegionSpec(style=None)
+    style, _, strength = text.partition(":")
+    return RegionSpec(style=int(style) - 1, strength=float(strength or 1.0))
 
 
 def _read(path: str) -> Image.Image:
@@ -81,6 +94,16 @@ class Command(BaseCommand):
         parser.add_argument("--pooling", choices=POOLINGS)
         parser.add_argument("--device", choices=DEVICES)
         parser.add_argument("--seed", type=int)
+        parser.add_argument("--start-from", help="start from this picture (an earlier result)")
+        parser.add_argument("--tile-size", type=int, help="larger levels are refined in tiles")
+        parser.add_argument("--tile-overlap", type=int, help="pixels tiles share")
+        parser.add_argument("--tile-passes", type=int, help="passes over the tiles")
+        parser.add_argument("--labels", help="a label map: grey value = region number")
+        parser.add_argument(
+            "--region",
+            nargs="+",
+            help="per region of --labels: none (keep the photo) or STYLE[:STRENGTH]",
+        )
         parser.add_argument("--weights", type=Path, help="VGG19 file (default: the Caffe file)")
         parser.add_argument("--every", type=int, default=10, help="print losses every N steps")
 
@@ -92,13 +115,24 @@ class Command(BaseCommand):
             config = preset(options["preset"], **changes)
             content = _read(options["content"])
             styles = [_read(path) for path in options["styles"]]
+            extras: dict = {}
+            if options["start_from"]:
+                extras["init"] = _read(options["start_from"])
+            if options["labels"] or options["region"]:
+                regions = [_region(text) for text in options["region"] or []]
+                data = Path(options["labels"] or "").read_bytes()
+                extras["labels"] = read_label_map(
+                    data, options["labels"], UploadLimits(), len(regions)
+                )
+                extras["regions"] = regions
             weights = options["weights"] or model_path("vgg19_caffe_q.bin")
             net = load_vgg19(weights, config.last_layer)
             self.stdout.write(f"device: {describe(pick_device(config.device))}")
         except (UploadError, ValueError, OSError, ModelFileError, RuntimeError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            f"{config.size} px, levels {config.level_sizes()}, {config.total_steps} steps, "
+            f"{config.size} px, levels {config.level_sizes()}, "
+            f"{sum(level.total_steps for level in plan(content.size, config))} steps, "
             f"{config.optimizer}, style weight {config.style_weight}"
         )
         every = max(1, options["every"])
@@ -112,7 +146,10 @@ class Command(BaseCommand):
                     f"  {event.seconds:.1f} s"
                 )
 
-        result = stylize(content, styles, config, net=net, on_progress=report)
+        try:
+            result = stylize(content, styles, config, net=net, on_progress=report, **extras)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         result.image.save(options["output"], format="PNG")
         self.stdout.write(
             f"wrote {options['output']} ({result.image.width}x{result.image.height}) "
