@@ -92,10 +92,11 @@ class StyleResult:
 def gram_sum(features: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
     """Sum over positions of w(p) f(p) f(p)^T: (B, C, H, W), weight (1, 1, H, W) -> (B, C, C)."""
     b, c, h, w = features.shape
-    flat = features.reshape(b, c, h * w).float()  # in float32 even under autocast
-    if weight is None:
-        return flat @ flat.transpose(1, 2)
-    return (flat * weight.reshape(1, 1, h * w).float()) @ flat.transpose(1, 2)
+    flat = features.reshape(b, c, h * w).float()
+    with torch.autocast(features.device.type, enabled=False):  # float32 even inside autocast
+        if weight is None:
+            return flat @ flat.transpose(1, 2)
+        return (flat * weight.reshape(1, 1, h * w).float()) @ flat.transpose(1, 2)
 
 
 def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -345,7 +346,8 @@ def match_color(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
         pixels = x[0].reshape(3, -1).double()  # (3, N)
         mean = pixels.mean(1, keepdim=True)
         centred = pixels - mean
-        cov = centred @ centred.T / pixels.shape[1] + 1e-5 * torch.eye(3, dtype=torch.double)
+        ridge = 1e-5 * torch.eye(3, dtype=torch.double, device=x.device)
+        cov = centred @ centred.T / pixels.shape[1] + ridge
         return mean, cov
 
     def sqrtm(cov: torch.Tensor, power: float) -> torch.Tensor:

@@ -185,3 +185,17 @@ def test_presets_grow_in_size_and_use_the_pyramid():
     assert sizes == sorted(sizes)
     assert all(len(config.level_sizes()) > 1 for config in PRESETS.values())
     assert StyleConfig() == PRESETS["standard"]
+
+
+def test_gram_matrices_stay_float32_inside_a_bfloat16_autocast():
+    """The GPU path paints under bfloat16 autocast; the Gram targets and the picture's own
+    Grams must both be float32 products, or their difference is rounding noise."""
+    torch.manual_seed(0)
+    features = torch.randn(1, 8, 6, 5)
+    mask = torch.rand(1, 1, 6, 5)
+    plain = gram_matrix(features), gram_matrix(features, mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        inside = gram_matrix(features), gram_matrix(features, mask)
+    for a, b in zip(plain, inside, strict=True):
+        assert b.dtype == torch.float32 and torch.equal(a, b)
+
