@@ -4,7 +4,8 @@ against a bare PyTorch loop with the same loss, as bench_playground.py measures 
 classification.
 
     PYTHONPATH=. .venv/bin/python -W ignore bench/bench_tasks.py [--tasks segment,verify]
-        [--repeats 3] [--threads 1] [--skip-overhead] [--skip-targets]
+        [--repeats 3] [--threads 1] [--skip-overhead] [--skip-targets] [--pair]
+        [--batch-hard]
 
 Targets (issue 12): localisation mean IoU ≥ 0.75 on held-out scenes; segmentation mean
 IoU ≥ 0.8; landmarks mean error ≤ 1.5 px at 32 px; verification ≥ 95 % pair accuracy on
@@ -21,6 +22,7 @@ import time
 
 import torch
 
+from playground.datasets import Augment
 from playground.netspec import build
 from playground.objectives import task_make
 from playground.scenes import scene_load
@@ -39,14 +41,15 @@ RUNS = {
 
 def _settings(preset_name: str) -> dict:
     t = TASK_TRAINING[preset_name]
-    return {k: t[k] for k in ("optimizer", "lr", "batch_size", "epochs")}
+    settings = {k: t[k] for k in ("optimizer", "lr", "batch_size", "epochs", "schedule")}
+    return {**settings, "augment": Augment(**t["augment"])}
 
 
-def _setup(task_name: str, loss: str = "triplet"):
+def _setup(task_name: str, loss: str = "triplet", mining: str = "all"):
     preset_name, dataset, pictures, goal = RUNS[task_name]
     settings = _settings(preset_name)
     data = scene_load(dataset, max_samples=pictures, seed=0)
-    task = task_make(task_name, side=data.input_shape[-1], loss=loss)
+    task = task_make(task_name, side=data.input_shape[-1], loss=loss, mining=mining)
     spec = TASK_PRESETS[preset_name][2](data.input_shape)
     model = build(
         spec, data.input_shape, task.outputs(data.classes), head=head_for(task_name, loss)
@@ -54,8 +57,14 @@ def _setup(task_name: str, loss: str = "triplet"):
     return data, task, model, settings, goal
 
 
-def time_to_target(task_name: str, loss: str = "triplet") -> dict:
-    data, task, model, settings, (key, target, higher) = _setup(task_name, loss)
+def _variant(task_name: str, loss: str, mining: str) -> str:
+    if task_name != "verify":
+        return ""
+    return " (pair)" if loss == "pair" else f" (triplet, {mining} triplets)"
+
+
+def time_to_target(task_name: str, loss: str = "triplet", mining: str = "all") -> dict:
+    data, task, model, settings, (key, target, higher) = _setup(task_name, loss, mining)
     config = TrainConfig(seed=0, **settings)
     reached: dict = {}
     best: dict = {}
@@ -74,7 +83,7 @@ def time_to_target(task_name: str, loss: str = "triplet") -> dict:
         controls=lambda: [{"command": "stop"}] if reached else [],
     )  # fmt: skip
     return {
-        "task": task_name + ("" if task_name != "verify" else f" ({loss})"),
+        "task": task_name + _variant(task_name, loss, mining),
         "preset": RUNS[task_name][0], "dataset": RUNS[task_name][1],
         "train/val pictures": f"{len(data.train_y)}/{len(data.val_y)}",
         "target": f"{key} {'≥' if higher else '≤'} {target}",
@@ -83,6 +92,8 @@ def time_to_target(task_name: str, loss: str = "triplet") -> dict:
         "value": round((reached or best)[key], 4), "metric": best.get("metric"),
         "best": round(best[key], 4), "best_epoch": best["epoch"],
         "val_accuracy": round((reached or best)["val_accuracy"], 4),
+        "val_metric": round((reached or best)["val_metric"], 4),
+        "last": {k: round(result.history[-1][k], 4) for k in ("val_accuracy", "val_metric")},
     }  # fmt: skip
 
 
@@ -156,6 +167,9 @@ def main() -> None:
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-targets", action="store_true")
     parser.add_argument("--pair", action="store_true", help="also verify with the pair loss")
+    parser.add_argument(
+        "--batch-hard", action="store_true", help="also verify with batch-hard triplet mining"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.tasks.split(","):
@@ -163,6 +177,8 @@ def main() -> None:
             print(json.dumps(time_to_target(name)), flush=True)
             if name == "verify" and args.pair:
                 print(json.dumps(time_to_target(name, "pair")), flush=True)
+            if name == "verify" and args.batch_hard:
+                print(json.dumps(time_to_target(name, "triplet", "hard")), flush=True)
         if not args.skip_overhead:
             print(json.dumps(overhead(name, args.repeats, args.overhead_epochs)), flush=True)
 

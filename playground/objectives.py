@@ -10,6 +10,7 @@ every task; it asks the task for these.
     verify     an embedding f(x), |f| = 1
                triplet: L = mean over (A, P, N) with a positive loss of
                         max(‖f(A) − f(P)‖² − ‖f(A) − f(N)‖² + α, 0)
+                        (or batch-hard: per anchor, its farthest P and nearest N)
                pair:    ŷ = σ(b − Σ softplus(w)·|f(a) − f(b)|),  L = balanced BCE(ŷ, same)
 
 Targets are one tensor per picture so that a batch is `y[idx]` for every task: a class
@@ -39,6 +40,7 @@ from playground.taskcatalogue import (
     EMBEDDING_SIZE,
     POINT_TOLERANCE_PX,
     TASKS,
+    TRIPLET_MINING,
     VERIFY_LOSSES,
 )
 
@@ -379,13 +381,26 @@ def pairwise_sq_distances(e: torch.Tensor) -> torch.Tensor:
     return (e[:, None, :] - e[None, :, :]).pow(2).sum(dim=2)
 
 
-def triplet_loss(e: torch.Tensor, labels: torch.Tensor, margin: float) -> torch.Tensor:
-    """Every valid (anchor, positive, negative) of the batch; the mean over those whose
-    loss is positive (the easy ones, already apart by the margin, teach nothing)."""
+def triplet_loss(
+    e: torch.Tensor, labels: torch.Tensor, margin: float, mining: str = "all"
+) -> torch.Tensor:
+    """mining "all": every valid (anchor, positive, negative) of the batch; the mean over
+    those whose loss is positive (the easy ones, already apart by the margin, teach
+    nothing). mining "hard" (batch-hard, Hermans et al. 2017): one triplet per anchor, its
+    farthest positive and its nearest negative, the mean over every anchor that has both."""
+    if mining not in TRIPLET_MINING:
+        raise ValueError(f"triplet mining is {' or '.join(TRIPLET_MINING)}")
     d = pairwise_sq_distances(e)  # (B, B)
     same = labels[:, None] == labels[None, :]
     eye = torch.eye(len(labels), dtype=torch.bool, device=e.device)
     positive, negative = same & ~eye, ~same
+    if mining == "hard":
+        farthest = d.masked_fill(~positive, float("-inf")).amax(dim=1)
+        nearest = d.masked_fill(~negative, float("inf")).amin(dim=1)
+        anchors = positive.any(dim=1) & negative.any(dim=1)
+        if not anchors.any():
+            return d.sum() * 0  # keeps the graph: a zero gradient
+        return (farthest - nearest + margin)[anchors].clamp_min(0).mean()
     valid = positive[:, :, None] & negative[:, None, :]  # (A, P, N)
     losses = (d[:, :, None] - d[:, None, :] + margin).clamp_min(0)[valid]
     active = losses > 0
@@ -412,10 +427,12 @@ class Verify(Task):
 
     name, metric = "verify", "ROC AUC (held-out classes)"
 
-    def __init__(self, loss: str = "triplet", margin: float = 0.2):
+    def __init__(self, loss: str = "triplet", margin: float = 0.2, mining: str = "all"):
         if loss not in VERIFY_LOSSES:
             raise ValueError(f"the verification loss is {' or '.join(VERIFY_LOSSES)}")
-        self.kind, self.margin = loss, margin
+        if mining not in TRIPLET_MINING:
+            raise ValueError(f"triplet mining is {' or '.join(TRIPLET_MINING)}")
+        self.kind, self.margin, self.mining = loss, margin, mining
         self.head = "embedding" if loss == "triplet" else "siamese"
         self.model: nn.Module | None = None  # the pair loss needs the head's pair classifier
         self.reference: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -430,7 +447,7 @@ class Verify(Task):
 
     def loss(self, out, y) -> torch.Tensor:
         if self.kind == "triplet":
-            return triplet_loss(out, y, self.margin)
+            return triplet_loss(out, y, self.margin, self.mining)
         logits, (i, j) = pair_logits(self.model.head, out)
         same = (y[i] == y[j]).float()
         # positives are rare in a batch: weigh both sides equally
@@ -589,8 +606,11 @@ def one_shot_gallery(y: torch.Tensor, per_class: int) -> list[int]:
 # ---------------------------------------------------------------------------------------
 
 
-def task_make(name: str, *, side: int = 32, loss: str = "triplet", margin: float = 0.2) -> Task:
-    """The task by name; `side` is the pictures' side in pixels."""
+def task_make(
+    name: str, *, side: int = 32, loss: str = "triplet", margin: float = 0.2, mining: str = "all"
+) -> Task:
+    """The task by name; `side` is the pictures' side in pixels; `loss`, `margin` and
+    `mining` (the triplet loss's: "all" or "hard") are verification's."""
     if name == "classify":
         return Task()
     if name == "localise":
@@ -600,5 +620,5 @@ def task_make(name: str, *, side: int = 32, loss: str = "triplet", margin: float
     if name == "segment":
         return Segment()
     if name == "verify":
-        return Verify(loss, margin)
+        return Verify(loss, margin, mining)
     raise ValueError(f"unknown task {name[:20]!r}; known: {', '.join(TASKS)}")

@@ -10,6 +10,7 @@ BOX_WEIGHT = 5.0  # λ: the box's squared error next to the class's cross-entrop
 POINT_TOLERANCE_PX = 2.0  # a landmark within this many pixels counts as found
 EMBEDDING_SIZE = 32
 VERIFY_LOSSES = ("triplet", "pair")
+TRIPLET_MINING = ("all", "hard")  # every valid triplet, or batch-hard: one per anchor
 
 # name -> (task, description): the datasets of each task beyond classification
 SCENES = {

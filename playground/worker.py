@@ -122,7 +122,8 @@ def _load(ctx: JobContext) -> tuple[Dataset, Net, Task]:
                 max_samples=p.get("max_samples"),
             )
         loss = p.get("verify_loss", "triplet")
-        task = task_make(name, side=data.input_shape[-1], loss=loss, margin=p.get("margin", 0.2))
+        task = task_make(name, side=data.input_shape[-1], loss=loss, margin=p.get("margin", 0.2),
+                         mining=p.get("mining", "all"))  # fmt: skip
         model = build(p["spec"], data.input_shape, task.outputs(data.classes),
                       head=head_for(name, loss))  # fmt: skip
     except (DatasetError, SpecError, ValueError) as exc:

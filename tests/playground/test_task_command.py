@@ -40,3 +40,19 @@ def test_a_net_that_does_not_fit_its_task_is_refused_naming_the_layer():
                      "--dataset", "overlaps", "--epochs", "1")  # fmt: skip
     with pytest.raises(CommandError, match="unknown dataset 'stripes'"):
         call_command("train", "--task", "segment", "--preset", "unet", "--dataset", "stripes")
+
+
+def test_verify_with_batch_hard_mining_from_the_command_line(tmp_path):
+    losses = {}
+    for mining in ("all", "hard"):
+        out = io.StringIO()
+        args = ["--dataset", "digits_heldout", "--mining", mining, "--epochs", "1",
+                "--batch-size", "32", "--max-samples", "300", "--json"]  # fmt: skip
+        call_command("train", "--task", "verify", "--preset", "siamese", *args, stdout=out)
+        summary = json.loads(out.getvalue().splitlines()[-1])
+        assert 0 <= summary["val_metric"] <= 1
+        losses[mining] = summary["train_loss"]
+    assert losses["hard"] != losses["all"]  # the same seed and batches, another loss
+    with pytest.raises(CommandError, match="mining"):
+        call_command("train", "--task", "verify", "--preset", "siamese",
+                     "--dataset", "digits_heldout", "--mining", "semi")  # fmt: skip

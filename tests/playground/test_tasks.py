@@ -57,6 +57,40 @@ def test_triplet_loss_with_margin_matches_a_hand_computation():
     loss.backward()
 
 
+def test_batch_hard_triplet_loss_takes_each_anchors_farthest_positive_and_nearest_negative():
+    # points on a line; class 2 has a single picture: never an anchor, still a negative
+    x = [0.0, 1.0, 3.0, 0.4, 4.0, 10.0]
+    labels = torch.tensor([0, 0, 0, 1, 1, 2])
+    e = torch.tensor(x)[:, None].requires_grad_()
+    margin = 0.5
+    # by hand, squared distances: anchor -> (farthest positive, nearest negative)
+    #   0: (pt 2: 9, pt 3: 0.16)   1: (pt 2: 4, pt 3: 0.36)   2: (pt 0: 9, pt 4: 1)
+    #   3: (pt 4: 12.96, pt 0: 0.16)   4: (pt 3: 12.96, pt 2: 1)
+    by_hand = [9 - 0.16, 4 - 0.36, 9 - 1, 12.96 - 0.16, 12.96 - 1]
+    expected = sum(v + margin for v in by_hand) / 5
+    loss = triplet_loss(e, labels, margin, mining="hard")
+    assert loss.item() == pytest.approx(expected, rel=1e-5)  # 9.548
+    assert expected == pytest.approx(9.548)
+    assert triplet_loss(e, labels, margin).item() != pytest.approx(expected, rel=1e-3)
+    loss.backward()
+    # point 1 is nobody's farthest positive nor nearest negative: only its own anchor's
+    # terms move it, d(1,2) − d(1,3) -> d/dx1 = (−2·(3 − 1) − 2·(1 − 0.4)) / 5
+    assert e.grad[1, 0].item() == pytest.approx((-2 * 2 - 2 * 0.6) / 5, rel=1e-5)
+    assert e.grad[5, 0].item() == 0.0  # the lone picture is never the nearest negative
+    # classes already apart by the margin: zero, but every anchor counted
+    apart = torch.tensor([[0.0], [0.1], [5.0], [5.1]], requires_grad=True)
+    zero = triplet_loss(apart, torch.tensor([0, 0, 1, 1]), margin, mining="hard")
+    assert zero.item() == 0.0
+    zero.backward()
+    # a batch without any positive pair: no anchor, a zero loss that still steps
+    lone = triplet_loss(apart, torch.tensor([0, 1, 2, 3]), margin, mining="hard")
+    assert lone.item() == 0.0
+    with pytest.raises(ValueError, match="mining"):
+        triplet_loss(apart, torch.tensor([0, 0, 1, 1]), margin, mining="semi")
+    with pytest.raises(ValueError, match="mining"):
+        task_make("verify", mining="semi")
+
+
 def test_pair_loss_is_a_balanced_binary_cross_entropy_on_weighted_abs_differences():
     task = Verify("pair")
     model = build([{"type": "flatten"}], (1, 1, 2), 2, head="siamese")

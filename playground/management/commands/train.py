@@ -18,7 +18,14 @@ from playground.netspec import SpecError, build, spec_from_json
 from playground.objectives import task_make
 from playground.presets import PRESETS, TRAINING, preset, training
 from playground.scenes import scene_load
-from playground.taskcatalogue import SCENES, TASK_PRESETS, TASKS, VERIFY_LOSSES, head_for
+from playground.taskcatalogue import (
+    SCENES,
+    TASK_PRESETS,
+    TASKS,
+    TRIPLET_MINING,
+    VERIFY_LOSSES,
+    head_for,
+)
 from playground.trainer import INITS, OPTIMIZERS, TrainConfig, TrainingDiverged, train
 from webapp.tools import upload_limits
 
@@ -38,6 +45,10 @@ class Command(BaseCommand):
         )
         parser.add_argument("--verify-loss", choices=VERIFY_LOSSES, default="triplet")
         parser.add_argument("--margin", type=float, default=0.2, help="the triplet loss's α")
+        parser.add_argument(
+            "--mining", choices=TRIPLET_MINING, default="all",
+            help="the triplet loss's triplets: all valid ones, or batch-hard (one per anchor)",
+        )  # fmt: skip
         parser.add_argument(
             "--dataset", required=True, help="built-in name or a .zip of class folders"
         )
@@ -85,7 +96,8 @@ class Command(BaseCommand):
             else:
                 spec = spec_from_json(Path(opts["spec"]).read_bytes())
             loss = opts["verify_loss"]
-            task = task_make(task_name, side=data.input_shape[-1], loss=loss, margin=opts["margin"])
+            task = task_make(task_name, side=data.input_shape[-1], loss=loss,
+                             margin=opts["margin"], mining=opts["mining"])  # fmt: skip
             model = build(
                 spec, data.input_shape, task.outputs(data.classes), head=head_for(task_name, loss)
             )
