@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from localstack import percentile, setup_django, start_daphne  # noqa: E402
+from localstack import percentile, setup_django, start_daphne, worker_args  # noqa: E402
 
 
 def rss_mb(pid: int) -> float:
@@ -184,24 +184,7 @@ def drain_with_a_worker(env: dict[str, str], jobs: int) -> dict[str, object]:
     from webapp.models import Job, Worker
 
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "webapp",
-            "worker",
-            "-Q",
-            "gpu,default",
-            "-c",
-            "1",
-            "-P",
-            "prefork",
-            "--without-gossip",
-            "--without-mingle",
-            "-l",
-            "warning",
-        ],
+        worker_args(level="warning"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -23,14 +23,13 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image
 
-from bench.localstack import ROOT, setup_django, start_redis
+from bench.localstack import ROOT, setup_django, start_redis, worker_args
 
 JOB_TIMEOUT_S = 300  # a job, the worker's first model load included
 LIBCUDA = re.compile(r"/libcuda\.so")
@@ -88,28 +87,8 @@ def jpeg(picture: Image.Image, name: str) -> io.BytesIO:
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     """The worker as README "Workers and GPUs" starts it, in its own process group."""
-    args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "webapp",
-        "worker",
-        "-Q",
-        "gpu,default",
-        "-c",
-        "1",
-        "-P",
-        "prefork",
-        "-n",
-        "gpucheck@%h",
-        "--without-gossip",
-        "--without-mingle",
-        "-l",
-        "info",
-    ]
     return subprocess.Popen(
-        args,
+        worker_args(level="info", name="gpucheck@%h"),
         cwd=ROOT,
         env={**env, "STUDIO_WORKER_QUEUES": "gpu,default"},
         stdout=log.open("wb"),

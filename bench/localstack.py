@@ -17,6 +17,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+def worker_args(*, level: str, name: str | None = None) -> list[str]:
+    """The Celery worker as the Procfile starts it: both queues, one prefork child."""
+    args = [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "gpu,default",
+            "-c", "1", "-P", "prefork", "--without-gossip", "--without-mingle",
+            "-l", level]  # fmt: skip
+    return args + (["-n", name] if name else [])
+
+
 def setup_django(tmp: Path, *, redis_db: int, **extra: str) -> dict[str, str]:
     """Configure Django on a fresh database (SQLite in `tmp` unless DATABASE_URL is set)
     and migrate it; returns the environment for the server processes."""
