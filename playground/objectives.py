@@ -104,6 +104,11 @@ class Task:
             loss, accuracy, accuracy, {"predicted": predicted, "confidence": confidence}
         )
 
+    def task_event(self, epoch: int, classes: list[str], ev: Evaluation, **parts) -> dict:
+        """A task's live-view event: its metric at this epoch, then its own parts."""
+        return {"type": "task", "task": self.name, "epoch": epoch, "classes": classes,
+                "metric": self.metric, "value": round(ev.metric, 4), **parts}  # fmt: skip
+
     def epoch_events(self, epoch: int, classes: list[str], x, y, ev: Evaluation, shown: int):
         """The live view's per-epoch events: the confusion matrix and sample predictions."""
         k, predicted = len(classes), ev.details["predicted"]
@@ -231,17 +236,7 @@ class Localise(Task):
                     "iou": round(float(iou[j]), 3),
                 }
             )
-        return [
-            {
-                "type": "task",
-                "task": self.name,
-                "epoch": epoch,
-                "classes": classes,
-                "metric": self.metric,
-                "value": round(ev.metric, 4),
-                "items": items,
-            }
-        ]
+        return [self.task_event(epoch, classes, ev, items=items)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -288,18 +283,7 @@ class Landmarks(Task):
                 _point(draw, g, GUESS, cross=True)
             items.append({"image": _url(image), "error": round(float(errors[j].mean()), 3)})
         per_point = [round(float(v), 3) for v in errors.mean(dim=0)]
-        return [
-            {
-                "type": "task",
-                "task": self.name,
-                "epoch": epoch,
-                "classes": classes,
-                "metric": self.metric,
-                "value": round(ev.metric, 4),
-                "per_point": per_point,
-                "items": items,
-            }
-        ]
+        return [self.task_event(epoch, classes, ev, per_point=per_point, items=items)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -357,19 +341,7 @@ class Segment(Task):
         colours = [
             "#{:02x}{:02x}{:02x}".format(*PALETTE[i % len(PALETTE)]) for i in range(len(classes))
         ]
-        return [
-            {
-                "type": "task",
-                "task": self.name,
-                "epoch": epoch,
-                "classes": classes,
-                "colours": colours,
-                "metric": self.metric,
-                "value": round(ev.metric, 4),
-                "class_iou": ious,
-                "items": items,
-            }
-        ]
+        return [self.task_event(epoch, classes, ev, colours=colours, class_iou=ious, items=items)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -539,29 +511,26 @@ class Verify(Task):
         with torch.inference_mode():
             matrix = self.dissimilarity(d["e"][gallery]).float().cpu()
         return [
-            {
-                "type": "task",
-                "task": self.name,
-                "epoch": epoch,
-                "classes": classes,
-                "metric": self.metric,
-                "value": round(ev.metric, 4),
-                "pair_accuracy": round(ev.accuracy, 4),
-                "threshold": round(d["threshold"], 4),
-                "distance": "squared distance" if self.kind == "triplet" else "−pair logit",
-                "projection": [
+            self.task_event(
+                epoch,
+                classes,
+                ev,
+                pair_accuracy=round(ev.accuracy, 4),
+                threshold=round(d["threshold"], 4),
+                distance="squared distance" if self.kind == "triplet" else "−pair logit",
+                projection=[
                     [round(p[0], 3), round(p[1], 3), int(c), h]
                     for p, c, h in zip(points.tolist(), labels, held, strict=True)
                 ],
-                "histogram": {
+                histogram={
                     "edges": [round(float(v), 4) for v in edges],
                     "same": np.histogram(scores[same], edges)[0].tolist(),
                     "different": np.histogram(scores[~same], edges)[0].tolist(),
                 },
-                "roc": d["roc"],
-                "gallery": [{"image": picture_url(x[k]), "label": int(y[k])} for k in gallery],
-                "gallery_scores": [[round(float(v), 4) for v in row] for row in matrix],
-            }
+                roc=d["roc"],
+                gallery=[{"image": picture_url(x[k]), "label": int(y[k])} for k in gallery],
+                gallery_scores=[[round(float(v), 4) for v in row] for row in matrix],
+            )
         ]
 
 
