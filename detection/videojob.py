@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from detection.annotate import annotate
-from detection.services import model_card
 from detection.video import ClipWriter, VideoError, VideoInfo, VideoLimits, probe_video, read_frames
+from detection.worker import made_with
 from detection.yolo import Detector
 from webapp.runner import JobContext, JobError, thin
 
@@ -214,13 +214,7 @@ def export(
             "batch_size": request.batch_size,
         },
         "counts": series,
-        "class_names": detector.class_names,
-        "model": model_card(),
-        "conf": request.conf,
-        "iou": request.iou,
-        "classes": request.classes,
-        "class_conf": request.class_conf,
-        "device": str(detector.device),
+        **made_with(detector, request),
         "precision": str(detector.dtype).removeprefix("torch."),
     }
 

@@ -239,13 +239,7 @@ def export(
         **({"windows": windows} if windows else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
-        "class_names": detector.class_names,
-        "model": model_card(),
-        "conf": request.conf,
-        "iou": request.iou,
-        "classes": request.classes,
-        "class_conf": request.class_conf,
-        "device": str(detector.device),
+        **made_with(detector, request),
     }
 
 
@@ -302,6 +296,19 @@ def compare_windows(
     doc = {"picture": first.name, "index": done[0].entry["index"], **doc}
     url = ctx.save_file("windows.json", json.dumps(doc, allow_nan=False).encode())
     return {**doc, "url": url}
+
+
+def made_with(detector: Detector, request: Any) -> dict[str, Any]:
+    """What every detection result records of how it was made: model, thresholds, device."""
+    return {
+        "class_names": detector.class_names,
+        "model": model_card(),
+        "conf": request.conf,
+        "iou": request.iou,
+        "classes": request.classes,
+        "class_conf": request.class_conf,
+        "device": str(detector.device),
+    }
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
