@@ -32,9 +32,9 @@ from bench.bench_styletransfer import (  # noqa: E402
     PEER_STEPS,
     WEIGHTS,
     Run,
-    make_painting,
     quality,
     run_measured,
+    write_inputs,
 )
 from styletransfer.engine import preset, seam_ratio  # noqa: E402
 from styletransfer.vgg import load_vgg19  # noqa: E402
@@ -82,11 +82,7 @@ def main() -> None:
     print(f"load average at start: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        photo, painting = work / "photo.png", work / "painting.png"
-        from sklearn.datasets import load_sample_image
-
-        Image.fromarray(load_sample_image("china.jpg")).save(photo)
-        make_painting().save(painting)
+        photo, painting = write_inputs(work)
         rows = []
         for size in args.sizes:
             out = work / f"ours{size}.png"

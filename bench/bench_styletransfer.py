@@ -79,6 +79,16 @@ class Run:
     content: float = 0.0
 
 
+def write_inputs(work: Path) -> tuple[Path, Path]:
+    """The photo (scikit-learn's china.jpg) and the generated painting both benches paint."""
+    from sklearn.datasets import load_sample_image
+
+    photo, painting = work / "photo.png", work / "painting.png"
+    Image.fromarray(load_sample_image("china.jpg")).save(photo)
+    make_painting().save(painting)
+    return photo, painting
+
+
 def run_measured(cmd: list[str]) -> tuple[float, float, float, str]:
     """Run cmd; return (wall seconds, CPU seconds, peak RSS in MB, stdout)."""
     started = time.perf_counter()
@@ -124,11 +134,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} threads")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        photo, painting = work / "photo.png", work / "painting.png"
-        from sklearn.datasets import load_sample_image
-
-        Image.fromarray(load_sample_image("china.jpg")).save(photo)
-        make_painting().save(painting)
+        photo, painting = write_inputs(work)
         rows = []
         for size in args.sizes:
             peer_out, our_out = work / f"peer{size}.png", work / f"ours{size}.png"
