@@ -10,9 +10,9 @@ from django.conf import settings as django_settings
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import session_cookie, wait_job_done
+from tests.conftest import session_cookie, wait_for, wait_job_done
 from webapp.jobs import job_create
-from webapp.models import JobStatus
+from webapp.models import JobStatus, Worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -55,6 +55,8 @@ def test_only_staff_or_the_token_may_scrape(make_user, settings):
 
 def test_counters_move_when_a_job_runs_through_the_real_worker(stack, make_user):
     cookie = session_cookie(make_user("op", staff=True))
+    # An earlier test's flush empties the Worker table; the worker's next beat writes its row back.
+    wait_for(Worker.objects.exists, timeout=10, what="the worker's heartbeat to write its row")
     before = samples(scrape_over_http(stack, cookie))
     workers = [labels for (name, labels), v in before.items() if name == "studio_worker_up"]
     assert workers and all(before[("studio_worker_up", w)] == 1 for w in workers)
