@@ -1,11 +1,12 @@
 """The course's experiments, and the one place where the course meets the playground.
 
-An experiment is two or more runs ("arms") that differ in one thing, queued with one click
-through the playground's public service (`train_create`), and a reading of what each run
-measured from the numbers the playground's worker stores: Job.metrics["gradients"] (the
-per-layer gradient norms, latest point last), Job.metrics["epochs"] (per-epoch validation
-accuracy) and Job.result["summary"]. When the playground's kinds change, this module is
-what to re-point.
+An experiment is two or more runs ("arms") that differ in one thing, queued with one
+click through the playground's public services (`train_create`, `transfer_create`), and
+a reading of what each run measured from the numbers the playground's worker stores:
+Job.metrics["gradients"] (per-layer gradient norms, latest point last), Job.metrics
+["epochs"] (per-epoch validation accuracy), Job.result["summary"], and a transfer run's
+Job.result["transfer_rows"]. When the playground's kinds change, this module is what to
+re-point.
 
 Each experiment's defaults are the settings its test runs through the real worker
 (tests/learn/test_experiments.py), so the promise in `see` is checked as it ships.
@@ -53,6 +54,18 @@ RESIDUAL_15 = [_conv(), *BN_RELU] + [{"type": "residual", "filters": 16}] * 7 + 
 class Arm:
     label: str
     params: dict[str, Any]
+    service: str = "train"  # the playground's train_create, or "transfer": transfer_create
+
+    @property
+    def settings(self) -> str:
+        """The run's settings in a line, for the lesson page."""
+        p = self.params
+        if self.service == "transfer":
+            t = p["transfer"]
+            return (f"VGG19 to block {t['cut']}, {t['mode']}, {t['per_class'][0]} pictures "
+                    f"per class of {p['dataset']}, {t['epochs']} epochs")
+        return (f"{len(p['spec'])} layers on {p['dataset']}, {p['epochs']} epochs, "
+                f"{p['optimizer']} at lr {p['lr']}, batch {p['batch_size']}, init {p['init']}")
 
 
 def _vanishing() -> list[Arm]:
@@ -75,7 +88,17 @@ def _residual() -> list[Arm]:
             Arm("residual, 15 convs", _params(RESIDUAL_15, **over))]  # fmt: skip
 
 
-EXPERIMENTS = {"vanishing": _vanishing, "init": _init, "residual": _residual}
+def _transfer() -> list[Arm]:
+    def arm(label: str, mode: str) -> Arm:
+        return Arm(label, {"dataset": "digits", "val_fraction": 0.2, "transfer": {
+            "mode": mode, "cut": 2, "epochs": 10, "image_size": 32, "per_class": [10],
+            "seed": 0}}, service="transfer")  # fmt: skip
+
+    return [arm("from scratch", "scratch"), arm("frozen VGG19 features", "frozen")]
+
+
+EXPERIMENTS = {"vanishing": _vanishing, "init": _init, "residual": _residual,
+               "transfer": _transfer}  # fmt: skip
 
 
 def experiment_arms(name: str) -> list[Arm]:
@@ -89,7 +112,9 @@ def experiment_start(*, user, name: str) -> list[Job]:
     jobs = []
     with transaction.atomic():  # each run's message leaves only once all are written
         for arm in experiment_arms(name):
-            job = playground.train_create(user=user, params=arm.params)
+            create = playground.transfer_create if arm.service == "transfer" else (
+                playground.train_create)
+            job = create(user=user, params=arm.params)
             job.title = f"{arm.label} ({job.title})"[:200]
             job.save(update_fields=["title"])
             jobs.append(job)
@@ -97,9 +122,12 @@ def experiment_start(*, user, name: str) -> list[Job]:
 
 
 def tool_url(job: Job) -> str:
-    """The builder, filled in with this run's settings."""
+    """The builder, filled in with this run's settings (the transfer page for a transfer
+    run: it starts from its own defaults)."""
     from django.urls import reverse
 
+    if "transfer" in job.params:
+        return reverse("playground:transfer")
     return f"{reverse('playground:new')}?from={job.id}"
 
 
@@ -107,6 +135,12 @@ def run_reading(job: Job) -> dict[str, Any]:
     """What one run measured, from the numbers the worker stored: the latest gradient norm
     of its first and last layer with parameters, and its validation accuracy."""
     metrics, result = job.metrics or {}, job.result or {}
+    if "transfer" in job.params:  # one row per trained (mode, size), per-epoch history in it
+        rows = result.get("transfer_rows") or metrics.get("transfer_rows") or []
+        return {"status": job.status, "epochs": job.params["transfer"]["epochs"],
+                "epochs_done": len(rows[-1]["history"]) if rows else 0,
+                "first_norm": None, "last_norm": None, "ratio": None, "step": None,
+                "val_accuracy": rows[-1]["val_accuracy"] if rows else None}  # fmt: skip
     points = (metrics.get("gradients") or {}).get("points") or []
     norms = [n for n in points[-1][1] if n is not None] if points else []
     epochs = metrics.get("epochs") or []
@@ -135,6 +169,9 @@ def _verdict(name: str, readings: list[dict[str, Any]]) -> tuple[bool, str]:
         return ok, (f"zeros: first-layer gradient {a['first_norm']}, accuracy "
                     f"{_percent(a['val_accuracy'])}; He: accuracy {_percent(b['val_accuracy'])}")
     gap = (b["val_accuracy"] or 0) - (a["val_accuracy"] or 0)
+    if name == "transfer":
+        return gap >= 0.05, (f"frozen features {_percent(b['val_accuracy'])} against "
+                             f"scratch {_percent(a['val_accuracy'])}: {gap * 100:+.1f} points")
     return gap >= 0.1, (f"residual {_percent(b['val_accuracy'])} against plain "
                         f"{_percent(a['val_accuracy'])}: {gap * 100:+.1f} points")
 
@@ -158,6 +195,7 @@ def experiment_observe(name: str, jobs: list[Job]) -> dict[str, Any]:
     verdict = _verdict(name, readings) if finished else None
     return {
         "arms": readings,
+        "gradients": any(arm.service == "train" for arm in arms),  # transfer runs keep none
         "active": any(job.status in ACTIVE_STATES for job in jobs),
         "finished": finished,
         "shown": verdict[0] if verdict else None,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from learn.experiments import experiment_observe
 from learn.lessons import LESSONS
 from learn.models import LessonProgress
-from tests.conftest import wait_job_done
+from tests.conftest import require_model_file, wait_job_done
 from webapp.models import Job, JobStatus
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -58,4 +58,12 @@ def test_residual_net_beats_the_plain_net_of_equal_depth(stack, make_user):
     observed, html = run_lesson(make_user(), "resnet")
     plain, residual = observed["arms"]
     assert residual["val_accuracy"] >= plain["val_accuracy"] + 0.1
+    assert observed["shown"] is True and "✓ Your runs showed it" in html
+
+
+def test_frozen_vgg19_features_beat_scratch_at_ten_pictures_per_class(stack, make_user):
+    require_model_file("vgg19_caffe_q.bin")
+    observed, html = run_lesson(make_user(), "transfer-learning")
+    scratch, frozen = observed["arms"]
+    assert frozen["val_accuracy"] >= scratch["val_accuracy"] + 0.05
     assert observed["shown"] is True and "✓ Your runs showed it" in html
