@@ -243,7 +243,9 @@ LESSONS: tuple[Lesson, ...] = (
          "depthwise-separable conv splits them: one f×f filter per input channel "
          "(depthwise), then a 1×1 conv to n_c' outputs (pointwise).",
          "Its cost against the normal conv is 1/n_c' + 1/f² – for 3×3 kernels and many "
-         "outputs, roughly a ninth."),
+         "outputs, roughly a ninth. In the builder: a conv2d whose groups, filters and input "
+         "channels are equal (depthwise), then a 1×1 conv2d; the summary's arithmetic column "
+         "shows the pair against a plain conv."),
         Question("With 3×3 kernels and 9 output channels the cost ratio is…",
                  ("1/9", "2/9", "1/3", "1"), 1, "1/9 + 1/9 = 2/9."),
         "playground:new", "Open the builder",

@@ -52,7 +52,7 @@ Shape = tuple[int, ...]  # (C, H, W) or (F,)
 
 # type -> {param: default}; None means "required"
 LAYER_PARAMS: dict[str, dict[str, Any]] = {
-    "conv2d": {"filters": None, "kernel": 3, "stride": 1, "padding": 0},
+    "conv2d": {"filters": None, "kernel": 3, "stride": 1, "padding": 0, "groups": 1},
     "maxpool": {"kernel": 2, "stride": None, "padding": 0},  # stride defaults to kernel
     "avgpool": {"kernel": 2, "stride": None, "padding": 0},
     "relu": {},
@@ -145,6 +145,7 @@ PARAM_HINTS = {
     "from": "name of the earlier layer",
     "output_padding": "extra rows/columns on one side (< stride)",
     "name": "optional name, for concat and maxunpool",
+    "groups": "channel groups, each its own conv (= input channels: depthwise)",
 }
 # A layer added in the builder starts from the defaults above; required ones start here.
 START_VALUES = {
@@ -287,6 +288,8 @@ def _normalize_layer(i: int, layer: Any, limits: Limits) -> dict:
             raise SpecError(f'"{name}" is required', i, kind)
         if name == "name" and value in ("", None):
             continue  # unnamed: nothing refers to it
+        if name == "groups" and value == 1:
+            continue  # a plain conv: its spec reads as it did before groups existed
         out[name] = _check_param(i, kind, name, value, limits)
     return out
 
@@ -441,14 +444,21 @@ def _trace(
         return (c, *shape[1:]), text, 0, both, jump, 0, 0
     if kind == "conv2d":
         c, (f, k, s, p) = shape[0], (layer[x] for x in ("filters", "kernel", "stride", "padding"))
+        g = layer.get("groups", 1)
+        if c % g or f % g:
+            raise SpecError(
+                f"groups {g} must divide both the {c} input channels and the {f} filters", i, kind
+            )
         oh, ow, text = _window(i, kind, shape, k, s, p)
+        if g > 1:  # each filter sees only its group's c/g channels
+            text += f"; {g} groups of {c // g} channels: 1/{g} of a plain conv's multiply-adds"
         return (
             (f, oh, ow),
             text,
-            f * (c * k * k + 1),
+            f * (c // g * k * k + 1),
             rf + (k - 1) * jump,
             jump * s,
-            f * oh * ow * c * k * k,
+            f * oh * ow * c // g * k * k,
             0,
         )
     if kind in ("maxpool", "avgpool"):
@@ -540,6 +550,33 @@ def _head_row(
     return LayerRow(index, name, [outputs], text, params, None, None, n * outputs)
 
 
+# Layers between a depthwise and a pointwise conv that leave the pair a separable conv.
+PER_UNIT = frozenset({"batchnorm", "relu", "leakyrelu", "sigmoid", "tanh", "dropout"})
+
+
+def _depthwise(layer: dict, shape: Shape) -> bool:
+    """One filter per input channel: groups = input channels = filters."""
+    g = layer.get("groups", 1)
+    return layer["type"] == "conv2d" and g > 1 and g == shape[0] == layer["filters"]
+
+
+def _pointwise(layer: dict) -> bool:
+    return (layer["type"] == "conv2d" and layer["kernel"] == 1 and layer["stride"] == 1
+            and layer.get("groups", 1) == 1)  # fmt: skip
+
+
+def _separable_cost(depthwise: LayerRow, pointwise_macs: int, outputs: int) -> str:
+    """The depthwise + pointwise pair against one plain conv of the depthwise kernel to
+    the pointwise outputs: the course's 1/n_c' + 1/f²."""
+    c, oh, ow = depthwise.output_shape
+    k2 = depthwise.mult_adds // (c * oh * ow)  # the depthwise kernel's f²
+    plain = outputs * oh * ow * c * k2
+    both = depthwise.mult_adds + pointwise_macs
+    return (f"; with depthwise layer {depthwise.index}: {depthwise.mult_adds:,} + "
+            f"{pointwise_macs:,} = {both:,} multiply-adds against {plain:,} for a plain conv, "
+            f"{both / plain:.3f} = 1/{outputs} + 1/{k2}")  # fmt: skip
+
+
 def summarize(
     spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS,
     head: str = "classifier",
@@ -554,10 +591,18 @@ def summarize(
     summary = Summary(input_shape=list(input_shape))
     shape, rf, jump = tuple(input_shape), 1, 1
     named: dict[str, _Seen] = {}
+    depthwise: LayerRow | None = None  # the latest depthwise conv a pointwise one may follow
     for i, layer in enumerate(layers):
         before, jump_before = shape, jump
         shape, text, params, rf, jump, macs, extra = _trace(i, layer, shape, rf, jump, named)
-        summary.rows.append(LayerRow(i, layer["type"], list(shape), text, params, rf, jump, macs))
+        if depthwise is not None and _pointwise(layer):
+            text += _separable_cost(depthwise, macs, shape[0])
+        row = LayerRow(i, layer["type"], list(shape), text, params, rf, jump, macs)
+        if _depthwise(layer, before):
+            depthwise = row
+        elif layer["type"] not in PER_UNIT:
+            depthwise = None
+        summary.rows.append(row)
         summary.activation_floats += math.prod(shape) + extra
         if "name" in layer:
             named[layer["name"]] = _Seen(i, layer, before, shape, rf, jump, jump_before)
@@ -725,7 +770,8 @@ def _module(layer: dict, shape: Shape, unpooled: dict[str, tuple[dict, Shape]]) 
         return Concat()
     if kind == "conv2d":
         return nn.Conv2d(
-            shape[0], layer["filters"], layer["kernel"], layer["stride"], layer["padding"]
+            shape[0], layer["filters"], layer["kernel"], layer["stride"], layer["padding"],
+            groups=layer.get("groups", 1),
         )
     if kind == "maxpool":  # a pool that an unpool undoes also hands over where its maxima were
         return nn.MaxPool2d(
