@@ -347,7 +347,10 @@ LESSONS: tuple[Lesson, ...] = (
         ("The same sliding dot product works on a signal (1D: a kernel of length f along "
          "time) and on a volume or a clip (3D: f×f×f). The size arithmetic is the same per "
          "axis: the course's 14-sample signal through 16 kernels of length 5 gives 10×16, "
-         "then 32 kernels of length 5 give 6×32."),
+         "then 32 kernels of length 5 give 6×32.",
+         "The playground's engine has conv1d and conv3d layers with this arithmetic in its "
+         "summary; it has no built-in signal or volume dataset yet, so there is nothing of "
+         "that shape to train here."),
         Question("A 14-sample signal through a length-5 kernel (valid, stride 1) gives…",
                  ("10", "9", "14"), 0, "14 − 5 + 1 = 10."),
         "playground:new", "Open the builder",

@@ -90,3 +90,37 @@ def test_vanishing_gradients_and_zero_init_lessons_show_their_runs_numbers(page,
     expect(page.locator("#course-progress")).to_have_text("1 of 26 lessons done.")
     expect(page.locator(".lesson-row[data-slug=init] .mark.answered")).to_be_visible()
     assert page.js_errors == []
+
+
+WIDGET_CHECKS = {  # lesson: what its widget must show with its start values
+    "images-as-input": [("#normalise-result", "51/255 − 0.5 = -0.300")],
+    "edges": [("#conv-size", "output 22×22")],
+    "padding-stride": [("#outsize-result", "⌊(7 + 2·0 − 3)/2⌋ + 1 = 3")],
+    "volumes": [("#params-volume", "(3·3·3 + 1)·10 = 280 parameters")],
+    "fc-vs-conv": [("#params-conv", "26"),
+                   ("#params-dense", "8.1 × 10⁹ weights (+ 90,000 biases)")],
+    "pooling": [("#outsize-result", "= 14")],
+    "receptive-field": [("#receptive tbody tr:nth-child(2) td.rf", "5×5")],
+    "one-by-one-inception": [("#params-volume", "= 3,088 parameters")],
+    "depthwise-separable": [("#sep-normal", "2,160"), ("#sep-total", "672"),
+                            ("#sep-ratio", "0.3111"), ("#sep-formula", "0.3111")],
+    "conv-1d-3d": [("#outsize-result", "= 10")],
+}
+
+
+def test_every_widget_lesson_draws_its_widget_with_the_courses_numbers(page):
+    from learn.lessons import LESSONS
+
+    assert {x.slug for x in LESSONS if x.widget} == {*WIDGET_CHECKS, "conv-dot-product"}
+    for slug, checks in WIDGET_CHECKS.items():
+        page.goto(f"/learn/{slug}/")
+        for selector, text in checks:
+            expect(page.locator(selector)).to_contain_text(text)
+    page.goto("/learn/receptive-field/")  # a pool doubles the growth after it: 5, 6, then 10
+    page.click("text=+ 2×2 pool (stride 2)")
+    page.click("text=+ 3×3 conv")
+    expect(page.locator("#receptive td.rf")).to_have_text(["3×3", "5×5", "6×6", "10×10"])
+    page.goto("/learn/padding-stride/")
+    page.fill("input[name=f]", "9")
+    expect(page.locator("#outsize-result")).to_contain_text("does not fit")
+    assert page.js_errors == []
