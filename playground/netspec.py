@@ -52,7 +52,7 @@ Shape = tuple[int, ...]  # (C, H, W) or (F,)
 
 # type -> {param: default}; None means "required"
 LAYER_PARAMS: dict[str, dict[str, Any]] = {
-    "conv2d": {"filters": None, "kernel": 3, "stride": 1, "padding": 0},
+    "conv2d": {"filters": None, "kernel": 3, "stride": 1, "padding": 0, "groups": 1},
     "maxpool": {"kernel": 2, "stride": None, "padding": 0},  # stride defaults to kernel
     "avgpool": {"kernel": 2, "stride": None, "padding": 0},
     "relu": {},
@@ -75,6 +75,9 @@ LAYER_PARAMS: dict[str, dict[str, Any]] = {
         "output_padding": 0,
     },
     "concat": {"from": None},  # the name of an earlier layer whose maps are concatenated
+    # the same sliding dot product along one axis (signals, C×L) or three (volumes, C×D×H×W)
+    "conv1d": {"filters": None, "kernel": 3, "stride": 1, "padding": 0},
+    "conv3d": {"filters": None, "kernel": 3, "stride": 1, "padding": 0},
     "inception": {
         "c1": None,  # 1x1 branch
         "c3_reduce": None,  # 1x1 reduction before the 3x3
@@ -124,6 +127,8 @@ LAYER_HELP = {
     "maxunpool": "Undoes a named maxpool: each value returns to where that pool's maximum was.",
     "convtranspose2d": "Learnable upsampling: out = (n − 1)·s − 2p + f + output_padding.",
     "concat": "Skip connection: puts a named earlier layer's maps beside these (U-Net).",
+    "conv1d": "Slides filters along a signal (C×L): each output sees kernel samples.",
+    "conv3d": "Slides filters through a volume or clip (C×D×H×W): kernel³ windows.",
 }
 PARAM_HINTS = {
     "filters": "number of filters = output channels",
@@ -145,6 +150,7 @@ PARAM_HINTS = {
     "from": "name of the earlier layer",
     "output_padding": "extra rows/columns on one side (< stride)",
     "name": "optional name, for concat and maxunpool",
+    "groups": "channel groups, each its own conv (= input channels: depthwise)",
 }
 # A layer added in the builder starts from the defaults above; required ones start here.
 START_VALUES = {
@@ -287,6 +293,8 @@ def _normalize_layer(i: int, layer: Any, limits: Limits) -> dict:
             raise SpecError(f'"{name}" is required', i, kind)
         if name == "name" and value in ("", None):
             continue  # unnamed: nothing refers to it
+        if name == "groups" and value == 1:
+            continue  # a plain conv: its spec reads as it did before groups existed
         out[name] = _check_param(i, kind, name, value, limits)
     return out
 
@@ -364,7 +372,34 @@ class _Seen:
 
 
 def _sides(shape: Shape) -> str:
-    return "×".join(map(str, shape[1:])) if len(shape) == 3 else f"a flat vector of {shape[0]}"
+    if len(shape) == 3:
+        return "×".join(map(str, shape[1:]))
+    if len(shape) == 1:
+        return f"a flat vector of {shape[0]}"
+    return "×".join(map(str, shape)) + (" signals" if len(shape) == 2 else " volumes")
+
+
+# conv1d and conv3d: the axes they slide along, and what their input is called
+AXES = {"conv1d": 1, "conv3d": 3}
+RANK_NAMES = {2: "a C×L signal", 3: "C×H×W pictures", 4: "a C×D×H×W volume"}
+ANY_RANK = frozenset({"flatten", "globalavgpool"})  # these take signals and volumes too
+
+
+def _conv_nd(i: int, layer: dict, shape: Shape, rf, jump):
+    """conv1d / conv3d: out = floor((n+2p-f)/s)+1 along each axis; f·(c·kernel^axes + 1)
+    parameters. The receptive field and jump are per axis (the same on every axis)."""
+    kind, c, sides = layer["type"], shape[0], shape[1:]
+    f, k, s, p = (layer[x] for x in ("filters", "kernel", "stride", "padding"))
+    if any(k > n + 2 * p for n in sides):
+        padded = f" padded by {p}" if p else ""
+        raise SpecError(f"kernel {k} is larger than the {'×'.join(map(str, sides))} input{padded}",
+                        i, kind)  # fmt: skip
+    outs = tuple((n + 2 * p - k) // s + 1 for n in sides)
+    text = "; ".join(f"floor(({n}+2*{p}-{k})/{s})+1 = {o}"
+                     for n, o in dict(zip(sides, outs, strict=True)).items())  # fmt: skip
+    window = k ** len(sides)
+    return ((f, *outs), text, f * (c * window + 1), rf + (k - 1) * jump, jump * s,
+            f * math.prod(outs) * c * window, 0)  # fmt: skip
 
 
 def _trace(
@@ -375,8 +410,12 @@ def _trace(
     `named` holds the earlier named layers (for concat and maxunpool)."""
     kind = layer["type"]
     spatial = len(shape) == 3
-    if kind in SPATIAL_ONLY and not spatial:
-        raise SpecError(f"needs a C×H×W input but gets a flat vector of {shape[0]}", i, kind)
+    if kind in AXES:
+        if len(shape) != AXES[kind] + 1:
+            raise SpecError(f"needs {RANK_NAMES[AXES[kind] + 1]} but gets {_sides(shape)}", i, kind)
+        return _conv_nd(i, layer, shape, rf, jump)
+    if kind in SPATIAL_ONLY and not spatial and not (kind in ANY_RANK and len(shape) > 1):
+        raise SpecError(f"needs a C×H×W input but gets {_sides(shape)}", i, kind)
     if kind == "upsample":
         c, h, w = shape
         r = layer["scale"]
@@ -441,14 +480,21 @@ def _trace(
         return (c, *shape[1:]), text, 0, both, jump, 0, 0
     if kind == "conv2d":
         c, (f, k, s, p) = shape[0], (layer[x] for x in ("filters", "kernel", "stride", "padding"))
+        g = layer.get("groups", 1)
+        if c % g or f % g:
+            raise SpecError(
+                f"groups {g} must divide both the {c} input channels and the {f} filters", i, kind
+            )
         oh, ow, text = _window(i, kind, shape, k, s, p)
+        if g > 1:  # each filter sees only its group's c/g channels
+            text += f"; {g} groups of {c // g} channels: 1/{g} of a plain conv's multiply-adds"
         return (
             (f, oh, ow),
             text,
-            f * (c * k * k + 1),
+            f * (c // g * k * k + 1),
             rf + (k - 1) * jump,
             jump * s,
-            f * oh * ow * c * k * k,
+            f * oh * ow * c // g * k * k,
             0,
         )
     if kind in ("maxpool", "avgpool"):
@@ -463,11 +509,11 @@ def _trace(
         return shape, "same shape", 2 * shape[0], rf, jump, 0, 0
     if kind == "flatten":
         n = math.prod(shape)
-        return (n,), f"{shape[0]}*{shape[1]}*{shape[2]} = {n}", 0, rf, jump, 0, 0
+        return (n,), f"{'*'.join(map(str, shape))} = {n}", 0, rf, jump, 0, 0
     if kind == "globalavgpool":
-        return (shape[0],), f"mean over {shape[1]}×{shape[2]}", 0, None, None, 0, 0
+        return (shape[0],), f"mean over {'×'.join(map(str, shape[1:]))}", 0, None, None, 0, 0
     if kind == "linear":
-        if spatial:
+        if len(shape) != 1:
             raise SpecError(
                 f"needs a flat input but gets {'×'.join(map(str, shape))}; "
                 "add a flatten or globalavgpool layer before it",
@@ -540,6 +586,33 @@ def _head_row(
     return LayerRow(index, name, [outputs], text, params, None, None, n * outputs)
 
 
+# Layers between a depthwise and a pointwise conv that leave the pair a separable conv.
+PER_UNIT = frozenset({"batchnorm", "relu", "leakyrelu", "sigmoid", "tanh", "dropout"})
+
+
+def _depthwise(layer: dict, shape: Shape) -> bool:
+    """One filter per input channel: groups = input channels = filters."""
+    g = layer.get("groups", 1)
+    return layer["type"] == "conv2d" and g > 1 and g == shape[0] == layer["filters"]
+
+
+def _pointwise(layer: dict) -> bool:
+    return (layer["type"] == "conv2d" and layer["kernel"] == 1 and layer["stride"] == 1
+            and layer.get("groups", 1) == 1)  # fmt: skip
+
+
+def _separable_cost(depthwise: LayerRow, pointwise_macs: int, outputs: int) -> str:
+    """The depthwise + pointwise pair against one plain conv of the depthwise kernel to
+    the pointwise outputs: the course's 1/n_c' + 1/f²."""
+    c, oh, ow = depthwise.output_shape
+    k2 = depthwise.mult_adds // (c * oh * ow)  # the depthwise kernel's f²
+    plain = outputs * oh * ow * c * k2
+    both = depthwise.mult_adds + pointwise_macs
+    return (f"; with depthwise layer {depthwise.index}: {depthwise.mult_adds:,} + "
+            f"{pointwise_macs:,} = {both:,} multiply-adds against {plain:,} for a plain conv, "
+            f"{both / plain:.3f} = 1/{outputs} + 1/{k2}")  # fmt: skip
+
+
 def summarize(
     spec: Any, input_shape: Shape, num_classes: int, limits: Limits = LIMITS,
     head: str = "classifier",
@@ -547,17 +620,30 @@ def summarize(
     """Per-layer output shapes, size arithmetic, parameters, receptive fields, multiply-adds.
     `num_classes` is the head's output count (classes, box numbers, points, embedding size)."""
     layers = normalize(spec, limits)
-    if len(input_shape) != 3 or not all(1 <= n <= limits.max_input_side for n in input_shape[1:]):
-        raise SpecError(f"input must be C×H×W with sides up to {limits.max_input_side}")
+    if len(input_shape) not in RANK_NAMES or not all(
+        1 <= n <= limits.max_input_side for n in input_shape[1:]
+    ):
+        raise SpecError(f"input must be C×H×W (or C×L, C×D×H×W) with sides up to "
+                        f"{limits.max_input_side}")  # fmt: skip
+    if head == "mask" and len(input_shape) != 3:
+        raise SpecError("a segmentation head needs C×H×W pictures")
     if head not in HEADS:
         raise SpecError(f"unknown head {head[:20]!r}; known: {', '.join(HEADS)}")
     summary = Summary(input_shape=list(input_shape))
     shape, rf, jump = tuple(input_shape), 1, 1
     named: dict[str, _Seen] = {}
+    depthwise: LayerRow | None = None  # the latest depthwise conv a pointwise one may follow
     for i, layer in enumerate(layers):
         before, jump_before = shape, jump
         shape, text, params, rf, jump, macs, extra = _trace(i, layer, shape, rf, jump, named)
-        summary.rows.append(LayerRow(i, layer["type"], list(shape), text, params, rf, jump, macs))
+        if depthwise is not None and _pointwise(layer):
+            text += _separable_cost(depthwise, macs, shape[0])
+        row = LayerRow(i, layer["type"], list(shape), text, params, rf, jump, macs)
+        if _depthwise(layer, before):
+            depthwise = row
+        elif layer["type"] not in PER_UNIT:
+            depthwise = None
+        summary.rows.append(row)
         summary.activation_floats += math.prod(shape) + extra
         if "name" in layer:
             named[layer["name"]] = _Seen(i, layer, before, shape, rf, jump, jump_before)
@@ -605,7 +691,9 @@ def batch_size_check(summary: Summary, batch_size: int) -> None:
 
 class GlobalAvgPool(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.mean(dim=(2, 3))  # (B, C, H, W) -> (B, C)
+        if x.dim() == 4:
+            return x.mean(dim=(2, 3))  # (B, C, H, W) -> (B, C)
+        return x.flatten(2).mean(dim=2)  # signals (B, C, L) and volumes (B, C, D, H, W)
 
 
 class ResidualBlock(nn.Module):
@@ -711,7 +799,7 @@ def _head(head: str, shape: Shape, outputs: int) -> nn.Module:
 def _module(layer: dict, shape: Shape, unpooled: dict[str, tuple[dict, Shape]]) -> nn.Module:
     """The module of one layer; `unpooled` maps the names of the pools that an unpool
     undoes to (the pool's layer, its input shape)."""
-    kind, spatial = layer["type"], len(shape) == 3
+    kind = layer["type"]
     if kind == "upsample":
         return Upsample(layer["scale"], layer["mode"])
     if kind == "convtranspose2d":
@@ -723,9 +811,13 @@ def _module(layer: dict, shape: Shape, unpooled: dict[str, tuple[dict, Shape]]) 
         return MaxUnpool(pool, pool_input[1:])
     if kind == "concat":
         return Concat()
+    if kind in AXES:
+        conv = nn.Conv1d if kind == "conv1d" else nn.Conv3d
+        return conv(shape[0], layer["filters"], layer["kernel"], layer["stride"], layer["padding"])
     if kind == "conv2d":
         return nn.Conv2d(
-            shape[0], layer["filters"], layer["kernel"], layer["stride"], layer["padding"]
+            shape[0], layer["filters"], layer["kernel"], layer["stride"], layer["padding"],
+            groups=layer.get("groups", 1),
         )
     if kind == "maxpool":  # a pool that an unpool undoes also hands over where its maxima were
         return nn.MaxPool2d(
@@ -736,8 +828,8 @@ def _module(layer: dict, shape: Shape, unpooled: dict[str, tuple[dict, Shape]]) 
         )
     if kind == "avgpool":
         return nn.AvgPool2d(layer["kernel"], layer["stride"], layer["padding"])
-    if kind == "batchnorm":
-        return nn.BatchNorm2d(shape[0]) if spatial else nn.BatchNorm1d(shape[0])
+    if kind == "batchnorm":  # flat vectors and signals: 1d; pictures: 2d; volumes: 3d
+        return {3: nn.BatchNorm2d, 4: nn.BatchNorm3d}.get(len(shape), nn.BatchNorm1d)(shape[0])
     if kind == "linear":
         return nn.Linear(shape[0], layer["units"])
     if kind == "leakyrelu":
@@ -769,8 +861,9 @@ class Net(nn.Module):
             head,
         )
         # the dataset's mean/std; kept inside the model so an exported model takes raw pictures
-        self.register_buffer("mean", torch.zeros(input_shape[0], 1, 1))
-        self.register_buffer("std", torch.ones(input_shape[0], 1, 1))
+        ones = (1,) * (len(input_shape) - 1)  # broadcast over L, H×W or D×H×W
+        self.register_buffer("mean", torch.zeros(input_shape[0], *ones))
+        self.register_buffer("std", torch.ones(input_shape[0], *ones))
         shapes = [tuple(input_shape)] + [tuple(r.output_shape) for r in summary.rows]
         names = {layer["name"]: i for i, layer in enumerate(self.spec) if "name" in layer}
         # for each layer that refers back: the index of the layer it needs

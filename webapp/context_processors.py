@@ -9,9 +9,14 @@ from webapp.models import ACTIVE_STATES
 JOB_ACTIONS = ("cancel", "retry", "requeue", "control")
 
 
+# The course (learn/) starts no job of its own but leads through the tools: first in the bar.
+COURSE_LINK = {"label": "Course", "new_url_name": "learn:index"}
+
+
 def nav_tools(request) -> dict:
-    """The tools in the top bar: every registered job kind that has a start page."""
-    return {"nav_tools": [k for k in KINDS.values() if k.new_url_name]}
+    """The tools in the top bar: the course, then every registered job kind that has a
+    start page."""
+    return {"nav_tools": [COURSE_LINK, *(k for k in KINDS.values() if k.new_url_name)]}
 
 
 _ANY_ID = uuid.UUID(int=0)

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "playground",
     "styletransfer",
     "detection",
+    "learn",
 ]
 
 MIDDLEWARE = [

@@ -24,5 +24,6 @@ urlpatterns = [
     path("playground/", include("playground.urls")),
     path("style/", include("styletransfer.urls")),
     path("detect/", include("detection.urls")),
+    path("learn/", include("learn.urls")),
     path("admin/", admin.site.urls),
 ]
