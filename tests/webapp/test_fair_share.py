@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from tests.conftest import Stack, countdown_on, wait_for, wait_job_done
 from tests.playground.test_job import DROPOUT_NET, download, params, timeless
-from webapp.jobs import job_cancel, job_yield_check
+from webapp.jobs import job_cancel, job_claim, job_yield_check
 from webapp.models import Job, JobStatus, Worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -228,3 +228,21 @@ def test_a_cancelled_yielded_job_says_its_checkpoint_is_kept(make_user):
     job = job_cancel(job=job)
     assert job.status == JobStatus.CANCELLED
     assert job.error == "Cancelled while waiting to resume; the checkpoint is kept for download."
+
+
+def test_a_yielded_job_goes_behind_the_job_it_yielded_to(make_user):
+    """With several workers the waiting user may have been served after the yielding job
+    started (on another worker); the yield itself counts as being served."""
+    ada, bob = make_user("ada"), make_user("bob")
+    now = timezone.now()
+    Job.objects.create(  # Bob's other job, taken by another worker after Ada's had started
+        user=bob, kind="countdown", queue="parked", status=JobStatus.RUNNING, worker="w2",
+        started_at=now - timedelta(seconds=30),
+    )  # fmt: skip
+    theirs = waiting_row(bob, waited_s=40)
+    Job.objects.create(  # Ada's, back in the queue after it yielded just now
+        user=ada, kind="countdown", queue="parked", queued_at=now, yielded_at=now,
+        started_at=now - timedelta(seconds=100), result={"paused": True},
+    )  # fmt: skip
+    claimed = job_claim(job_id=theirs.pk, worker="w1")
+    assert claimed.pk == theirs.pk
