@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from tests.conftest import Stack, countdown_on, wait_for, wait_job_done
 from tests.playground.test_job import DROPOUT_NET, download, params, timeless
+from webapp.dashboard import dashboard_stats
 from webapp.jobs import job_cancel, job_claim, job_yield_check
 from webapp.models import Job, JobStatus, Worker
 
@@ -246,3 +247,23 @@ def test_a_yielded_job_goes_behind_the_job_it_yielded_to(make_user):
     )  # fmt: skip
     claimed = job_claim(job_id=theirs.pk, worker="w1")
     assert claimed.pk == theirs.pk
+
+
+def test_the_dashboard_shows_a_job_yielding_and_the_jobs_that_yielded(make_user, settings):
+    settings.JOB_FAIR_SHARE_WAIT_S = 30
+    ada, bob = make_user("ada"), make_user("bob")
+    now = timezone.now()
+    running_row(ada, yield_requested_at=now)
+    running_row(bob, worker="w2", yield_requested_at=now - timedelta(seconds=40))  # unheeded
+    back = waiting_row(ada)
+    Job.objects.filter(pk=back.pk).update(
+        yielded_at=now, started_at=now - timedelta(seconds=50), result={"paused": True}
+    )
+    waiting_row(bob)
+    Job.objects.create(  # yielded once, since taken again, paused and resumed: not counted
+        user=bob, kind="countdown", queue="parked", queued_at=now,
+        yielded_at=now - timedelta(seconds=60), started_at=now - timedelta(seconds=30),
+    )  # fmt: skip
+    stats = dashboard_stats()
+    assert stats["queues"]["parked"]["jobs"] == 3 and stats["queues"]["parked"]["yielded"] == 1
+    assert {j["user"]: j["yielding"] for j in stats["running"]} == {"ada": True, "bob": False}
