@@ -94,6 +94,12 @@ def register(kind: JobKind) -> JobKind:
     return kind
 
 
+def kind_can_yield(name: str) -> bool:
+    """Whether jobs of kind `name` may be asked to yield their worker (unknown: no)."""
+    kind = KINDS.get(name)
+    return kind is not None and kind.can_yield
+
+
 def get_kind(name: str) -> JobKind:
     try:
         return KINDS[name]

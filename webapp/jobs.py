@@ -24,8 +24,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from webapp import events
-from webapp.jobkinds import KINDS, Budget, JobKind, duration_words, get_kind
-from webapp.models import FINAL_STATES, Job, JobStatus
+from webapp.jobkinds import Budget, JobKind, duration_words, get_kind, kind_can_yield
+from webapp.models import FINAL_STATES, Job, JobStatus, Worker
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,6 @@ def _check_budget(kind: JobKind, params: Mapping[str, Any]) -> None:
 
 def job_budget(*, queue: str) -> Budget:
     """What one job may use: the site's limits, on the device of the queue's workers."""
-    from webapp.models import Worker
-
     live = Worker.objects.alive().filter(queues__contains=queue)
     gpu_mb = [w.device_memory_mb for w in live if w.device_memory_mb]
     memory_mb = settings.JOB_MAX_MEMORY_MB
@@ -411,8 +409,7 @@ def job_yield_check(*, job_id, worker: str) -> bool:
             if r.yield_requested_at is None
             and r.started_at is not None
             and r.started_at <= ran
-            and r.kind in KINDS
-            and KINDS[r.kind].can_yield
+            and kind_can_yield(r.kind)
         ),
         key=lambda r: (-held[r.user_id], r.started_at, str(r.pk)),
     )
@@ -437,8 +434,6 @@ def job_yield_check(*, job_id, worker: str) -> bool:
 
 def _pool_has_room(queue: str) -> bool:
     """Whether a live worker of `queue` is idle (then a waiting job needs no yield)."""
-    from webapp.models import Worker
-
     busy = Job.objects.filter(status=JobStatus.RUNNING).values("worker")
     return Worker.objects.alive().filter(queues__contains=queue).exclude(name__in=busy).exists()
 

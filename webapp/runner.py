@@ -30,7 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp import events
-from webapp.jobkinds import get_kind
+from webapp.jobkinds import get_kind, kind_can_yield
 from webapp.jobs import job_claim, job_finish, job_pause, job_yield_check
 from webapp.models import Job, JobStatus
 from webapp.workers import worker_job_ended
@@ -373,14 +373,13 @@ def job_execute(job_id: str, worker: str) -> str:
         return "skipped"
     events.publish_snapshot(job)
     ctx = JobContext(job, worker)
-    kind = get_kind(job.kind)
-    beat = _Heartbeat(job.id, worker, can_yield=kind.can_yield)
+    beat = _Heartbeat(job.id, worker, can_yield=kind_can_yield(job.kind))
     beat.start()
     result, error, status, failure = None, "", JobStatus.SUCCEEDED, None
     checkpoint = None  # the result a paused run left
     try:
         with memory_ceiling(settings.JOB_MAX_MEMORY_MB):
-            result = kind.run_function()(ctx)
+            result = get_kind(job.kind).run_function()(ctx)
         ctx.flush()
         if ctx.cancelled:
             status, error = JobStatus.CANCELLED, "Cancelled while running."
