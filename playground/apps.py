@@ -17,6 +17,7 @@ class PlaygroundConfig(AppConfig):
                 estimate=services.estimate,
                 template="playground/job.html",
                 new_url_name="playground:new",
+                can_yield=True,  # a pause checkpoints (worker._pause): fair share may yield it
                 blurb="Build a small conv net layer by layer, train it and watch it learn: "
                 "curves, filters, activation maps, gradients and a confusion matrix, live.",
             )

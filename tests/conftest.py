@@ -61,14 +61,15 @@ def wait_job_done(job, timeout: float = 60):
     return job
 
 
-def countdown_on(queue: str, *, user, **params):
-    """A test job sent to `queue`, where only the worker a test started listens."""
+def countdown_on(queue: str, *, user, kind: str = "countdown", **params):
+    """A test job (a countdown unless `kind` says) sent to `queue`, where only the
+    worker a test started listens."""
     from django.db import transaction
 
     from webapp.jobs import job_create
 
     with transaction.atomic():  # the message leaves on commit, to the queue set here
-        job = job_create(user=user, kind="countdown", params=params)
+        job = job_create(user=user, kind=kind, params=params)
         job.queue = queue
         job.save(update_fields=["queue"])
     return job

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -44,14 +44,24 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(ordered[max(0, math.ceil(q * len(ordered)) - 1)], 2)
 
 
+def _yielding(job: Job, now: datetime) -> bool:
+    """Asked by fair share to yield its worker, and not yet past the time to do so
+    (webapp.jobs.job_yield_check: a request unheeded for one wait is passed on)."""
+    asked = job.yield_requested_at
+    return asked is not None and (now - asked).total_seconds() < settings.JOB_FAIR_SHARE_WAIT_S
+
+
 def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
-    """Per queue: messages in the broker, jobs queued in the database, and the age of the
-    oldest of them, flagged `late` past DASHBOARD_OLDEST_QUEUED_WARN_S."""
+    """Per queue: messages in the broker, jobs queued in the database, the age of the
+    oldest of them, flagged `late` past DASHBOARD_OLDEST_QUEUED_WARN_S, and how many of
+    them yielded their worker to a waiting job (fair share) and will resume on their own."""
+    # a started_at older than yielded_at: not taken again since it yielded
+    yielded = Q(yielded_at__isnull=False, yielded_at__gte=F("started_at"))
     waiting = {
         row["queue"]: row
         for row in Job.objects.filter(status=JobStatus.QUEUED)
         .values("queue")
-        .annotate(n=Count("*"), oldest=Min("queued_at"))
+        .annotate(n=Count("*"), oldest=Min("queued_at"), yielded=Count("pk", filter=yielded))
         .order_by()
     }
     out = {}
@@ -61,6 +71,7 @@ def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
         out[queue] = {
             "messages": queue_depth(queue),
             "jobs": row["n"] if row else 0,
+            "yielded": row["yielded"] if row else 0,
             "oldest_s": round(age, 1) if age is not None else None,
             "late": age is not None and age > settings.DASHBOARD_OLDEST_QUEUED_WARN_S,
         }
@@ -112,6 +123,7 @@ def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
                 "run_s": round(elapsed, 1),
                 "eta_s": j.metrics.get("eta_s"),  # measured by the worker (runner.eta_seconds)
                 "cancel_requested": j.cancel_requested,
+                "yielding": _yielding(j, now),
                 "url": reverse("job_detail", args=[j.id]),
             }
         )

@@ -76,6 +76,10 @@ class JobKind:
     new_url_name: str = ""  # URL name of the form that starts one, for "run again"
     # (params, budget) -> JobCost, checked before a job is queued; None: not estimated
     estimate: Callable[[dict[str, Any], Budget], JobCost] | None = None
+    # Its run saves a checkpoint and raises JobPaused when `ctx.controls()` says "paused"
+    # (see webapp.runner): preemptive fair share may then make it yield the worker to
+    # another user's waiting job, through that same pause path.
+    can_yield: bool = False
 
     def run_function(self) -> Callable[[JobContext], dict[str, Any]]:
         module, _, function = self.run.partition(":")
@@ -88,6 +92,12 @@ KINDS: dict[str, JobKind] = {}
 def register(kind: JobKind) -> JobKind:
     KINDS[kind.name] = kind
     return kind
+
+
+def kind_can_yield(name: str) -> bool:
+    """Whether jobs of kind `name` may be asked to yield their worker (unknown: no)."""
+    kind = KINDS.get(name)
+    return kind is not None and kind.can_yield
 
 
 def get_kind(name: str) -> JobKind:

@@ -9,6 +9,7 @@ after the transaction commits, and only carry the job id.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -18,12 +19,13 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, Min, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from webapp import events
-from webapp.jobkinds import Budget, JobKind, duration_words, get_kind
-from webapp.models import FINAL_STATES, Job, JobStatus
+from webapp.jobkinds import Budget, JobKind, duration_words, get_kind, kind_can_yield
+from webapp.models import FINAL_STATES, Job, JobStatus, Worker
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,6 @@ def _check_budget(kind: JobKind, params: Mapping[str, Any]) -> None:
 
 def job_budget(*, queue: str) -> Budget:
     """What one job may use: the site's limits, on the device of the queue's workers."""
-    from webapp.models import Worker
-
     live = Worker.objects.alive().filter(queues__contains=queue)
     gpu_mb = [w.device_memory_mb for w in live if w.device_memory_mb]
     memory_mb = settings.JOB_MAX_MEMORY_MB
@@ -122,16 +122,27 @@ def job_cancel(*, job: Job) -> Job:
     step; a paused one ends where it paused, its checkpoint kept."""
     now = timezone.now()
     with transaction.atomic():
-        stopped_queued = Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
-            status=JobStatus.CANCELLED,
-            finished_at=now,
-            version=F("version") + 1,
-            error="Cancelled before it started.",
-        ) or Job.objects.filter(pk=job.pk, status=JobStatus.PAUSED).update(
-            status=JobStatus.CANCELLED,
-            finished_at=now,
-            version=F("version") + 1,
-            error="Cancelled while paused; the checkpoint is kept for download.",
+        stopped_queued = (
+            Job.objects.filter(
+                pk=job.pk, status=JobStatus.QUEUED, result__paused=True
+            ).update(  # yielded or resumed, not yet running again
+                status=JobStatus.CANCELLED,
+                finished_at=now,
+                version=F("version") + 1,
+                error="Cancelled while waiting to resume; the checkpoint is kept for download.",
+            )
+            or Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+                status=JobStatus.CANCELLED,
+                finished_at=now,
+                version=F("version") + 1,
+                error="Cancelled before it started.",
+            )
+            or Job.objects.filter(pk=job.pk, status=JobStatus.PAUSED).update(
+                status=JobStatus.CANCELLED,
+                finished_at=now,
+                version=F("version") + 1,
+                error="Cancelled while paused; the checkpoint is kept for download.",
+            )
         )
         if not stopped_queued and not Job.objects.filter(
             pk=job.pk, status=JobStatus.RUNNING
@@ -165,6 +176,8 @@ def job_retry(*, job: Job) -> Job:
             cancel_requested=False,
             control={},
             attempts=0,
+            yield_requested_at=None,
+            yielded_at=None,
             version=F("version") + 1,
         )
         if not updated:
@@ -228,6 +241,11 @@ def job_pause(*, job_id, worker: str, result: dict[str, Any]) -> Job | None:
     that arrived while the checkpoint was being saved wins: the job ends cancelled."""
     held = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, worker=worker)
     now = timezone.now()
+    asked = held.values("yield_requested_at", "control").first()
+    if asked and asked["yield_requested_at"] and not asked["control"].get("paused"):
+        yielded = _job_yield(job_id=job_id, worker=worker, result=result, now=now)
+        if yielded is not None:
+            return yielded
     if not (
         held.filter(cancel_requested=False).update(
             status=JobStatus.PAUSED,
@@ -249,6 +267,32 @@ def job_pause(*, job_id, worker: str, result: dict[str, Any]) -> Job | None:
     return Job.objects.get(pk=job_id)
 
 
+def _job_yield(*, job_id, worker: str, result: dict[str, Any], now) -> Job | None:
+    """The pause that fair share asked for: the job goes back to the queue, its
+    checkpoint kept, and resumes on its own after the job it yielded to has started."""
+    wait = duration_words(settings.JOB_FAIR_SHARE_WAIT_S)
+    with transaction.atomic():
+        if not Job.objects.filter(
+            pk=job_id, status=JobStatus.RUNNING, worker=worker, cancel_requested=False
+        ).update(
+            status=JobStatus.QUEUED,
+            queued_at=now,
+            yielded_at=now,  # served until now: job_claim puts it behind the waiting job
+            yield_requested_at=None,
+            result=result,
+            worker="",
+            heartbeat_at=None,
+            attempts=0,
+            error=f"Yielded the worker to another user's job that had waited over {wait}; "
+            "resumes automatically from its checkpoint.",
+            version=F("version") + 1,
+        ):
+            return None
+        job = Job.objects.get(pk=job_id)
+        _send(job)
+    return job
+
+
 def job_claim(*, job_id: str, worker: str) -> Job | None:
     """Take the fairest queued job of `job_id`'s queue: compare-and-set queued -> running.
 
@@ -257,15 +301,17 @@ def job_claim(*, job_id: str, worker: str) -> Job | None:
     first, then oldest job), so one user's hundred jobs cannot starve another user's
     one. Every job sends one token, so every queued job still gets a run; a repeated
     delivery finds nothing queued, or runs a job whose own token will then find nothing.
-    Returns None when there is nothing to run.
+    A job that yielded (job_yield_check) counts as served until it yielded, so the
+    job it yielded to goes first. Returns None when there is nothing to run.
     """
     queue = Job.objects.filter(pk=job_id).values_list("queue", flat=True).first()
     if queue is None:
         return None
     last_served = (
         Job.objects.filter(user=OuterRef("user"), started_at__isnull=False)
-        .order_by("-started_at")
-        .values("started_at")[:1]
+        .annotate(served=Greatest("started_at", Coalesce("yielded_at", "started_at")))
+        .order_by("-served")
+        .values("served")[:1]
     )
     candidates = (
         Job.objects.filter(status=JobStatus.QUEUED, queue=queue)
@@ -283,6 +329,7 @@ def job_claim(*, job_id: str, worker: str) -> Job | None:
             attempts=F("attempts") + 1,
             version=F("version") + 1,
             error="",
+            yield_requested_at=None,
         )
         if claimed:
             return Job.objects.get(pk=pk)
@@ -316,6 +363,79 @@ def job_finish(
         )
         return None
     return Job.objects.get(pk=job_id)
+
+
+def job_yield_check(*, job_id, worker: str) -> bool:
+    """Preemptive fair share, asked by the worker with each heartbeat of a running job
+    whose kind can yield: ask this job to yield when another user's job has waited
+    JOB_FAIR_SHARE_WAIT_S on a full pool. Returns True when it was asked now.
+
+    Every running job of the queue makes the same choice from the same rows – one job
+    per waiting user (oldest wait first), taken from the user holding the most workers,
+    then the longest running, each having run JOB_FAIR_SHARE_MIN_RUN_S – and asks only
+    itself, so the workers need not agree on anything. The kind yields at its next
+    step through its pause path (JobContext.controls says "paused"; job_pause requeues
+    it). A request not honoured within another wait (the run was loading or exporting)
+    stops counting, and the next job is asked.
+    """
+    wait_s, min_run_s = settings.JOB_FAIR_SHARE_WAIT_S, settings.JOB_FAIR_SHARE_MIN_RUN_S
+    if wait_s <= 0:
+        return False
+    now = timezone.now()
+    waited, ran = now - timedelta(seconds=wait_s), now - timedelta(seconds=min_run_s)
+    job = Job.objects.filter(
+        pk=job_id, status=JobStatus.RUNNING, worker=worker, yield_requested_at__isnull=True
+    ).first()
+    if job is None or job.started_at is None or job.started_at > ran:
+        return False
+    waiting = [  # each waiting user once, the longest waiting first: one list for all
+        row["user"]
+        for row in Job.objects.filter(
+            status=JobStatus.QUEUED, queue=job.queue, queued_at__lte=waited
+        )
+        .values("user")
+        .annotate(since=Min("queued_at"))
+        .order_by("since", "user")
+    ]
+    if all(user == job.user_id for user in waiting) or _pool_has_room(job.queue):
+        return False
+    running = list(Job.objects.filter(status=JobStatus.RUNNING, queue=job.queue))
+    asked = [r for r in running if r.yield_requested_at and r.yield_requested_at > waited]
+    held = Counter(r.user_id for r in running)
+    candidates = sorted(
+        (
+            r
+            for r in running
+            if r.yield_requested_at is None
+            and r.started_at is not None
+            and r.started_at <= ran
+            and kind_can_yield(r.kind)
+        ),
+        key=lambda r: (-held[r.user_id], r.started_at, str(r.pk)),
+    )
+    for user in waiting:
+        covered = next((r for r in asked if r.user_id != user), None)
+        if covered is not None:  # a job already on its way out frees a worker for them
+            asked.remove(covered)
+            continue
+        pick = next((r for r in candidates if r.user_id != user), None)
+        if pick is None:
+            continue
+        if pick.pk == job.pk:
+            return bool(
+                Job.objects.filter(
+                    pk=job.pk, status=JobStatus.RUNNING, worker=worker,
+                    yield_requested_at__isnull=True,
+                ).update(yield_requested_at=now)
+            )  # fmt: skip
+        candidates.remove(pick)
+    return False
+
+
+def _pool_has_room(queue: str) -> bool:
+    """Whether a live worker of `queue` is idle (then a waiting job needs no yield)."""
+    busy = Job.objects.filter(status=JobStatus.RUNNING).values("worker")
+    return Worker.objects.alive().filter(queues__contains=queue).exclude(name__in=busy).exists()
 
 
 def jobs_reap(*, stale_after: timedelta | None = None) -> list[Job]:

@@ -80,6 +80,10 @@ class Job(models.Model):
     failure = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     control = models.JSONField(default=dict, blank=True)  # live commands (pause, lr, ...)
+    # Preemptive fair share (webapp.jobs.job_yield_check): when this run was asked to
+    # yield its worker to a waiting job, and when it last did (it then counts as served).
+    yield_requested_at = models.DateTimeField(null=True, blank=True)
+    yielded_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=0)  # bumped on every published change
     attempts = models.PositiveSmallIntegerField(default=0)  # claims by a worker
     worker = models.CharField(max_length=200, blank=True)

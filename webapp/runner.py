@@ -30,8 +30,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp import events
-from webapp.jobkinds import get_kind
-from webapp.jobs import job_claim, job_finish, job_pause
+from webapp.jobkinds import get_kind, kind_can_yield
+from webapp.jobs import job_claim, job_finish, job_pause, job_yield_check
 from webapp.models import Job, JobStatus
 from webapp.workers import worker_job_ended
 
@@ -219,11 +219,13 @@ class JobContext:
         self._last_poll = now
         row = (
             Job.objects.filter(pk=self.job.pk)
-            .values("cancel_requested", "control", "status")
+            .values("cancel_requested", "control", "status", "yield_requested_at")
             .first()
         )
         if row is None or row["cancel_requested"] or row["status"] != JobStatus.RUNNING:
             self._cancel = True
+        elif row["yield_requested_at"]:  # fair share: a kind that can pause yields by pausing
+            self._control = {**row["control"], "paused": True}
         else:
             self._control = row["control"]
 
@@ -233,7 +235,8 @@ class JobContext:
         return self._cancel
 
     def controls(self) -> dict[str, Any]:
-        """The live commands the user set on the job page (pause, learning rate, ...)."""
+        """The live commands the user set on the job page (pause, learning rate, ...);
+        "paused" also when fair share asks the job to yield its worker."""
         self._poll()
         return dict(self._control)
 
@@ -243,11 +246,13 @@ class JobContext:
 
 
 class _Heartbeat(threading.Thread):
-    """Beats for the job while its function runs, so the reaper knows the worker is alive."""
+    """Beats for the job while its function runs, so the reaper knows the worker is alive;
+    for a kind that can yield, each beat also asks whether fair share wants the worker."""
 
-    def __init__(self, job_id, worker: str) -> None:
+    def __init__(self, job_id, worker: str, *, can_yield: bool = False) -> None:
         super().__init__(daemon=True, name=f"heartbeat-{job_id}")
         self.job_id, self.worker, self.done = job_id, worker, threading.Event()
+        self.can_yield = can_yield
 
     def run(self) -> None:
         try:
@@ -255,10 +260,19 @@ class _Heartbeat(threading.Thread):
                 Job.objects.filter(
                     pk=self.job_id, status=JobStatus.RUNNING, worker=self.worker
                 ).update(heartbeat_at=timezone.now())
+                if self.can_yield:
+                    self._share()
         except Exception:
             log.exception("heartbeat for job %s stopped", self.job_id)
         finally:
             connection.close()
+
+    def _share(self) -> None:
+        try:
+            if job_yield_check(job_id=self.job_id, worker=self.worker):
+                log.info("job %s asked to yield its worker to a waiting job", self.job_id)
+        except Exception:  # the beat itself must go on
+            log.warning("fair-share check for job %s failed", self.job_id, exc_info=True)
 
 
 def describe_failure(exc: BaseException) -> str:
@@ -359,7 +373,7 @@ def job_execute(job_id: str, worker: str) -> str:
         return "skipped"
     events.publish_snapshot(job)
     ctx = JobContext(job, worker)
-    beat = _Heartbeat(job.id, worker)
+    beat = _Heartbeat(job.id, worker, can_yield=kind_can_yield(job.kind))
     beat.start()
     result, error, status, failure = None, "", JobStatus.SUCCEEDED, None
     checkpoint = None  # the result a paused run left

@@ -166,6 +166,12 @@ USER_MAX_ACTIVE_JOBS = env_int("USER_MAX_ACTIVE_JOBS", 5)  # queued + running + 
 # the worker also stops a job whose memory passes JOB_MAX_MEMORY_MB.
 JOB_MAX_MEMORY_MB = env_int("JOB_MAX_MEMORY_MB", 8192)
 JOB_MAX_PAUSE_S = env_int("JOB_MAX_PAUSE_S", 24 * 3600)  # a longer pause ends the run
+# Preemptive fair share: when another user's job has waited this long on a full pool, a
+# running job whose kind can checkpoint yields (checkpoint, requeue, resume) – after it
+# has run at least JOB_FAIR_SHARE_MIN_RUN_S, so nothing yields back and forth. 20 s,
+# plus one heartbeat and one step to checkpoint, keeps the wait under 30 s. 0: never.
+JOB_FAIR_SHARE_WAIT_S = float(env("JOB_FAIR_SHARE_WAIT_S", "20"))
+JOB_FAIR_SHARE_MIN_RUN_S = float(env("JOB_FAIR_SHARE_MIN_RUN_S", "20"))
 UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
 UPLOAD_MAX_PIXELS = env_int("UPLOAD_MAX_PIXELS", 40_000_000)  # one picture
 UPLOAD_MAX_SIDE = env_int("UPLOAD_MAX_SIDE", 20_000)  # pixels on a picture's longest side

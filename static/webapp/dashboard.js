@@ -53,6 +53,7 @@ function queueTile(name, q, warnS) {
     age.title = `waited longer than ${formatSeconds(warnS)}`;
   }
   t.append(age, make("small", { textContent: q.messages == null ? "broker unreachable" : `${q.messages} messages in the broker` }));
+  if (q.yielded) t.append(make("small", { className: "yielded", textContent: `${q.yielded} yielded to a waiting job, resuming on their own` }));
   return t;
 }
 
@@ -113,7 +114,8 @@ function render(s) {
     tr.dataset.job = j.id;
     cell(tr, make("a", { href: j.url, textContent: j.label })); cell(tr, j.user);
     cell(tr, bar(j.progress)).title = formatPercent(j.progress);
-    cell(tr, j.cancel_requested ? "cancelling" : j.eta_s == null ? "–" : `about ${formatSeconds(j.eta_s)}`).className = "eta";
+    const eta = j.eta_s == null ? "–" : `about ${formatSeconds(j.eta_s)}`;
+    cell(tr, j.cancel_requested ? "cancelling" : j.yielding ? "yielding to a waiting job" : eta).className = "eta";
     cell(tr, j.worker);
     const acts = cell(tr, actionButton("Cancel", j.id, "cancel"));
     acts.append(actionButton("Requeue", j.id, "requeue"));

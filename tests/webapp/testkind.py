@@ -18,7 +18,7 @@ def countdown(ctx: JobContext) -> dict:
     steps, delay = int(p.get("steps", 5)), float(p.get("delay", 0.1))
     if p.get("log"):
         with open(p["log"], "a") as fh:
-            fh.write(f"{ctx.worker} attempt {ctx.job.attempts}\n")
+            fh.write(f"{ctx.worker} attempt {ctx.job.attempts} at {time.time():.3f}\n")
     if p.get("allocate_mb"):  # reserve (never touch) this much: the memory ceiling's test
         import numpy as np
 
@@ -70,6 +70,18 @@ register(
     JobKind(
         name="countdown",
         label="Countdown (test)",
+        run="tests.webapp.testkind:countdown",
+        queue="gpu",
+        estimate=estimate,
+        can_yield=True,  # it pauses from a checkpoint: fair share may make it yield
+    )
+)
+# The same work, declared unable to yield: fair share must leave it alone (were it asked,
+# its pause path would yield all the same, so the test of that can fail).
+register(
+    JobKind(
+        name="countdown-steadfast",
+        label="Countdown that never yields (test)",
         run="tests.webapp.testkind:countdown",
         queue="gpu",
         estimate=estimate,
