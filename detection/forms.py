@@ -13,7 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
 
 from detection.labels import LabelError, PictureSize, label_files, read_labels
-from detection.services import DEFAULT_CONF, DEFAULT_IOU
+from detection.modelcard import DEFAULT_MODEL, MODELS
+from detection.services import DEFAULT_CONF, DEFAULT_IOU, model_installed, model_label
 from detection.thresholds import parse_class_conf
 from detection.video import VideoError, VideoInfo, VideoLimits, probe_video
 from detection.windows import WINDOWS
@@ -27,6 +28,14 @@ class DetectForm(forms.Form):
         required=False,
         help_text="Or one short clip instead of pictures: MP4, MOV or WebM, at most "
         f"{VideoLimits().max_seconds:.0f} s and {VideoLimits().max_side} pixels on a side.",
+    )
+    model = forms.ChoiceField(
+        required=False,  # none sent: the default model
+        choices=[(key, model_label(card)) for key, card in MODELS.items()],
+        initial=DEFAULT_MODEL,
+        widget=forms.RadioSelect,
+        help_text="mAP@0.5 as published on COCO; the time is the network alone on this "
+        "site's CPU worker.",
     )
     conf = forms.FloatField(
         label="Confidence",
@@ -84,6 +93,15 @@ class DetectForm(forms.Form):
         self.found: list[PictureInfo] = []  # the pictures the uploads declare, once valid
         self.labelled = 0  # objects in the labels, once valid
         self.video_info: VideoInfo | None = None  # the clip's declared facts, once valid
+
+    def clean_model(self) -> str:
+        """The chosen model (none: the default), refused with the fix when its files are
+        not installed."""
+        key = self.cleaned_data["model"] or DEFAULT_MODEL
+        missing = model_installed(MODELS[key])
+        if missing:
+            raise forms.ValidationError(f"{MODELS[key].name} is not installed here: {missing}")
+        return key
 
     def clean_video(self):
         """Check the clip from its headers (container, size, length, frames)."""

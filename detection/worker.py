@@ -23,7 +23,7 @@ from PIL import Image
 
 from detection.annotate import annotate
 from detection.labels import LabelError, PictureSize, label_files, read_labels
-from detection.modelcard import MODEL_CARD
+from detection.modelcard import ModelCard, model_card_for
 from detection.services import KIND, model_card
 from detection.thresholds import format_class_conf, threshold
 from detection.windows import compare
@@ -47,6 +47,7 @@ from webapp.tools import upload_limits
 class DetectRequest:
     """What one job asks for, from its parameters and its stored uploads."""
 
+    model: ModelCard
     conf: float
     iou: float
     classes: list[str]  # empty: every class
@@ -84,6 +85,7 @@ def parse(ctx: JobContext) -> DetectRequest:
         raise JobError(str(exc)) from exc
     if not infos:
         raise JobError("This job has no pictures.")
+    model = job_model(params)
     label_names = params.get("label_names") or []
     label_keys = sorted(k for k in params.get("inputs", {}) if k.startswith("labels-"))
     labels: list[tuple[str, bytes]] = []
@@ -94,11 +96,12 @@ def parse(ctx: JobContext) -> DetectRequest:
                  for i, key in enumerate(label_keys)],
                 limits,
             )  # fmt: skip
-            names_ = load_class_names()
+            names_ = load_class_names(model)
             read_labels(labels, [PictureSize(i.name, i.width, i.height) for i in infos], names_)
         except LabelError as exc:
             raise JobError(f"The labels cannot be used: {exc}") from exc
     return DetectRequest(
+        model=model,
         conf=float(params["conf"]),
         iou=float(params["iou"]),
         classes=list(params.get("classes") or []),
@@ -114,25 +117,33 @@ def parse(ctx: JobContext) -> DetectRequest:
 EVAL_FLOOR = 0.005  # lowest score counted for mAP (COCO-style evaluations go low)
 
 
-def load_class_names() -> list[str]:
-    """The default model's class names, without loading the model."""
+def job_model(params: dict[str, Any]) -> ModelCard:
+    """The model a job asked for (jobs from before the choice: the default)."""
     try:
-        path = model_path(MODEL_CARD.names)
+        return model_card_for(params.get("model"))
+    except ValueError as exc:
+        raise JobError(f"This job asks for a model this worker does not know: {exc}") from exc
+
+
+def load_class_names(card: ModelCard) -> list[str]:
+    """A model's class names, without loading the model."""
+    try:
+        path = model_path(card.names)
     except ModelFileError as exc:
         raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
     return [n.strip() for n in path.read_text().splitlines() if n.strip()]
 
 
-def load(ctx: JobContext, *, bf16: bool = False) -> Detector:
-    """The default detector on this worker's device, from the per-process model cache
+def load(ctx: JobContext, card: ModelCard, *, bf16: bool = False) -> Detector:
+    """Model `card`'s detector on this worker's device, from the per-process model cache
     (`bf16`: its bfloat16 twin, for a CPU with native bfloat16; see Detector)."""
     try:
-        paths = [model_path(n) for n in (MODEL_CARD.cfg, MODEL_CARD.weights, MODEL_CARD.names)]
+        paths = [model_path(n) for n in (card.cfg, card.weights, card.names)]
     except ModelFileError as exc:
         raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
     device = ctx.device
     return ctx.models.get(
-        f"{KIND}:{MODEL_CARD.name}:{device}" + (":bf16" if bf16 else ""),
+        f"{KIND}:{card.key}:{device}" + (":bf16" if bf16 else ""),
         paths,
         lambda: Detector.from_files(*paths, device=device, bf16=bf16),
     )
@@ -302,7 +313,7 @@ def made_with(detector: Detector, request: Any) -> dict[str, Any]:
     """What every detection result records of how it was made: model, thresholds, device."""
     return {
         "class_names": detector.class_names,
-        "model": model_card(),
+        "model": model_card(request.model),
         "conf": request.conf,
         "iou": request.iou,
         "classes": request.classes,
@@ -318,9 +329,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
         clip = videojob.parse(ctx)
         # Throughput matters most for a clip: bfloat16 where the CPU does it natively.
-        return videojob.run_video(ctx, load(ctx, bf16=bf16_supported(ctx.device)), clip)
+        detector = load(ctx, clip.model, bf16=bf16_supported(ctx.device))
+        return videojob.run_video(ctx, detector, clip)
     request = parse(ctx)
-    detector = load(ctx)
+    detector = load(ctx, request.model)
     return export(ctx, detector, request, loop(ctx, detector, request))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detection.modelcard import MODELS
 from webapp.modelfiles import ModelFileError, model_path
 
 # Every layer type we support that OpenCV's Darknet importer also reads. 32x32 input.
@@ -166,3 +167,18 @@ def real_files() -> tuple[Path, Path, Path]:
         )
     except ModelFileError as exc:
         pytest.skip(str(exc))
+
+
+def installed_model(key: str) -> tuple[Path, Path, Path]:
+    """Model `key`'s cfg, weights and names; skips when they have not been fetched."""
+    card = MODELS[key]
+    try:
+        return tuple(model_path(n) for n in (card.cfg, card.weights, card.names))
+    except ModelFileError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session", params=list(MODELS))
+def each_model(request) -> tuple[str, tuple[Path, Path, Path]]:
+    """Every model we offer: (key, its files); skips the ones not fetched."""
+    return request.param, installed_model(request.param)

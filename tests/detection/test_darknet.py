@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from detection.darknet import DarknetError, load_darknet, parse_cfg
+from detection.darknet import DarknetError, YoloHead, load_darknet, parse_cfg
+from detection.modelcard import MODELS
 from detection.yolo import letterbox
 from tests.detection.conftest import TINY_CFG, TINY_CONVS, write_weights
 
@@ -51,18 +52,32 @@ def test_tiny_model_matches_opencv(tmp_path, version):
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
 
 
+# Anchor boxes each model predicts at 416 x 416: per head grid rows x columns x anchors.
+ROWS = {"yolov3-tiny": 13 * 13 * 3 + 26 * 26 * 3, "yolov4-tiny": 13 * 13 * 3 + 26 * 26 * 3}
+
+
 @pytest.mark.weights
-def test_yolov3_tiny_matches_opencv_on_a_photo(real_files, tmp_path):
-    cfg, weights, _ = real_files
+@pytest.mark.parametrize("photo", ["flower.jpg", "china.jpg"])
+def test_each_model_matches_opencv_on_a_photo(each_model, tmp_path, photo):
+    key, (cfg, weights, _) = each_model
     # Ask OpenCV for every class score (its default zeroes those below 0.2).
     cfg_all = tmp_path / "all.cfg"
     cfg_all.write_text(cfg.read_text().replace("[yolo]", "[yolo]\nthresh=0"))
-    x, _ = letterbox(Image.fromarray(load_sample_image("flower.jpg")), 416, 416)
+    x, _ = letterbox(Image.fromarray(load_sample_image(photo)), 416, 416)
 
     ours, ref = our_rows(cfg, weights, x[None]), opencv_rows(cfg_all, weights, x[None])
 
-    assert ours.shape == ref.shape == (13 * 13 * 3 + 26 * 26 * 3, 85)
+    assert ours.shape == ref.shape == (ROWS[key], 85)
     np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.weights
+def test_each_models_card_counts_its_parameters(each_model):
+    key, (cfg, weights, _) = each_model
+    model = load_darknet(cfg, weights)
+    assert sum(p.numel() for p in model.parameters()) == MODELS[key].parameters
+    heads = [m for m in model.layers if isinstance(m, YoloHead)]
+    assert len(heads) == MODELS[key].heads
 
 
 def test_batch_norm_is_darknets(tiny_files):
