@@ -14,7 +14,7 @@ from sklearn.datasets import load_sample_image
 from detection.darknet import DarknetError, YoloHead, load_darknet, parse_cfg
 from detection.modelcard import MODELS
 from detection.yolo import letterbox
-from tests.detection.conftest import TINY_CFG, TINY_CONVS, write_weights
+from tests.detection.conftest import FULL_CFG, FULL_CONVS, TINY_CFG, TINY_CONVS, write_weights
 
 
 def opencv_rows(cfg: Path, weights: Path, x: torch.Tensor) -> np.ndarray:
@@ -50,6 +50,20 @@ def test_tiny_model_matches_opencv(tmp_path, version):
 
     assert ours.shape == ref.shape == (8 * 8 * 3 + 16 * 16 * 3, 7)
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+
+
+def test_spp_mish_route_groups_and_three_scales_match_opencv(tmp_path):
+    cfg, weights = tmp_path / "full.cfg", tmp_path / "full.weights"
+    cfg.write_text(FULL_CFG)
+    write_weights(weights, FULL_CONVS, seed=2)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+
+    ours, ref = our_rows(cfg, weights, x), opencv_rows(cfg, weights, x)
+
+    assert ours.shape == ref.shape == ((16 * 16 + 32 * 32 + 64 * 64) * 3, 7)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+    model = load_darknet(cfg, weights)
+    assert [m.scale_x_y for m in model.layers if isinstance(m, YoloHead)] == [1.05, 1.1, 1.2]
 
 
 # Anchor boxes each model predicts at 416 x 416: per head grid rows x columns x anchors.
