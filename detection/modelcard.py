@@ -48,7 +48,7 @@ MODELS: dict[str, ModelCard] = {
             "pjreddie.com/darknet/yolo",
             heads=2,
             parameters=8_849_182,
-            network_ms=210.0,
+            network_ms=187.0,
         ),
         ModelCard(
             key="yolov4-tiny",
@@ -64,7 +64,7 @@ MODELS: dict[str, ModelCard] = {
             "github.com/AlexeyAB/darknet",
             heads=2,
             parameters=6_053_502,
-            network_ms=260.0,
+            network_ms=173.0,
         ),
     )
 }
