@@ -60,6 +60,15 @@ class DetectForm(forms.Form):
         "“cup=0.5, person=0.3”. You can change these on the results page too.",
     )
 
+    compare = forms.MultipleChoiceField(
+        label="Compare with",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(key, card.name) for key, card in MODELS.items()],
+        help_text="With labels: also run these models over the same pictures and show their "
+        "AP per class, precision–recall curves and time per picture beside the chosen model's.",
+    )
+
     labels = MultipleFileField(
         required=False,
         help_text="Optional: your own labels for these pictures, to measure the model on "
@@ -159,6 +168,15 @@ class DetectForm(forms.Form):
             self.add_error("video", "Send pictures or one clip, not both in one job.")
         if has_video and data.get("labels"):
             self.add_error("labels", "Labels go with pictures; a clip is not measured.")
+        compare = [k for k in data.get("compare") or [] if k != data.get("model")]
+        data["compare"] = compare
+        if compare and not data.get("labels") and "labels" not in self.errors:
+            self.add_error("compare", "Comparing models needs your labels: add them, or untick "
+                           "the models to compare with.")  # fmt: skip
+        for key in compare:
+            missing = model_installed(MODELS[key])
+            if missing:
+                self.add_error("compare", f"{MODELS[key].name} is not installed here: {missing}")
         labels = data.get("labels") or []
         if labels and self.found:
             limits = upload_limits()

@@ -100,10 +100,10 @@ def detect_initial_from(job: Job | None) -> dict[str, Any]:
     """The form's starting values: the defaults, or the knobs of an earlier detection job."""
     initial: dict[str, Any] = {
         "model": DEFAULT_MODEL, "conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [],
-        "class_conf": ""
+        "class_conf": "", "compare": []
     }  # fmt: skip
     if job is not None and job.kind == KIND:
-        for key in ("model", "conf", "iou", "classes"):
+        for key in ("model", "conf", "iou", "classes", "compare"):
             if key in job.params:
                 initial[key] = job.params[key]
         initial["class_conf"] = format_class_conf(job.params.get("class_conf") or {})
@@ -122,9 +122,11 @@ def detect_create(
     class_conf: dict[str, float] | None = None,
     labels: Sequence[UploadedFile] = (),
     windows: int = 0,
+    compare: Sequence[str] = (),
 ) -> Job:
     """Store the uploads (checked from their headers: `pictures` is what they declare)
-    and queue a detection job for them; raises JobRefused when over a limit or budget."""
+    and queue a detection job for them; raises JobRefused when over a limit or budget.
+    `compare`: other models to run over the same labelled pictures (needs `labels`)."""
     files = {}
     names = []
     for index, upload in enumerate(uploads):
@@ -139,8 +141,13 @@ def detect_create(
         title += f" ({len(pictures)} pictures)"
     if labels:
         title += ", with labels"
+    chosen = model_card_for(model).key
+    others = [model_card_for(k).key for k in compare if k != chosen]
+    if others and not labels:
+        raise ValueError("comparing models needs labels")
     params = {
-        "model": model_card_for(model).key,
+        "model": chosen,
+        "compare": others,  # models run over the same labelled pictures, for comparison
         "conf": conf,
         "iou": iou,
         "classes": list(classes),
@@ -246,6 +253,16 @@ def estimate_video(params: dict[str, Any], budget: Budget) -> JobCost:
     )  # fmt: skip
 
 
+def compare_runtime_s(params: dict[str, Any], count: int) -> float:
+    """The model comparison: the chosen model once more and each other model (loaded)
+    over every picture, the network's share of the per-picture cost each time."""
+    compared = params.get("compare") or []
+    if not compared:
+        return 0.0
+    keys = [params.get("model"), *compared]
+    return sum(LOAD_S + PER_PICTURE_S * network_scale({"model": k})[0] * count for k in keys)
+
+
 def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     """Peak memory and run time of a detection job from its pictures' declared sizes
     (or its clip's: `estimate_video`)."""
@@ -265,6 +282,7 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     else:
         smaller = "send fewer and smaller pictures"
     runtime_s += WINDOWS_S.get(int(params.get("windows") or 0), 0.0) * factor
+    runtime_s += compare_runtime_s(params, count)
     per_picture_s = PER_PICTURE_S * factor + PER_PIXEL_S * pixels / count
     fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_picture_s))
     return JobCost(

@@ -56,6 +56,7 @@ def new(request: HttpRequest) -> HttpResponse:
                         class_conf=form.cleaned_data["class_conf"],
                         labels=form.cleaned_data["labels"],
                         windows=form.cleaned_data["windows"] or 0,
+                        compare=form.cleaned_data["compare"],
                     )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)

@@ -14,7 +14,10 @@ NMS with the cell and anchor it came from) and a PNG annotated at the job's own 
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import statistics
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +60,7 @@ class DetectRequest:
     limits: UploadLimits
     labels: list[tuple[str, bytes]]  # label files (zips opened), when the job measures mAP
     windows: int  # window side of the sliding-window comparison (first picture); 0: none
+    compare: list[ModelCard]  # other models run over the same labelled pictures
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,7 @@ def parse(ctx: JobContext) -> DetectRequest:
         limits=limits,
         labels=labels,
         windows=int(params.get("windows") or 0),
+        compare=[job_model({"model": k}) for k in params.get("compare") or []] if labels else [],
     )
 
 
@@ -245,8 +250,11 @@ def export(
     }
     evaluation = evaluate_labels(ctx, detector, request, done) if request.labels else None
     windows = compare_windows(ctx, detector, request, done) if request.windows and done else None
+    compared = evaluation and request.compare
+    models = compare_models(ctx, detector, request, done) if compared else None
     return {
         **({"evaluation": evaluation} if evaluation else {}),
+        **({"comparison": models} if models else {}),
         **({"windows": windows} if windows else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
@@ -307,6 +315,42 @@ def compare_windows(
     doc = {"picture": first.name, "index": done[0].entry["index"], **doc}
     url = ctx.save_file("windows.json", json.dumps(doc, allow_nan=False).encode())
     return {**doc, "url": url}
+
+
+def compare_models(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """The chosen model and each model of `request.compare` over the same labelled
+    pictures: mAP, AP per class and PR curves by pycocotools (detection.evaluate, every box
+    down to EVAL_FLOOR, as `evaluate_labels`) and the median time per picture (letterbox,
+    network, decoding, NMS; one picture at a time, the same for every model). Stores
+    comparison.json; returns its summary for Job.result."""
+    from detection.evaluate import evaluate
+
+    sizes = [d.size for d in done]
+    truth = read_labels(request.labels, sizes, detector.class_names)  # checked by evaluate_labels
+    rows = []
+    for n, card in enumerate([request.model, *request.compare]):
+        ctx.report(1.0, metrics={"comparing_models": f"{n + 1} of {len(request.compare) + 1}"},
+                   force=True)  # fmt: skip
+        model = detector if n == 0 else load(ctx, card)
+        if model.class_names != detector.class_names:
+            raise JobError(f"{card.name} has other classes than {request.model.name}.")
+        found: dict[str, list[Detection]] = {}
+        seconds = []
+        for picture in itertools.islice(pictures(request), len(done)):
+            if ctx.should_stop():
+                return {}
+            start = time.perf_counter()
+            found[picture.name] = model.detect([picture.image], EVAL_FLOOR, request.iou)[0]
+            seconds.append(time.perf_counter() - start)
+        metric = evaluate(sizes, truth, found, model.class_names)
+        rows.append({"model": model_card(card), "ms_per_picture": 1000 * statistics.median(seconds),
+                     **metric})  # fmt: skip
+    url = ctx.save_file("comparison.json", json.dumps({"models": rows}, allow_nan=False).encode())
+    summary = [{**r, "classes": [{k: v for k, v in c.items() if k != "pr"} for c in r["classes"]]}
+               for r in rows]  # fmt: skip
+    return {"url": url, "models": summary}
 
 
 def made_with(detector: Detector, request: Any) -> dict[str, Any]:

@@ -55,15 +55,16 @@ def test_a_job_too_long_is_told_how_many_pictures_fit():
 
 def test_starting_values_come_only_from_a_detection_job():
     defaults = {"model": "yolov3-tiny", "conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [],
-                "class_conf": ""}  # fmt: skip
+                "class_conf": "", "compare": []}  # fmt: skip
     assert detect_initial_from(None) == defaults
     assert detect_initial_from(Job(kind="countdown", params={"conf": 0.9})) == defaults
     earlier = Job(kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "x": 1,
                                      "class_conf": {"cup": 0.5, "dog": 0.35},
-                                     "model": "yolov4-tiny"})  # fmt: skip
+                                     "model": "yolov4-tiny",
+                                     "compare": ["yolov3-tiny"]})  # fmt: skip
     assert detect_initial_from(earlier) == {
         "model": "yolov4-tiny", "conf": 0.6, "iou": 0.3, "classes": ["cat"],
-        "class_conf": "cup=0.5, dog=0.35"
+        "class_conf": "cup=0.5, dog=0.35", "compare": ["yolov3-tiny"]
     }  # fmt: skip
 
 
@@ -134,3 +135,16 @@ def test_a_job_records_its_model_and_refuses_an_unknown_one(make_user):
     assert detect_create(**kwargs, model="yolov4-tiny").params["model"] == "yolov4-tiny"
     with pytest.raises(ValueError, match="unknown model 'yolov9'; the models are yolov3-tiny"):
         detect_create(**kwargs, model="yolov9")
+    with pytest.raises(ValueError, match="comparing models needs labels"):
+        detect_create(**kwargs, compare=["yolov4-tiny"])
+    labelled = detect_create(**kwargs, labels=[SimpleUploadedFile("a.txt", b"0 .5 .5 .1 .1")],
+                             compare=["yolov3-tiny", "yolov4-tiny"])  # fmt: skip
+    assert labelled.params["compare"] == ["yolov4-tiny"], "the chosen model is not repeated"
+
+
+def test_comparing_models_costs_each_models_pass_over_the_pictures():
+    base = {"picture_count": 10, "pixels": 10 * 640 * 480, "largest_pixels": 640 * 480}
+    plain = estimate(base, BUDGET).runtime_s
+    both = estimate({**base, "compare": ["yolov4-tiny"]}, BUDGET).runtime_s
+    v3, v4 = MODELS["yolov3-tiny"], MODELS["yolov4-tiny"]
+    assert both - plain == pytest.approx(2 * 1.0 + 10 * 0.1 * (1 + v4.network_ms / v3.network_ms))

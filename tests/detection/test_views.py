@@ -317,3 +317,11 @@ def test_the_chosen_model_goes_in_the_job_and_one_not_installed_is_refused(
              "model file yolov3-tiny.cfg is missing", model="yolov3-tiny")  # fmt: skip
     _refused(logged_in, [upload("ok.png", png())], "yolov9 is not one of the available choices",
              model="yolov9")  # fmt: skip
+
+
+def test_comparing_models_needs_labels_and_installed_models(logged_in, only_yolov4_tiny):
+    _refused(logged_in, [upload("ok.png", png())], "Comparing models needs your labels",
+             model="yolov4-tiny", compare=["yolov3-tiny"])  # fmt: skip
+    labels = upload("ok.txt", b"0 0.5 0.5 0.2 0.2\n", "text/plain")
+    _refused(logged_in, [upload("ok.png", png()), labels], "YOLOv3-tiny is not installed here",
+             model="yolov4-tiny", compare=["yolov3-tiny"])  # fmt: skip

@@ -252,3 +252,31 @@ def test_a_job_runs_the_model_it_asked_for(stack, make_user):
                                                                     ([26, 26], 1.05)]  # fmt: skip
     stored = json.loads(_get(client, oranges["candidates_url"]))
     assert {d["class"] for d in stored["candidates"] if d["score"] >= 0.25} == {"orange"}
+
+
+def test_a_job_compares_models_on_the_same_labels(stack, make_user):
+    """Labels of the oranges YOLOv3-tiny finds, YOLOv4-tiny to compare with: both models'
+    mAP, AP per class, PR curves and time per picture; the chosen model's mAP is the one
+    the job's own evaluation measured."""
+    require_model_file("yolov4-tiny.weights")
+    client = Client()
+    client.force_login(make_user("cora"))
+    labels = b"49 0.75 0.78 0.2 0.2\n49 0.4 0.6 0.2 0.2\n41 0.2 0.2 0.2 0.2\n"
+    response = client.post("/detect/", {
+        "conf": "0.25", "iou": "0.45", "model": "yolov3-tiny", "compare": ["yolov4-tiny"],
+        "pictures": [_file("oranges.png", oranges_png())],
+        "labels": [_file("oranges.txt", labels)]})  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = wait_job_done(Job.objects.get(), timeout=120)
+    assert job.status == "succeeded", job.error
+
+    comparison = job.result["comparison"]
+    models = comparison["models"]
+    assert [m["model"]["key"] for m in models] == ["yolov3-tiny", "yolov4-tiny"]
+    assert models[0]["map50"] == pytest.approx(job.result["evaluation"]["map50"])
+    for m in models:
+        assert 0 <= m["map"] <= m["map50"] <= 1 and m["ms_per_picture"] > 0
+        assert [c["class"] for c in m["classes"]] == ["cup", "orange"]  # the labelled ones
+    assert models[0]["classes"][0]["ap50"] == models[1]["classes"][0]["ap50"] == 0  # no cup
+    doc = json.loads(_get(client, comparison["url"]))
+    assert [len(c["pr"]) for m in doc["models"] for c in m["classes"]] == [101] * 4
