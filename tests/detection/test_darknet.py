@@ -15,6 +15,7 @@ from detection.darknet import DarknetError, YoloHead, load_darknet, parse_cfg
 from detection.modelcard import MODELS
 from detection.yolo import letterbox
 from tests.detection.conftest import FULL_CFG, FULL_CONVS, TINY_CFG, TINY_CONVS, write_weights
+from webapp.modelfiles import MODEL_FILES, verify
 
 
 def opencv_rows(cfg: Path, weights: Path, x: torch.Tensor) -> np.ndarray:
@@ -170,3 +171,11 @@ def test_route_to_a_missing_layer_is_refused(tmp_path):
 def test_cfg_without_net_section_is_refused():
     with pytest.raises(DarknetError, match=r"\[net\]"):
         parse_cfg("[convolutional]\nfilters=2\n")
+
+
+@pytest.mark.weights
+def test_each_models_files_are_listed_for_fetch_models_and_pass_their_checksums(each_model):
+    key, files = each_model
+    card = MODELS[key]
+    for name, path in zip((card.cfg, card.weights, card.names), files, strict=True):
+        verify(path, MODEL_FILES[name])  # raises on a wrong size or SHA-256
