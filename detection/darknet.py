@@ -3,14 +3,15 @@
 A Darknet model is a `.cfg` text file (an `[net]` section, then one `[section]` per layer,
 each with `key=value` options) and a `.weights` file (a small header, then every conv
 layer's parameters as float32 in cfg order). This file turns the pair into an `nn.Module`
-for the layer types YOLOv3, YOLOv3-tiny and YOLOv4-tiny use:
+for the layer types YOLOv3, YOLOv3-tiny, YOLOv4-tiny and YOLOv4 use:
 
     convolutional  conv (+ batch norm) + leaky / linear / mish / relu / logistic
-    maxpool        Darknet pads right/bottom, so `size=2 stride=1` keeps the size
+    maxpool        Darknet pads right/bottom, so `size=2 stride=1` keeps the size; stride 1
+                   with sizes 5, 9, 13 is YOLOv4's SPP block (a route concatenates them)
     route          concatenate earlier outputs along channels (optionally one channel group)
     upsample       nearest-neighbour
     shortcut       residual sum with an earlier output
-    yolo           decode one grid of anchor boxes (see `YoloHead`)
+    yolo           decode one grid of anchor boxes (see `YoloHead`); any number of them
 
 The model's output is every anchor box of every `yolo` layer, decoded:
 (B, N, 5 + classes) rows of [cx, cy, w, h, objectness, p(class 0), ..., p(class C-1)],

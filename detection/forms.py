@@ -13,7 +13,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.template.defaultfilters import filesizeformat
 
 from detection.labels import LabelError, PictureSize, label_files, read_labels
-from detection.services import DEFAULT_CONF, DEFAULT_IOU
+from detection.modelcard import DEFAULT_MODEL, MODELS
+from detection.services import DEFAULT_CONF, DEFAULT_IOU, model_installed, model_label
 from detection.thresholds import parse_class_conf
 from detection.video import VideoError, VideoInfo, VideoLimits, probe_video
 from detection.windows import WINDOWS
@@ -27,6 +28,14 @@ class DetectForm(forms.Form):
         required=False,
         help_text="Or one short clip instead of pictures: MP4, MOV or WebM, at most "
         f"{VideoLimits().max_seconds:.0f} s and {VideoLimits().max_side} pixels on a side.",
+    )
+    model = forms.ChoiceField(
+        required=False,  # none sent: the default model
+        choices=[(key, model_label(card)) for key, card in MODELS.items()],
+        initial=DEFAULT_MODEL,
+        widget=forms.RadioSelect,
+        help_text="mAP@0.5 as published on COCO; the time is the network alone on this "
+        "site's CPU worker.",
     )
     conf = forms.FloatField(
         label="Confidence",
@@ -49,6 +58,15 @@ class DetectForm(forms.Form):
         max_length=4000,
         help_text="A class's own confidence instead of the one above, e.g. "
         "“cup=0.5, person=0.3”. You can change these on the results page too.",
+    )
+
+    compare = forms.MultipleChoiceField(
+        label="Compare with",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        choices=[(key, card.name) for key, card in MODELS.items()],
+        help_text="With labels: also run these models over the same pictures and show their "
+        "AP per class, precision–recall curves and time per picture beside the chosen model's.",
     )
 
     labels = MultipleFileField(
@@ -84,6 +102,15 @@ class DetectForm(forms.Form):
         self.found: list[PictureInfo] = []  # the pictures the uploads declare, once valid
         self.labelled = 0  # objects in the labels, once valid
         self.video_info: VideoInfo | None = None  # the clip's declared facts, once valid
+
+    def clean_model(self) -> str:
+        """The chosen model (none: the default), refused with the fix when its files are
+        not installed."""
+        key = self.cleaned_data["model"] or DEFAULT_MODEL
+        missing = model_installed(MODELS[key])
+        if missing:
+            raise forms.ValidationError(f"{MODELS[key].name} is not installed here: {missing}")
+        return key
 
     def clean_video(self):
         """Check the clip from its headers (container, size, length, frames)."""
@@ -141,6 +168,15 @@ class DetectForm(forms.Form):
             self.add_error("video", "Send pictures or one clip, not both in one job.")
         if has_video and data.get("labels"):
             self.add_error("labels", "Labels go with pictures; a clip is not measured.")
+        compare = [k for k in data.get("compare") or [] if k != data.get("model")]
+        data["compare"] = compare
+        if compare and not data.get("labels") and "labels" not in self.errors:
+            self.add_error("compare", "Comparing models needs your labels: add them, or untick "
+                           "the models to compare with.")  # fmt: skip
+        for key in compare:
+            missing = model_installed(MODELS[key])
+            if missing:
+                self.add_error("compare", f"{MODELS[key].name} is not installed here: {missing}")
         labels = data.get("labels") or []
         if labels and self.found:
             limits = upload_limits()

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.files.uploadedfile import UploadedFile
 
-from detection.modelcard import CANDIDATE_FLOOR, CANDIDATE_IOU, MODEL_CARD
+from detection.modelcard import (
+    CANDIDATE_FLOOR,
+    CANDIDATE_IOU,
+    DEFAULT_MODEL,
+    MODELS,
+    ModelCard,
+    model_card_for,
+)
 from detection.thresholds import format_class_conf
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
@@ -30,18 +37,42 @@ DEFAULT_CONF = 0.25
 DEFAULT_IOU = 0.45
 
 
-def model_card() -> dict[str, Any]:
-    """The default model as the pages describe it (from the engine's MODEL_CARD)."""
+def model_card(card: ModelCard | None = None) -> dict[str, Any]:
+    """A model as the pages describe it (default: the default model)."""
+    card = card or MODELS[DEFAULT_MODEL]
     return {
-        "name": MODEL_CARD.name,
-        "input_size": list(MODEL_CARD.input_size),
-        "dataset": MODEL_CARD.dataset,
-        "classes": MODEL_CARD.classes,
-        "published_map50": MODEL_CARD.published_map50,
-        "source": MODEL_CARD.source,
+        "key": card.key,
+        "name": card.name,
+        "input_size": list(card.input_size),
+        "dataset": card.dataset,
+        "classes": card.classes,
+        "published_map50": card.published_map50,
+        "source": card.source,
+        "heads": card.heads,
+        "parameters": card.parameters,
+        "network_ms": card.network_ms,
         "floor": CANDIDATE_FLOOR,
         "candidate_iou": CANDIDATE_IOU,
     }
+
+
+def model_installed(card: ModelCard) -> str:
+    """"" when the model's files are on this machine, else the message saying how to fetch them."""
+    try:
+        for name in (card.cfg, card.weights, card.names):
+            model_path(name)
+    except ModelFileError as exc:
+        return str(exc)
+    return ""
+
+
+def model_label(card: ModelCard) -> str:
+    """One line for a model choice: its published mAP, input, size and measured time."""
+    w, h = card.input_size
+    return (
+        f"{card.name}: {card.published_map50:g} mAP@0.5 on {card.dataset}, {w}×{h}, "
+        f"{card.parameters / 1e6:.1f} M parameters, about {card.network_ms:.0f} ms a picture"
+    )
 
 
 @lru_cache(maxsize=4)
@@ -51,8 +82,9 @@ def _read_names(path: str, mtime: float) -> tuple[str, ...]:
 
 
 def class_names() -> list[str]:
-    """The default model's class names; raises ModelFileError when the files are missing."""
-    path = model_path(MODEL_CARD.names)
+    """The models' class names (all of them share COCO's names file); raises
+    ModelFileError when the files are missing."""
+    path = model_path(MODELS[DEFAULT_MODEL].names)
     return list(_read_names(str(path), path.stat().st_mtime))
 
 
@@ -67,10 +99,11 @@ def class_names_or_empty() -> tuple[list[str], str]:
 def detect_initial_from(job: Job | None) -> dict[str, Any]:
     """The form's starting values: the defaults, or the knobs of an earlier detection job."""
     initial: dict[str, Any] = {
-        "conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [], "class_conf": ""
+        "model": DEFAULT_MODEL, "conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [],
+        "class_conf": "", "compare": []
     }  # fmt: skip
     if job is not None and job.kind == KIND:
-        for key in ("conf", "iou", "classes"):
+        for key in ("model", "conf", "iou", "classes", "compare"):
             if key in job.params:
                 initial[key] = job.params[key]
         initial["class_conf"] = format_class_conf(job.params.get("class_conf") or {})
@@ -82,15 +115,18 @@ def detect_create(
     user,
     uploads: Sequence[UploadedFile],
     pictures: Sequence[PictureInfo],
+    model: str = DEFAULT_MODEL,
     conf: float,
     iou: float,
     classes: Sequence[str],
     class_conf: dict[str, float] | None = None,
     labels: Sequence[UploadedFile] = (),
     windows: int = 0,
+    compare: Sequence[str] = (),
 ) -> Job:
     """Store the uploads (checked from their headers: `pictures` is what they declare)
-    and queue a detection job for them; raises JobRefused when over a limit or budget."""
+    and queue a detection job for them; raises JobRefused when over a limit or budget.
+    `compare`: other models to run over the same labelled pictures (needs `labels`)."""
     files = {}
     names = []
     for index, upload in enumerate(uploads):
@@ -105,7 +141,13 @@ def detect_create(
         title += f" ({len(pictures)} pictures)"
     if labels:
         title += ", with labels"
+    chosen = model_card_for(model).key
+    others = [model_card_for(k).key for k in compare if k != chosen]
+    if others and not labels:
+        raise ValueError("comparing models needs labels")
     params = {
+        "model": chosen,
+        "compare": others,  # models run over the same labelled pictures, for comparison
         "conf": conf,
         "iou": iou,
         "classes": list(classes),
@@ -126,6 +168,7 @@ def video_create(
     user,
     upload: UploadedFile,
     info: VideoInfo,
+    model: str = DEFAULT_MODEL,
     conf: float,
     iou: float,
     classes: Sequence[str],
@@ -139,6 +182,7 @@ def video_create(
     limits = VideoLimits()
     params = {
         "mode": "video",
+        "model": model_card_for(model).key,
         "conf": conf,
         "iou": iou,
         "classes": list(classes),
@@ -161,6 +205,8 @@ def video_create(
 # Time: loading the model, a fixed cost per picture (the network always sees 416x416) and
 # a cost per pixel (decoding, resizing, encoding the stored JPEG and annotated PNG).
 # Measured on the CPU only; a GPU shortens just the fixed part, so there it is an upper bound.
+# Fitted with YOLOv3-tiny; another model's per-picture and per-frame costs are scaled by
+# its network time against YOLOv3-tiny's (`network_scale`), and its memory by its weights.
 BASE_MB = 920.0
 PEAK_BYTES_PER_PIXEL = 12.0  # of the largest picture
 HELD_BYTES_PER_PIXEL = 1.5  # of all pictures together
@@ -183,11 +229,20 @@ VIDEO_PER_PIXEL_S = 0.05e-6
 VIDEO_BYTES_PER_PIXEL = 40.0  # of one frame (a batch of decoded, letterboxed, drawn copies)
 
 
+def network_scale(params: dict[str, Any]) -> tuple[float, float]:
+    """(time factor, extra MB) of the job's model against YOLOv3-tiny, which the costs were
+    fitted with: its network time per picture, and its weights (float32) beyond YOLOv3-tiny's."""
+    card, fitted = model_card_for(params.get("model")), MODELS[DEFAULT_MODEL]
+    extra_mb = max(0.0, (card.parameters - fitted.parameters) * 4 / 2**20)
+    return card.network_ms / fitted.network_ms, extra_mb
+
+
 def estimate_video(params: dict[str, Any], budget: Budget) -> JobCost:
     frames = max(int(params.get("frame_count", 1)), 1)
     pixels = float(params.get("frame_pixels", 0))
-    memory_mb = BASE_MB + VIDEO_BYTES_PER_PIXEL * pixels * VIDEO_BATCH / 8 / 2**20 + 50
-    per_frame = VIDEO_PER_FRAME_S + VIDEO_PER_PIXEL_S * pixels
+    factor, extra_mb = network_scale(params)
+    memory_mb = BASE_MB + extra_mb + VIDEO_BYTES_PER_PIXEL * pixels * VIDEO_BATCH / 8 / 2**20 + 50
+    per_frame = VIDEO_PER_FRAME_S * factor + VIDEO_PER_PIXEL_S * pixels
     runtime_s = LOAD_S + frames * per_frame
     fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_frame / 30))
     return JobCost(
@@ -198,6 +253,16 @@ def estimate_video(params: dict[str, Any], budget: Budget) -> JobCost:
     )  # fmt: skip
 
 
+def compare_runtime_s(params: dict[str, Any], count: int) -> float:
+    """The model comparison: the chosen model once more and each other model (loaded)
+    over every picture, the network's share of the per-picture cost each time."""
+    compared = params.get("compare") or []
+    if not compared:
+        return 0.0
+    keys = [params.get("model"), *compared]
+    return sum(LOAD_S + PER_PICTURE_S * network_scale({"model": k})[0] * count for k in keys)
+
+
 def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     """Peak memory and run time of a detection job from its pictures' declared sizes
     (or its clip's: `estimate_video`)."""
@@ -206,17 +271,19 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
     count = max(int(params.get("picture_count", 1)), 1)
     pixels = float(params.get("pixels", 0))
     largest = float(params.get("largest_pixels", 0))
-    held_mb = HELD_BYTES_PER_PIXEL * pixels / 2**20
+    factor, extra_mb = network_scale(params)
+    held_mb = HELD_BYTES_PER_PIXEL * pixels / 2**20 + extra_mb
     memory_mb = BASE_MB + held_mb + PEAK_BYTES_PER_PIXEL * largest / 2**20
-    runtime_s = LOAD_S + PER_PICTURE_S * count + PER_PIXEL_S * pixels
+    runtime_s = LOAD_S + PER_PICTURE_S * factor * count + PER_PIXEL_S * pixels
     room_mb = budget.memory_mb - BASE_MB - held_mb
     if room_mb > 0:
         fits = room_mb * 2**20 / PEAK_BYTES_PER_PIXEL / 1e6
         smaller = f"send smaller pictures (at most {fits:,.1f} million pixels each)"
     else:
         smaller = "send fewer and smaller pictures"
-    runtime_s += WINDOWS_S.get(int(params.get("windows") or 0), 0.0)
-    per_picture_s = PER_PICTURE_S + PER_PIXEL_S * pixels / count
+    runtime_s += WINDOWS_S.get(int(params.get("windows") or 0), 0.0) * factor
+    runtime_s += compare_runtime_s(params, count)
+    per_picture_s = PER_PICTURE_S * factor + PER_PIXEL_S * pixels / count
     fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_picture_s))
     return JobCost(
         memory_mb=memory_mb,

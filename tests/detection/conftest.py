@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from detection.modelcard import MODELS
 from webapp.modelfiles import ModelFileError, model_path
 
 # Every layer type we support that OpenCV's Darknet importer also reads. 32x32 input.
@@ -128,6 +129,52 @@ thresh=0
 TINY_CONVS = [(8, 3, 3, True), (16, 8, 3, True), (8, 8, 1, True), (16, 24, 3, True),
               (21, 16, 1, False), (21, 40, 1, False)]  # fmt: skip
 
+def _conv(filters: int, size: int, stride: int = 1, activation: str = "leaky", bn: bool = True):
+    return (f"[convolutional]\n{'batch_normalize=1' + chr(10) if bn else ''}filters={filters}\n"
+            f"size={size}\nstride={stride}\npad=1\nactivation={activation}\n")  # fmt: skip
+
+
+def _yolo(mask: str, scale_x_y: float) -> str:
+    return (f"[yolo]\nmask={mask}\nanchors=4,5, 8,9, 12,10, 16,20, 20,14, 30,28, 40,36, 50,60, "
+            f"62,58\nclasses=2\nnum=9\nscale_x_y={scale_x_y}\nthresh=0\n")  # fmt: skip
+
+
+# What the full-size YOLOv4 adds, small: SPP (stride-1 max pools of 5, 9 and 13 on one
+# output, concatenated), mish, CSP-style route groups and three detection scales
+# (16x16, 32x32, 64x64 at a 64x64 input), each head with its own scale_x_y.
+FULL_CFG = "\n".join([
+    "[net]\nwidth=64\nheight=64\nchannels=3\n",
+    _conv(8, 3, activation="mish"),  # 0: 8x64x64
+    _conv(16, 3, 2, "mish"),  # 1: 16x32x32
+    "[route]\nlayers=-1\ngroups=2\ngroup_id=1\n",  # 2: 8x32x32
+    _conv(8, 1, activation="mish"),  # 3
+    "[shortcut]\nfrom=-2\nactivation=linear\n",  # 4: 3 + 2
+    "[route]\nlayers=-1,-4\n",  # 5: 4 and 1, 24x32x32
+    _conv(16, 3, 2),  # 6: 16x16x16
+    "[maxpool]\nstride=1\nsize=5\n",  # 7
+    "[route]\nlayers=-2\n",  # 8
+    "[maxpool]\nstride=1\nsize=9\n",  # 9
+    "[route]\nlayers=-4\n",  # 10
+    "[maxpool]\nstride=1\nsize=13\n",  # 11
+    "[route]\nlayers=-1,-3,-5,-6\n",  # 12: SPP, 64x16x16
+    _conv(16, 1),  # 13
+    _conv(21, 1, activation="linear", bn=False),  # 14
+    _yolo("6,7,8", 1.05),  # 15: 16x16
+    "[route]\nlayers=-3\n",  # 16: layer 13
+    "[upsample]\nstride=2\n",  # 17: 16x32x32
+    "[route]\nlayers=-1,5\n",  # 18: 40x32x32
+    _conv(21, 1, activation="linear", bn=False),  # 19
+    _yolo("3,4,5", 1.1),  # 20: 32x32
+    "[route]\nlayers=-3\n",  # 21: layer 18
+    "[upsample]\nstride=2\n",  # 22: 40x64x64
+    "[route]\nlayers=-1,0\n",  # 23: 48x64x64
+    _conv(21, 1, activation="linear", bn=False),  # 24
+    _yolo("0,1,2", 1.2),  # 25: 64x64
+])  # fmt: skip
+FULL_CONVS = [(8, 3, 3, True), (16, 8, 3, True), (8, 8, 1, True), (16, 24, 3, True),
+              (16, 64, 1, True), (21, 16, 1, False), (21, 40, 1, False),
+              (21, 48, 1, False)]  # fmt: skip
+
 
 def write_weights(path: Path, convs, seed: int = 0, version=(0, 2, 0), variance=(0.5, 2.0)) -> None:
     """Random weights in Darknet's layout: header, then per conv bias, [BN], kernel."""
@@ -166,3 +213,18 @@ def real_files() -> tuple[Path, Path, Path]:
         )
     except ModelFileError as exc:
         pytest.skip(str(exc))
+
+
+def installed_model(key: str) -> tuple[Path, Path, Path]:
+    """Model `key`'s cfg, weights and names; skips when they have not been fetched."""
+    card = MODELS[key]
+    try:
+        return tuple(model_path(n) for n in (card.cfg, card.weights, card.names))
+    except ModelFileError as exc:
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session", params=list(MODELS))
+def each_model(request) -> tuple[str, tuple[Path, Path, Path]]:
+    """Every model we offer: (key, its files); skips the ones not fetched."""
+    return request.param, installed_model(request.param)

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from PIL import Image
 
 from detection.annotate import annotate, class_colour
+from detection.modelcard import MODELS
 from detection.yolo import MODEL_CARD, Detection
 
 
@@ -129,3 +130,27 @@ def test_bad_class_conf_is_refused_before_any_output(tiny_models_dir, tmp_path, 
     with pytest.raises(CommandError, match=message):
         call_command("detect", str(picture), "--class-conf", text, stdout=out)
     assert out.getvalue() == ""
+
+
+def test_list_models_names_every_model_and_what_is_missing(tiny_models_dir):
+    lines = detect("--list-models").splitlines()
+    assert [line.split()[0] for line in lines] == list(MODELS)
+    by_key = dict(zip(MODELS, lines, strict=True))
+    assert "33.1 mAP@0.5" in by_key["yolov3-tiny"] and "not installed" not in by_key["yolov3-tiny"]
+    assert "40.2 mAP@0.5" in by_key["yolov4-tiny"] and "not installed" in by_key["yolov4-tiny"]
+
+
+def test_model_option_loads_that_models_files(tiny_models_dir, tmp_path):
+    picture = tmp_path / "p.png"
+    Image.new("RGB", (64, 64), "green").save(picture)
+    with pytest.raises(CommandError, match="yolov4-tiny.cfg is missing.*fetch_models"):
+        detect(str(picture), "--model", "yolov4-tiny")
+    v4 = MODELS["yolov4-tiny"]
+    for name in (MODEL_CARD.cfg, MODEL_CARD.weights):
+        (tiny_models_dir / name).rename(tiny_models_dir / getattr(v4, name.rsplit(".")[-1]))
+
+    found = json.loads(detect(str(picture), "--json", "--conf", "0.01", "--model", "yolov4-tiny"))
+
+    assert found and {d["class"] for d in found} <= {"cat", "dog"}
+    with pytest.raises(CommandError, match="invalid choice: 'yolov9'"):
+        detect(str(picture), "--model", "yolov9")

@@ -11,9 +11,11 @@ import torch
 from PIL import Image
 from sklearn.datasets import load_sample_image
 
-from detection.darknet import DarknetError, load_darknet, parse_cfg
+from detection.darknet import DarknetError, YoloHead, load_darknet, parse_cfg
+from detection.modelcard import MODELS
 from detection.yolo import letterbox
-from tests.detection.conftest import TINY_CFG, TINY_CONVS, write_weights
+from tests.detection.conftest import FULL_CFG, FULL_CONVS, TINY_CFG, TINY_CONVS, write_weights
+from webapp.modelfiles import MODEL_FILES, verify
 
 
 def opencv_rows(cfg: Path, weights: Path, x: torch.Tensor) -> np.ndarray:
@@ -51,18 +53,46 @@ def test_tiny_model_matches_opencv(tmp_path, version):
     np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
 
 
+def test_spp_mish_route_groups_and_three_scales_match_opencv(tmp_path):
+    cfg, weights = tmp_path / "full.cfg", tmp_path / "full.weights"
+    cfg.write_text(FULL_CFG)
+    write_weights(weights, FULL_CONVS, seed=2)
+    x = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(3))
+
+    ours, ref = our_rows(cfg, weights, x), opencv_rows(cfg, weights, x)
+
+    assert ours.shape == ref.shape == ((16 * 16 + 32 * 32 + 64 * 64) * 3, 7)
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-5)
+    model = load_darknet(cfg, weights)
+    assert [m.scale_x_y for m in model.layers if isinstance(m, YoloHead)] == [1.05, 1.1, 1.2]
+
+
+# Anchor boxes each model predicts at 416 x 416: per head grid rows x columns x anchors.
+ROWS = {"yolov3-tiny": 13 * 13 * 3 + 26 * 26 * 3, "yolov4-tiny": 13 * 13 * 3 + 26 * 26 * 3}
+
+
 @pytest.mark.weights
-def test_yolov3_tiny_matches_opencv_on_a_photo(real_files, tmp_path):
-    cfg, weights, _ = real_files
+@pytest.mark.parametrize("photo", ["flower.jpg", "china.jpg"])
+def test_each_model_matches_opencv_on_a_photo(each_model, tmp_path, photo):
+    key, (cfg, weights, _) = each_model
     # Ask OpenCV for every class score (its default zeroes those below 0.2).
     cfg_all = tmp_path / "all.cfg"
     cfg_all.write_text(cfg.read_text().replace("[yolo]", "[yolo]\nthresh=0"))
-    x, _ = letterbox(Image.fromarray(load_sample_image("flower.jpg")), 416, 416)
+    x, _ = letterbox(Image.fromarray(load_sample_image(photo)), 416, 416)
 
     ours, ref = our_rows(cfg, weights, x[None]), opencv_rows(cfg_all, weights, x[None])
 
-    assert ours.shape == ref.shape == (13 * 13 * 3 + 26 * 26 * 3, 85)
+    assert ours.shape == ref.shape == (ROWS[key], 85)
     np.testing.assert_allclose(ours, ref, rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.weights
+def test_each_models_card_counts_its_parameters(each_model):
+    key, (cfg, weights, _) = each_model
+    model = load_darknet(cfg, weights)
+    assert sum(p.numel() for p in model.parameters()) == MODELS[key].parameters
+    heads = [m for m in model.layers if isinstance(m, YoloHead)]
+    assert len(heads) == MODELS[key].heads
 
 
 def test_batch_norm_is_darknets(tiny_files):
@@ -141,3 +171,11 @@ def test_route_to_a_missing_layer_is_refused(tmp_path):
 def test_cfg_without_net_section_is_refused():
     with pytest.raises(DarknetError, match=r"\[net\]"):
         parse_cfg("[convolutional]\nfilters=2\n")
+
+
+@pytest.mark.weights
+def test_each_models_files_are_listed_for_fetch_models_and_pass_their_checksums(each_model):
+    key, files = each_model
+    card = MODELS[key]
+    for name, path in zip((card.cfg, card.weights, card.names), files, strict=True):
+        verify(path, MODEL_FILES[name])  # raises on a wrong size or SHA-256

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from detection.modelcard import DEFAULT_MODEL, MODELS
 from detection.services import (
     DEFAULT_CONF,
     DEFAULT_IOU,
@@ -53,13 +54,17 @@ def test_a_job_too_long_is_told_how_many_pictures_fit():
 
 
 def test_starting_values_come_only_from_a_detection_job():
-    defaults = {"conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [], "class_conf": ""}
+    defaults = {"model": "yolov3-tiny", "conf": DEFAULT_CONF, "iou": DEFAULT_IOU, "classes": [],
+                "class_conf": "", "compare": []}  # fmt: skip
     assert detect_initial_from(None) == defaults
     assert detect_initial_from(Job(kind="countdown", params={"conf": 0.9})) == defaults
     earlier = Job(kind=KIND, params={"conf": 0.6, "iou": 0.3, "classes": ["cat"], "x": 1,
-                                     "class_conf": {"cup": 0.5, "dog": 0.35}})  # fmt: skip
+                                     "class_conf": {"cup": 0.5, "dog": 0.35},
+                                     "model": "yolov4-tiny",
+                                     "compare": ["yolov3-tiny"]})  # fmt: skip
     assert detect_initial_from(earlier) == {
-        "conf": 0.6, "iou": 0.3, "classes": ["cat"], "class_conf": "cup=0.5, dog=0.35"
+        "model": "yolov4-tiny", "conf": 0.6, "iou": 0.3, "classes": ["cat"],
+        "class_conf": "cup=0.5, dog=0.35", "compare": ["yolov3-tiny"]
     }  # fmt: skip
 
 
@@ -106,3 +111,40 @@ def test_the_sliding_window_comparison_adds_its_cost():
     base = {"picture_count": 1, "pixels": 640 * 480, "largest_pixels": 640 * 480}
     plain = estimate(base, BUDGET).runtime_s
     assert estimate({**base, "windows": 224}, BUDGET).runtime_s > plain + 20
+
+
+def test_each_model_costs_what_its_network_takes():
+    base = {"picture_count": 10, "pixels": 10 * 640 * 480, "largest_pixels": 640 * 480}
+    costs = {key: estimate({**base, "model": key}, BUDGET) for key in MODELS}
+    assert estimate(base, BUDGET) == costs[DEFAULT_MODEL], "no model: the default"
+    v3, v4 = MODELS["yolov3-tiny"], MODELS["yolov4-tiny"]
+    network_s = costs["yolov4-tiny"].runtime_s - costs["yolov3-tiny"].runtime_s
+    assert network_s == pytest.approx(10 * 0.1 * (v4.network_ms / v3.network_ms - 1))
+    clip = {"mode": "video", "frame_count": 300, "frame_pixels": 640 * 360}
+    slower = v4.network_ms > v3.network_ms
+    assert (estimate({**clip, "model": "yolov4-tiny"}, BUDGET).runtime_s
+            > estimate(clip, BUDGET).runtime_s) == slower  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_job_records_its_model_and_refuses_an_unknown_one(make_user):
+    kwargs = {"user": make_user("mo"), "uploads": [SimpleUploadedFile("a.png", b"x")],
+              "pictures": [PictureInfo("a.png", "PNG", 4, 4)], "conf": 0.25, "iou": 0.45,
+              "classes": []}  # fmt: skip
+    assert detect_create(**kwargs).params["model"] == "yolov3-tiny"
+    assert detect_create(**kwargs, model="yolov4-tiny").params["model"] == "yolov4-tiny"
+    with pytest.raises(ValueError, match="unknown model 'yolov9'; the models are yolov3-tiny"):
+        detect_create(**kwargs, model="yolov9")
+    with pytest.raises(ValueError, match="comparing models needs labels"):
+        detect_create(**kwargs, compare=["yolov4-tiny"])
+    labelled = detect_create(**kwargs, labels=[SimpleUploadedFile("a.txt", b"0 .5 .5 .1 .1")],
+                             compare=["yolov3-tiny", "yolov4-tiny"])  # fmt: skip
+    assert labelled.params["compare"] == ["yolov4-tiny"], "the chosen model is not repeated"
+
+
+def test_comparing_models_costs_each_models_pass_over_the_pictures():
+    base = {"picture_count": 10, "pixels": 10 * 640 * 480, "largest_pixels": 640 * 480}
+    plain = estimate(base, BUDGET).runtime_s
+    both = estimate({**base, "compare": ["yolov4-tiny"]}, BUDGET).runtime_s
+    v3, v4 = MODELS["yolov3-tiny"], MODELS["yolov4-tiny"]
+    assert both - plain == pytest.approx(2 * 1.0 + 10 * 0.1 * (1 + v4.network_ms / v3.network_ms))

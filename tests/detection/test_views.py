@@ -16,7 +16,8 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 
-from detection.services import KIND
+from detection.modelcard import MODELS
+from detection.services import KIND, model_label
 from webapp.jobs import job_create
 from webapp.models import Job
 
@@ -277,3 +278,50 @@ def test_run_again_from_a_job_of_another_kind_starts_from_the_defaults(logged_in
     html = logged_in.get(f"/detect/?from={other.id}").content.decode()
     assert 'value="0.25"' in html and 'value="0.9"' not in html
     assert "That job cannot be copied here; starting from the defaults." in html
+
+
+@pytest.fixture
+def only_yolov4_tiny(tmp_path, monkeypatch):
+    """A models directory holding YOLOv4-tiny's files (stand-ins) and no YOLOv3-tiny."""
+    models = tmp_path / "data" / "models"
+    models.mkdir(parents=True)
+    v4 = MODELS["yolov4-tiny"]
+    for name in (v4.cfg, v4.weights):
+        (models / name).write_bytes(b"present")
+    (models / v4.names).write_text("\n".join(["person", "dog", "cat", "cup"]))
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_the_form_offers_each_model_with_its_map_size_parameters_and_time(logged_in):
+    html = logged_in.get("/detect/").content.decode()
+    assert re.search(r'<input[^>]*name="model"[^>]*value="yolov3-tiny"[^>]*checked', html)
+    for card in MODELS.values():
+        assert f'value="{card.key}"' in html
+        assert model_label(card) in html
+        assert f"{card.parameters:,}" in html and f"{card.network_ms:.0f} ms" in html
+    assert "40.2 mAP@0.5 on COCO, 416×416, 6.1 M parameters" in html
+
+
+def test_the_chosen_model_goes_in_the_job_and_one_not_installed_is_refused(
+    logged_in, only_yolov4_tiny
+):
+    post(logged_in, [upload("a.png", png())], model="yolov4-tiny")
+    job = Job.objects.get()
+    assert job.params["model"] == "yolov4-tiny"
+
+    html = logged_in.get(f"/detect/?from={job.id}").content.decode()
+    assert re.search(r'<input[^>]*value="yolov4-tiny"[^>]*checked', html), "run again keeps it"
+    assert "(not installed)" in html
+
+    _refused(logged_in, [upload("ok.png", png())], "YOLOv3-tiny is not installed here: "
+             "model file yolov3-tiny.cfg is missing", model="yolov3-tiny")  # fmt: skip
+    _refused(logged_in, [upload("ok.png", png())], "yolov9 is not one of the available choices",
+             model="yolov9")  # fmt: skip
+
+
+def test_comparing_models_needs_labels_and_installed_models(logged_in, only_yolov4_tiny):
+    _refused(logged_in, [upload("ok.png", png())], "Comparing models needs your labels",
+             model="yolov4-tiny", compare=["yolov3-tiny"])  # fmt: skip
+    labels = upload("ok.txt", b"0 0.5 0.5 0.2 0.2\n", "text/plain")
+    _refused(logged_in, [upload("ok.png", png()), labels], "YOLOv3-tiny is not installed here",
+             model="yolov4-tiny", compare=["yolov3-tiny"])  # fmt: skip

@@ -228,3 +228,55 @@ def test_bad_labels_are_refused_by_the_form_by_file_and_line(stack, make_user, s
     assert "oranges.txt:2: 4 columns" in html
     assert "oranges.txt:3: class 99 is not one of the model&#x27;s 80 classes" in html
     assert Job.objects.count() == 0 and list(tmp_path.rglob("*.*")) == []  # nothing stored
+
+
+def test_a_job_runs_the_model_it_asked_for(stack, make_user):
+    """YOLOv4-tiny chosen on the form: the worker loads it, and the result and the X-ray
+    are its own (two heads whose scale_x_y is 1.05; YOLOv3-tiny's is 1)."""
+    require_model_file("yolov4-tiny.weights")
+    user = make_user("vera")
+    client = Client()
+    client.force_login(user)
+    client.post("/detect/", {"conf": "0.25", "iou": "0.45", "model": "yolov4-tiny",
+                             "pictures": [_file("oranges.png", oranges_png())]})  # fmt: skip
+    job = wait_job_done(Job.objects.get(), timeout=90)
+    assert job.status == "succeeded", job.error
+
+    assert job.result["model"]["key"] == "yolov4-tiny"
+    assert job.result["model"]["name"] == "YOLOv4-tiny"
+    assert job.result["model"]["published_map50"] == 40.2
+    (oranges,) = job.result["pictures"]
+    assert oranges["found"] >= 1
+    xray = json.loads(_get(client, oranges["xray_url"]))
+    assert [(h["grid"], h["scale_x_y"]) for h in xray["heads"]] == [([13, 13], 1.05),
+                                                                    ([26, 26], 1.05)]  # fmt: skip
+    stored = json.loads(_get(client, oranges["candidates_url"]))
+    assert {d["class"] for d in stored["candidates"] if d["score"] >= 0.25} == {"orange"}
+
+
+def test_a_job_compares_models_on_the_same_labels(stack, make_user):
+    """Labels of the oranges YOLOv3-tiny finds, YOLOv4-tiny to compare with: both models'
+    mAP, AP per class, PR curves and time per picture; the chosen model's mAP is the one
+    the job's own evaluation measured."""
+    require_model_file("yolov4-tiny.weights")
+    client = Client()
+    client.force_login(make_user("cora"))
+    labels = b"49 0.75 0.78 0.2 0.2\n49 0.4 0.6 0.2 0.2\n41 0.2 0.2 0.2 0.2\n"
+    response = client.post("/detect/", {
+        "conf": "0.25", "iou": "0.45", "model": "yolov3-tiny", "compare": ["yolov4-tiny"],
+        "pictures": [_file("oranges.png", oranges_png())],
+        "labels": [_file("oranges.txt", labels)]})  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = wait_job_done(Job.objects.get(), timeout=120)
+    assert job.status == "succeeded", job.error
+
+    comparison = job.result["comparison"]
+    models = comparison["models"]
+    assert [m["model"]["key"] for m in models] == ["yolov3-tiny", "yolov4-tiny"]
+    assert models[0]["map50"] == pytest.approx(job.result["evaluation"]["map50"])
+    for m in models:
+        assert 0 <= m["map"] <= m["map50"] <= 1 and m["ms_per_picture"] > 0
+        assert [c["class"] for c in m["classes"]] == ["cup", "orange"]  # the labelled ones
+    assert models[0]["classes"][0]["ap50"] == models[1]["classes"][0]["ap50"] == 0  # no cup
+    doc = json.loads(_get(client, comparison["url"]))
+    assert [len(c["pr"]) for m in doc["models"] for c in m["classes"]] == [101] * 4

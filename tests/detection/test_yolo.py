@@ -188,8 +188,8 @@ def opencv_detections(cfg, weights, x: torch.Tensor, conf: float, iou: float):
 
 @pytest.mark.weights
 @pytest.mark.parametrize("name", ["china.jpg", "flower.jpg"])
-def test_final_detections_agree_with_opencv(real_files, tmp_path, name):
-    cfg, weights, names = real_files
+def test_final_detections_agree_with_opencv(each_model, tmp_path, name):
+    _, (cfg, weights, names) = each_model
     cfg_all = tmp_path / "all.cfg"  # OpenCV zeroes class scores under its `thresh` (0.2)
     cfg_all.write_text(cfg.read_text().replace("[yolo]", "[yolo]\nthresh=0"))
     picture = Image.fromarray(load_sample_image(name))

@@ -10,17 +10,28 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from PIL import Image
 
 from detection.annotate import annotate
+from detection.modelcard import DEFAULT_MODEL, MODELS
+from detection.services import model_installed, model_label
 from detection.thresholds import parse_class_conf
-from detection.yolo import MODEL_CARD, Detection, Detector
+from detection.yolo import Detection, Detector
 from webapp.modelfiles import ModelFileError, model_path
 from webapp.pictures import UploadError, UploadLimits, probe_upload, read_bytes, read_upload
 
 
 class Command(BaseCommand):
-    help = "Detect objects in pictures with YOLOv3-tiny (COCO); print or draw the boxes."
+    help = "Detect objects in pictures with a YOLO model (COCO); print or draw the boxes."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("images", nargs="+", type=Path, help="pictures (or zips of them)")
+        parser.add_argument("images", nargs="*", type=Path, help="pictures (or zips of them)")
+        parser.add_argument(
+            "--model",
+            default=DEFAULT_MODEL,
+            choices=list(MODELS),
+            help=f"the network (default {DEFAULT_MODEL}); --list-models describes them",
+        )
+        parser.add_argument(
+            "--list-models", action="store_true", help="list the models and whether installed"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON list per image")
         parser.add_argument("--conf", type=float, default=0.25, help="lowest score kept")
         parser.add_argument("--iou", type=float, default=0.45, help="NMS overlap threshold")
@@ -34,11 +45,19 @@ class Command(BaseCommand):
         parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
 
     def handle(self, *args, **opts) -> None:
+        if opts["list_models"]:
+            for key, card in MODELS.items():
+                missing = model_installed(card) and " (not installed: run `manage.py fetch_models`)"
+                self.stdout.write(f"{key:<12} {model_label(card)}{missing or ''}")
+            return
+        if not opts["images"]:
+            raise CommandError("give at least one picture (or --list-models)")
+        card = MODELS[opts["model"]]
         try:
             detector = Detector.from_files(
-                model_path(MODEL_CARD.cfg),
-                model_path(MODEL_CARD.weights),
-                model_path(MODEL_CARD.names),
+                model_path(card.cfg),
+                model_path(card.weights),
+                model_path(card.names),
                 device=opts["device"],
             )
         except ModelFileError as exc:

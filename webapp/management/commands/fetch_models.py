@@ -5,8 +5,8 @@ from webapp.modelfiles import MODEL_FILES, ModelFileError, default_models_dir, f
 
 class Command(BaseCommand):
     help = (
-        "Fetch the model weights (VGG19, YOLOv3-tiny) and the MNIST-5k digits into the data "
-        "directory, checking SHA-256."
+        "Fetch the model weights (VGG19, YOLOv3-tiny, YOLOv4-tiny) and the MNIST-5k digits into "
+        "the data directory, checking SHA-256."
     )
 
     def add_arguments(self, parser):
