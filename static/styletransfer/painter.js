@@ -181,7 +181,9 @@ $("st-paint-toggle").addEventListener("click", () => {
     if (!state.regions.length) {
       let earlier = [];
       try { earlier = JSON.parse($("id_regions").value || "[]"); } catch { earlier = []; }
-      state.regions = earlier.length ? earlier : [{ style: null, strength: 1 }, { style: 0, strength: 1 }];
+      // Region 1 (all not painted) takes the first style, region 2 keeps the photo: a first
+      // stroke protects a part, and the picture is styled whatever is painted.
+      state.regions = earlier.length ? earlier : [{ style: 0, strength: 1 }, { style: null, strength: 1 }];
     }
     loadPhoto();
     save();
