@@ -84,7 +84,7 @@ def test_cancel_then_retry_says_so_at_once_and_never_a_page_late(page, stack, ma
     # The next page carries no message left over from those two clicks.
     page.reload()
     expect(page.locator("#job-status")).to_have_text(re.compile("queued|running"))
-    expect(page.locator("main > .flash")).to_have_count(0)
+    expect(page.locator("main > .flash:visible")).to_have_count(0)
     expect(page.locator("#job-note")).to_be_hidden()
     page.click("#job-cancel")
     expect(page.locator("#job-status")).to_have_text("cancelled", timeout=30_000)
