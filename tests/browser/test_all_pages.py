@@ -75,7 +75,10 @@ def _start_jobs(page, user, tmp_path) -> dict[str, Job]:
     canvas = page.locator("#st-canvas")
     expect(canvas).to_be_visible()
     rows = page.locator("#st-region-list tr")
-    rows.nth(1).locator("input[type=radio]").check()  # region 2: the first style (swirl)
+    # Unpainted, region 1 takes the first style; region 2 keeps the photo where painted.
+    expect(rows.nth(0).locator("select")).to_have_value("0")
+    expect(rows.nth(1).locator("select")).to_have_value("")
+    rows.nth(1).locator("input[type=radio]").check()
     box = canvas.bounding_box()
     page.mouse.move(box["x"] + 5, box["y"] + 5)
     page.mouse.down()
