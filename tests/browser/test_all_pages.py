@@ -62,6 +62,7 @@ def _start_jobs(page, user, tmp_path) -> dict[str, Job]:
         started[name] = Job.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[1])
 
     page.goto("/playground/")
+    page.check("input[name=dataset][value=digits]")  # ten classes: the widest confusion matrix
     page.fill("input[name=max_samples]", "300")
     page.fill("input[name=epochs]", "3")
     submit("train", "#start-training")
