@@ -25,6 +25,13 @@ if [ -z "$NODE" ]; then
     exit 1
   fi
 fi
+if [ ! -f node_modules/axe-core/axe.min.js ]; then
+  echo "==> npm ci (axe-core, for the accessibility checks of the browser tests)"
+  if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null
+  fi
+  npm ci --no-audit --no-fund
+fi
 start=$(date +%s)
 set +e
 echo "==> node --test tests/js/ ($("$NODE" --version))"

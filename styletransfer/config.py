@@ -105,7 +105,7 @@ class StyleConfig:
 
 
 PRESETS: dict[str, StyleConfig] = {
-    "quick": StyleConfig(size=256, levels=2),
+    "quick": StyleConfig(size=384),  # a first try: small, yet visibly styled (issue 23)
     "standard": StyleConfig(),
     "fine": StyleConfig(size=768, levels=4),
     # print sizes: whole up to 1024 px, then refined in tiles (see tile_size)

@@ -177,7 +177,11 @@ class StylizeForm(forms.Form):
     def _setup_choices(self) -> None:
         limits, f = self.limits, self.fields
         f["preset"].choices = [
-            (name, f"{name.capitalize()} – {p.size} px, {p.total_steps} steps")
+            (
+                name,
+                f"{name.capitalize()} – {p.size} px, {p.steps} steps at full size, "
+                f"{p.total_steps} in all",
+            )
             for name, p in limits["presets"].items()
         ]
         f["size"].widget.attrs.update(min=limits["min_side"], max=limits["max_size"])

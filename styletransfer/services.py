@@ -174,7 +174,7 @@ def stylize_create(
     else:
         assert source is not None, "no photo: the form asks for one"
         files = {"content": _stored(source, "content")}
-        content_label = "earlier photo"
+        content_label = source.params.get("content_label") or "earlier photo"
     for i, style in enumerate(styles):
         if style.upload is not None:
             files[f"style{i}"] = next(fresh)
@@ -190,6 +190,7 @@ def stylize_create(
             {"label": s.label[:120], "gallery": s.gallery, "weight": s.weight} for s in styles
         ],
         "content_sha256": hashlib.sha256(files["content"]).hexdigest(),
+        "content_label": content_label[:120],  # kept when the photo is used again
     }
     if labels is not None:
         files["labels"] = next(fresh)

@@ -204,8 +204,9 @@ class MyJobsConsumer(RefusingConsumer):
 
 class DashboardConsumer(RefusingConsumer):
     """`/ws/dashboard/`: staff only; pushes the queue statistics every few seconds and the
-    history charts every DASHBOARD_HISTORY_INTERVAL_S, or at once when the page asks for
-    another window or kind with `{"type": "history", "window": "day", "kind": "detect"}`."""
+    history charts every DASHBOARD_HISTORY_INTERVAL_S, or both at once when the page asks
+    for another window or kind with `{"type": "history", "window": "day", "kind": "detect"}`
+    (the kind filters the statistics too)."""
 
     history_options = {"window": "hour", "kind": ""}
 
@@ -219,28 +220,38 @@ class DashboardConsumer(RefusingConsumer):
             return
         await self.accept()
         self._history_wanted = asyncio.Event()
+        self._stats_wanted = asyncio.Event()
         self._task = asyncio.create_task(self._push_forever())
         self._history_task = asyncio.create_task(self._push_history_forever())
 
     async def _push_forever(self) -> None:
         from webapp.dashboard import dashboard_stats
 
-        while True:
-            stats = await database_sync_to_async(dashboard_stats)()
-            await self.send_json({"type": "dashboard", "stats": stats})
-            await asyncio.sleep(settings.DASHBOARD_PUSH_INTERVAL_S)
+        async def stats() -> dict:
+            kind = self.history_options["kind"]
+            return {
+                "type": "dashboard",
+                "stats": await database_sync_to_async(dashboard_stats)(kind=kind),
+            }
+
+        await self._push_every(stats, self._stats_wanted, settings.DASHBOARD_PUSH_INTERVAL_S)
 
     async def _push_history_forever(self) -> None:
         from webapp.dashboard import dashboard_history
 
+        async def history() -> dict:
+            found = await database_sync_to_async(dashboard_history)(**self.history_options)
+            return {"type": "history", "history": found}
+
+        await self._push_every(history, self._history_wanted, settings.DASHBOARD_HISTORY_INTERVAL_S)
+
+    async def _push_every(self, message, wanted: asyncio.Event, interval_s: float) -> None:
+        """Send `await message()` now, then every `interval_s` or as soon as `wanted` is set."""
         while True:
-            history = await database_sync_to_async(dashboard_history)(**self.history_options)
-            await self.send_json({"type": "history", "history": history})
-            self._history_wanted.clear()
+            await self.send_json(await message())
+            wanted.clear()
             try:
-                await asyncio.wait_for(
-                    self._history_wanted.wait(), settings.DASHBOARD_HISTORY_INTERVAL_S
-                )
+                await asyncio.wait_for(wanted.wait(), interval_s)
             except TimeoutError:
                 pass
 
@@ -256,6 +267,7 @@ class DashboardConsumer(RefusingConsumer):
             return
         self.history_options = {"window": window, "kind": kind}
         self._history_wanted.set()
+        self._stats_wanted.set()
 
     async def disconnect(self, code: int) -> None:
         for name in ("_task", "_history_task"):

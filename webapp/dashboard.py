@@ -100,11 +100,21 @@ def _worker_rows(now: datetime, running: list[dict[str, Any]]) -> list[dict[str,
     return rows
 
 
-def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
+def job_label(job: Job) -> str:
+    """How the dashboard names a job: its kind, and its title where it has one."""
+    kind = KINDS[job.kind].label if job.kind in KINDS else job.kind
+    return f"{kind} · {job.title}" if job.title else kind
+
+
+def dashboard_stats(*, kind: str = "", recent: int = 200) -> dict[str, Any]:
+    """The snapshot of now. `kind` keeps only that kind's jobs in the state tiles, the
+    running and failure lists and the medians; queues and workers are shared by every
+    kind and always shown whole."""
     now = timezone.now()
+    jobs = Job.objects.filter(kind=kind) if kind else Job.objects.all()
     by_state = {s: 0 for s in JobStatus.values}
     # COUNT(*), not COUNT(id): counted from the status index alone, without the rows
-    for row in Job.objects.values("status").annotate(n=Count("*")).order_by():
+    for row in jobs.values("status").annotate(n=Count("*")).order_by():
         by_state[row["status"]] = row["n"]
     running = []
     for j in (
@@ -115,7 +125,7 @@ def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
             {
                 "id": str(j.id),
                 "kind": j.kind,
-                "label": KINDS[j.kind].label if j.kind in KINDS else j.kind,
+                "label": job_label(j),
                 "user": j.user.username,
                 "progress": j.progress,
                 "worker": j.worker,
@@ -131,6 +141,7 @@ def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
         {
             "id": str(j.id),
             "kind": j.kind,
+            "label": job_label(j),
             "user": j.user.username,
             "error": j.error[:300],
             "exception": j.failure.get("type", ""),
@@ -141,26 +152,27 @@ def dashboard_stats(*, recent: int = 200) -> dict[str, Any]:
             "finished_at": j.finished_at.isoformat() if j.finished_at else None,
             "url": reverse("job_detail", args=[j.id]),
         }
-        for j in Job.objects.filter(status=JobStatus.FAILED)
+        for j in jobs.filter(status=JobStatus.FAILED)
         .select_related("user")
         .order_by("-finished_at")[:10]
     ]
     finished = list(
-        Job.objects.filter(finished_at__isnull=False, started_at__isnull=False)
+        jobs.filter(finished_at__isnull=False, started_at__isnull=False)
         .order_by("-finished_at")
         .values("queued_at", "started_at", "finished_at")[:recent]
     )
     waits = [(f["started_at"] - f["queued_at"]).total_seconds() for f in finished]
     runs = [(f["finished_at"] - f["started_at"]).total_seconds() for f in finished]
-    last_hour = Job.objects.filter(
+    last_hour = jobs.filter(
         status=JobStatus.SUCCEEDED, finished_at__gte=now - timedelta(hours=1)
     ).count()
     return {
         "time": now.isoformat(),
+        "kind": kind,
         "queues": queue_overview(now),
         "oldest_warn_s": settings.DASHBOARD_OLDEST_QUEUED_WARN_S,
         "by_state": by_state,
-        "running": running,
+        "running": [j for j in running if not kind or j["kind"] == kind],
         "workers": _worker_rows(now, running),
         "failures": failures,
         "throughput_per_hour": last_hour,

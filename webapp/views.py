@@ -103,16 +103,20 @@ def job_json(request: HttpRequest, job_id) -> JsonResponse:
 
 
 def _act(request: HttpRequest, job: Job, action, done: str) -> HttpResponse:
+    """Do `action`; a page's script gets the job and what was done (`message`) in the
+    answer, a plain form a message on the page it is sent back to. Never both: a message
+    stored for a script's request would show one page late."""
     try:
         action(job=job)
-        messages.success(request, done)
     except JobRefused as exc:
-        messages.error(request, str(exc))
         if _wants_json(request):
             return refused_json(exc)
-    if _wants_json(request):
-        job.refresh_from_db()
-        return JsonResponse(_snapshot_for(request, job))
+        messages.error(request, str(exc))
+    else:
+        if _wants_json(request):
+            job.refresh_from_db()
+            return JsonResponse({**_snapshot_for(request, job), "message": done})
+        messages.success(request, done)
     back = request.POST.get("next", "")
     if not back.startswith("/") or not url_has_allowed_host_and_scheme(
         back, allowed_hosts={request.get_host()}

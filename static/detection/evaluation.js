@@ -29,28 +29,42 @@ export async function showEvaluation(summary, pictures) {
     $("det-eval-counts").textContent += ` (details not loaded: ${e.message || e})`;
     return;
   }
-  classTable(doc.classes);
+  const outcomes = doc.pictures.flatMap((p) => p.outcomes.map((o) => ({ ...o, picture: p })));
+  classTable(doc.classes, outcomes);
   new LinePlot($("det-eval-pr"), { xLabel: "recall", yLabel: "precision", yMin: 0, yMax: 1 })
     .update(doc.classes.map((k, i) => ({ name: `${k.class} (AP ${pct(k.ap50)})`,
                                          color: PALETTE[i % PALETTE.length], points: k.pr })));
-  gallery(doc, pictures);
+  gallery(outcomes, pictures);
 }
 
-function classTable(classes) {
+// "detected" counts boxes at the job's confidence, as the pictures and the gallery show
+// them; the AP columns are over every box down to 0.005 (k.detected counts those).
+function classTable(classes, outcomes) {
   const body = $("det-eval-classes").querySelector("tbody");
   body.replaceChildren();
+  const shown = (name) => outcomes.filter((o) => o.class === name && o.kind !== "miss").length;
   for (const k of [...classes].sort((a, b) => a.ap50 - b.ap50)) {
     const tr = body.insertRow();
-    for (const text of [k.class, pct(k.ap50), pct(k.ap), k.labelled, k.detected]) {
+    for (const text of [k.class, pct(k.ap50), pct(k.ap), k.labelled, shown(k.class)]) {
       tr.insertCell().textContent = text;
     }
   }
 }
 
-function gallery(doc, pictures) {
+/** The gallery's first view: `preferred` when it has tiles, else the first kind that has. */
+export function firstKind(items, preferred) {
+  const has = (kind) => items.some((o) => o.kind === kind);
+  return [preferred, "fp", "miss", "tp"].find(has) || "all";
+}
+
+function gallery(items, pictures) {
   const box = $("det-eval-gallery");
   const filter = $("det-eval-filter");
-  const items = doc.pictures.flatMap((p) => p.outcomes.map((o) => ({ ...o, picture: p })));
+  for (const option of filter.options) {
+    const n = option.value === "all" ? items.length : items.filter((o) => o.kind === option.value).length;
+    option.textContent = `${option.textContent.replace(/ \(\d+\)$/, "")} (${n})`;
+  }
+  filter.value = firstKind(items, filter.value);
   const draw = () => {
     const kind = filter.value;
     box.replaceChildren();

@@ -5,6 +5,7 @@
 import { $ } from "../webapp/dom.js";
 import { formatCount, formatNumber, formatPercent } from "../webapp/format.js";
 import { LinePlot } from "../webapp/plot.js";
+import { runningCurve, stepsPerEpoch, withEpochEnds } from "./curves.js";
 import { drawTask } from "./taskview.js";
 
 /** Draw the run `initial`; `control(body)` sends live controls (the owner's page only).
@@ -18,10 +19,7 @@ export function runView(initial, { control } = {}) {
   const accPlot = new LinePlot($("plot-acc"), { xLabel: "epoch", yLabel: "accuracy", yMin: 0, yMax: 1 });
   const gradPlot = new LinePlot($("plot-grad"), { xLabel: "epoch", yLabel: "‖grad‖", logY: true });
 
-  function stepsPerEpoch() {
-    const n = m.train_samples, b = (job.params || {}).batch_size;
-    return n && b ? Math.max(1, Math.ceil(n / b)) : 1;
-  }
+  const spe = () => stepsPerEpoch(m.train_samples, (job.params || {}).batch_size);
 
   // ---- state from snapshots and events ---------------------------------------------
   function fromSnapshot(j) {
@@ -155,24 +153,24 @@ export function runView(initial, { control } = {}) {
     curves() {
       const marker = scrubbed ? scrubbed.epoch : null;
       lossPlot.opts.marker = accPlot.opts.marker = gradPlot.opts.marker = marker;
-      const spe = stepsPerEpoch(), curve = m.curve || [], eps = m.epochs || [];
+      const eps = m.epochs || [], curve = runningCurve(withEpochEnds(m.curve || [], eps, spe()), spe());
       lossPlot.update([
-        { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[1]]) },
+        { name: "train (running mean)", points: curve.map((p) => [p[0], p[1]]) },
         { name: "train (epoch)", points: eps.map((e) => [e.epoch, e.train_loss]), dashed: true },
         { name: "validation", points: eps.map((e) => [e.epoch, e.val_loss]) },
       ]);
       accPlot.update([
-        { name: "train (running mean)", points: curve.map((p) => [p[0] / spe, p[2]]) },
+        { name: "train (running mean)", points: curve.map((p) => [p[0], p[2]]) },
         { name: "train (epoch)", points: eps.map((e) => [e.epoch, e.train_accuracy]), dashed: true },
         { name: "validation", points: eps.map((e) => [e.epoch, e.val_accuracy]) },
       ]);
     },
     grads() {
       gradPlot.opts.marker = scrubbed ? scrubbed.epoch : null;
-      const g = m.gradients || { names: [], points: [] }, spe = stepsPerEpoch();
+      const g = m.gradients || { names: [], points: [] }, steps = spe();
       const series = [];
       g.names.forEach((name, i) => {
-        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [p[0] / spe, p[1][i]]);
+        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [p[0] / steps, p[1][i]]);
         if (pts.length) series.push({ name, points: pts });
       });
       gradPlot.update(series);
@@ -214,8 +212,8 @@ export function runView(initial, { control } = {}) {
           const share = v / total;
           td.textContent = v;
           td.title = `true ${c.classes[i]}, predicted ${c.classes[j]}: ${v} (${pct(share)})`;
-          td.style.background = i === j ? `rgba(43,182,115,${0.1 + 0.9 * share})` : `rgba(224,69,91,${share ? 0.12 + 0.88 * share : 0.03})`;
-          td.style.color = share > 0.55 ? "#fff" : "";
+          // dark text on every cell: the strongest red stops where the text keeps a 4.5:1 contrast
+          td.style.background = i === j ? `rgba(43,182,115,${0.1 + 0.9 * share})` : `rgba(224,69,91,${share ? 0.12 + 0.63 * share : 0.03})`;
         });
       });
       $("confusion").replaceChildren(table);

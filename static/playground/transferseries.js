@@ -4,16 +4,22 @@ import { PALETTE } from "../webapp/plot.js";
 export const MODE_COLOUR = { frozen: PALETTE[0], finetune: PALETTE[2], scratch: PALETTE[1] };
 export const MODE_NAME = { frozen: "frozen", finetune: "fine-tune", scratch: "scratch" };
 
-/** One line per finished (mode, size) and per running one: validation accuracy by epoch. */
+const DASH_BY_SIZE = ["solid", "dashed", "dotted"];
+
+/** One line per finished (mode, size) and per running one: validation accuracy by epoch.
+ *  The colour tells the mode and the dash the pictures per class, so no two lines match. */
 export function seriesByEpoch(rows, running) {
+  const sizes = [...new Set([...rows.map((r) => Number(r.per_class || 0)),
+    ...[...running.keys()].map((k) => Number(k.split("/")[1] || 0))])].sort((a, b) => a - b);
+  const dash = (size) => DASH_BY_SIZE[sizes.indexOf(Number(size || 0)) % DASH_BY_SIZE.length];
   const series = [];
   for (const row of rows) {
     series.push({ name: `${MODE_NAME[row.mode]}, ${row.per_class || "all"}/class`, color: MODE_COLOUR[row.mode],
-      dashed: row.mode !== "frozen", points: row.history.map((h) => [h.epoch, h.val_accuracy]) });
+      dash: dash(row.per_class), points: row.history.map((h) => [h.epoch, h.val_accuracy]) });
   }
   for (const [key, points] of running) {
     const [mode, size] = key.split("/");
-    series.push({ name: `${MODE_NAME[mode]}, ${size || "all"}/class (training)`, color: MODE_COLOUR[mode], dashed: true, points });
+    series.push({ name: `${MODE_NAME[mode]}, ${size || "all"}/class (training)`, color: MODE_COLOUR[mode], dash: dash(size), points });
   }
   return series;
 }

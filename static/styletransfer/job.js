@@ -6,6 +6,7 @@ import { formatSeconds } from "../webapp/format.js";
 import { getJSON } from "../webapp/http.js";
 import { watchJob } from "../webapp/jobpage.js";
 import { LinePlot } from "../webapp/plot.js";
+import { colourLabels, fromGreyRGBA } from "./regions.js";
 
 const plot = new LinePlot($("st-plot"), { xLabel: "step", logY: true });
 const SERIES = [["total", 1], ["content", 2], ["style", 3], ["TV", 4]]; // [name, column]
@@ -85,7 +86,42 @@ async function showComparison(resultURL) {
 function slide() {
   const at = Number($("st-slider").value);
   $("st-before").style.clipPath = `inset(0 ${100 - at}% 0 0)`;
+  $("st-cut").style.left = `${at}%`;
 }
 $("st-slider").addEventListener("input", slide);
+// Dragging on the pictures moves the cut too (the handle shows where it is).
+$("st-compare").addEventListener("pointerdown", (event) => {
+  const box = $("st-compare");
+  const follow = (e) => {
+    const r = box.getBoundingClientRect();
+    $("st-slider").value = String(Math.round(Math.min(100, Math.max(0, (100 * (e.clientX - r.left)) / r.width))));
+    slide();
+  };
+  box.setPointerCapture(event.pointerId);
+  follow(event);
+  box.onpointermove = follow;
+  box.onpointerup = box.onpointercancel = () => { box.onpointermove = null; };
+});
+
+// The regions map is stored as grey values 0, 1, 2…: near black. Show it in the
+// painter's colours instead.
+function colourRegions(img) {
+  const { naturalWidth: width, naturalHeight: height } = img;
+  const scratch = new OffscreenCanvas(width, height);
+  const draw = scratch.getContext("2d");
+  draw.drawImage(img, 0, 0);
+  const map = fromGreyRGBA(draw.getImageData(0, 0, width, height).data, width, height);
+  draw.putImageData(new ImageData(colourLabels(map), width, height), 0, 0);
+  scratch.convertToBlob({ type: "image/png" }).then((blob) => {
+    const reader = new FileReader();
+    reader.onload = () => { img.src = reader.result; img.dataset.coloured = "yes"; };
+    reader.readAsDataURL(blob);
+  });
+}
+const regions = document.querySelector("img.st-labels");
+if (regions) {
+  if (regions.complete && regions.naturalWidth) colourRegions(regions);
+  else regions.addEventListener("load", () => colourRegions(regions), { once: true });
+}
 
 watchJob({ onSnapshot: render });

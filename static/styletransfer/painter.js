@@ -3,22 +3,18 @@
 // the label map goes as a grey PNG (`labels`) and the regions as JSON (`regions`).
 import { $, make, readJSON } from "../webapp/dom.js";
 import {
-  floodFill, fromGreyRGBA, labelMap, paintLine, splitByColour, toGreyRGBA, usedRegions,
+  REGION_COLOURS, colourLabels, floodFill, fromGreyRGBA, labelMap, paintLine, splitByColour, toGreyRGBA,
+  unusedStyles, usedRegions,
 } from "./regions.js";
 
 const PAGE = readJSON("st-page");
 const WORK_SIDE = 512; // the map's longest side: the engine resizes it to each level
-const COLOURS = ["#4f7cff", "#ff8a3d", "#2bb673", "#e54b8a", "#f2c230", "#8f5bd6", "#28b5c9", "#8a8f99"];
 const form = $("st-form");
 const canvas = $("st-canvas");
 const draw = canvas.getContext("2d");
 const state = {
   on: false, map: null, photo: null, regions: [], current: 1, stroke: null,
 };
-
-function hexRGB(hex) {
-  return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
-}
 
 /** The styles the form will send, in the server's order: uploads, gallery, earlier job's. */
 function styleNames() {
@@ -32,15 +28,10 @@ function styleNames() {
 
 function render() {
   if (!state.map || !state.photo) return;
-  const { width, height, labels } = state.map;
+  const { width, height } = state.map;
   draw.globalAlpha = 1;
   draw.drawImage(state.photo, 0, 0, width, height);
-  const overlay = draw.createImageData(width, height);
-  const rgb = COLOURS.map(hexRGB);
-  labels.forEach((label, p) => {
-    const [r, g, b] = rgb[label % rgb.length];
-    overlay.data.set([r, g, b, label === 0 ? 40 : 120], 4 * p);
-  });
+  const overlay = new ImageData(colourLabels(state.map, { alpha: 120, baseAlpha: 40 }), width, height);
   const layer = new OffscreenCanvas(width, height);
   layer.getContext("2d").putImageData(overlay, 0, 0);
   draw.drawImage(layer, 0, 0);
@@ -54,7 +45,7 @@ function renderList() {
     const pick = make("input", { type: "radio", name: "st-current", checked: i === state.current, title: "paint this region" });
     pick.addEventListener("change", () => { state.current = i; });
     const swatch = make("span", { className: "st-swatch" });
-    swatch.style.background = COLOURS[i % COLOURS.length];
+    swatch.style.background = REGION_COLOURS[i % REGION_COLOURS.length];
     const style = make("select", { "aria-label": `style of region ${i + 1}` });
     style.append(make("option", { value: "", textContent: "none – keep the photo" }));
     names.forEach((name, s) => style.append(make("option", { value: String(s), textContent: `${s + 1}. ${name}` })));
@@ -68,6 +59,12 @@ function renderList() {
       make("td", {}, style), make("td", {}, strength));
   });
   $("st-region-list").replaceChildren(...rows);
+  const unused = unusedStyles(state.map, state.regions, names.length);
+  $("st-unused-styles").hidden = !unused.length;
+  $("st-unused-styles").textContent = unused.length
+    ? `No painted region uses ${unused.map((s) => `style ${s + 1} (${names[s]})`).join(", ")}: `
+      + "it will not show in the picture. Give it to a region, or leave it out."
+    : "";
   $("st-add-region").disabled = state.regions.length >= PAGE.max_regions;
 }
 
@@ -184,7 +181,9 @@ $("st-paint-toggle").addEventListener("click", () => {
     if (!state.regions.length) {
       let earlier = [];
       try { earlier = JSON.parse($("id_regions").value || "[]"); } catch { earlier = []; }
-      state.regions = earlier.length ? earlier : [{ style: null, strength: 1 }, { style: 0, strength: 1 }];
+      // Region 1 (all not painted) takes the first style, region 2 keeps the photo: a first
+      // stroke protects a part, and the picture is styled whatever is painted.
+      state.regions = earlier.length ? earlier : [{ style: 0, strength: 1 }, { style: null, strength: 1 }];
     }
     loadPhoto();
     save();

@@ -104,3 +104,23 @@ export function fromGreyRGBA(rgba, width, height) {
 export function usedRegions(map) {
   return [...new Set(map.labels)].sort((a, b) => a - b);
 }
+
+/** Each region's colour, the same in the painter and on the job page. */
+export const REGION_COLOURS = ["#4f7cff", "#ff8a3d", "#2bb673", "#e54b8a", "#f2c230", "#8f5bd6", "#28b5c9", "#8a8f99"];
+
+/** RGBA pixels showing `map` in the regions' colours, region 0 at `baseAlpha`, others at `alpha`. */
+export function colourLabels(map, { alpha = 255, baseAlpha = alpha } = {}) {
+  const rgb = REGION_COLOURS.map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+  const out = new Uint8ClampedArray(map.labels.length * 4);
+  map.labels.forEach((label, p) => {
+    out.set([...rgb[label % rgb.length], label === 0 ? baseAlpha : alpha], 4 * p);
+  });
+  return out;
+}
+
+/** Indices of the chosen styles (0..styleCount-1) that no painted region is given:
+ *  they would not show in the picture. `regions[i].style` is region i's style or null. */
+export function unusedStyles(map, regions, styleCount) {
+  const given = new Set(usedRegions(map).map((i) => regions[i]?.style).filter((s) => s != null));
+  return [...Array(styleCount).keys()].filter((s) => !given.has(s));
+}

@@ -94,12 +94,13 @@ function failureCell(j) {
   const box = make("div", {}, make("b", { textContent: j.exception || "" }), document.createTextNode(` ${j.message || j.error}`));
   if (j.traceback) {
     box.append(make("details", {}, make("summary", { textContent: `Traceback · ${j.worker || "?"} · ${j.device || "?"}` }),
-      make("pre", { className: "traceback", textContent: j.traceback })));
+      make("pre", { className: "traceback", tabIndex: 0, textContent: j.traceback })));
   }
   return box;
 }
 
 function render(s) {
+  if ((s.kind || "") !== $("history-kind").value) return;  // pushed before the page chose another kind
   $("dash-queues").replaceChildren(...Object.entries(s.queues).map(([name, q]) => queueTile(name, q, s.oldest_warn_s)));
   const tiles = [];
   for (const [st, n] of Object.entries(s.by_state)) tiles.push(tile(st, n, `state-${st}`));
@@ -131,7 +132,7 @@ function render(s) {
   fl.replaceChildren(...s.failures.map((j) => {
     const tr = make("tr");
     tr.dataset.job = j.id;
-    cell(tr, make("a", { href: j.url, textContent: j.kind })); cell(tr, j.user); cell(tr, failureCell(j));
+    cell(tr, make("a", { href: j.url, textContent: j.label })); cell(tr, j.user); cell(tr, failureCell(j));
     cell(tr, j.finished_at ? new Date(j.finished_at).toLocaleTimeString() : "");
     cell(tr, actionButton("Retry", j.id, "retry"));
     return tr;
@@ -149,13 +150,14 @@ const charts = {
 function renderHistory(h) {
   const now = Date.now() / 1000;
   const series = historySeries(h, now);
-  const { label, x } = timeAxis(h, now);
+  const { label, x, tick } = timeAxis(h, now);
   for (const [name, plot] of Object.entries(charts)) {
-    Object.assign(plot.opts, { xLabel: label, xMin: x(h.times[0]), xMax: 0 });
+    Object.assign(plot.opts, { xLabel: label, xMin: x(h.times[0]), xMax: 0, xTick: tick });
     plot.update(series[name]);
   }
   $("dash-history").dataset.window = h.window;
   $("dash-history").dataset.kind = h.kind;
+  $("dash-kind-note").hidden = !h.kind;
 }
 
 render(readJSON("dash-initial"));

@@ -2,10 +2,15 @@
 // sends. Pure: the Node tests import it.
 
 /** x of a bucket: how long before `nowS` it started, in minutes (an hour's window) or
- *  hours (a day's), negative; with the unit's name for the axis. */
+ *  hours (a day's), negative so that time runs left to right; with the unit's name for
+ *  the axis and the tick text, which counts back without a minus ("40 minutes ago"). */
 export function timeAxis(history, nowS) {
   const unit = history.window === "day" ? 3600 : 60;
-  return { label: unit === 60 ? "minutes ago" : "hours ago", x: (t) => +((t - nowS) / unit).toFixed(3) };
+  return {
+    label: unit === 60 ? "minutes ago" : "hours ago",
+    x: (t) => +((t - nowS) / unit).toFixed(3),
+    tick: (v) => (v === 0 ? "now" : String(Math.abs(v))),
+  };
 }
 
 const points = (xs, values, scale = 1) =>

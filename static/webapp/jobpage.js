@@ -21,10 +21,19 @@ export function watchJob({ onSnapshot, onEvent }) {
 /** POST a job action ("cancel", "retry", "control" with a body) and draw the answer. */
 export async function jobAction(action, body) {
   try {
-    render(await postJSON(siteURL(`job_${action}`, { id: job.id }), body));
+    const { message, ...answer } = await postJSON(siteURL(`job_${action}`, { id: job.id }), body);
+    render(answer);
+    showNote(message);
   } catch (e) {
     showError(e.message);
   }
+}
+
+// What the last action did ("Queued again."), told on this page, at once.
+function showNote(text) {
+  if (text === undefined) return;
+  $("job-note").hidden = !text;
+  $("job-note").textContent = text;
 }
 
 function showError(text) {
@@ -99,7 +108,7 @@ function renderFailure(j) {
   box.replaceChildren(
     make("h2", { textContent: "What went wrong (staff only)" }),
     make("dl", { className: "facts" }, ...facts.flatMap(([k, v]) => [make("dt", { textContent: k }), make("dd", { textContent: v ?? "–" })])),
-    make("details", { open: true }, make("summary", { textContent: "Traceback" }), make("pre", { className: "traceback", textContent: f.traceback })),
+    make("details", { open: true }, make("summary", { textContent: "Traceback" }), make("pre", { className: "traceback", tabIndex: 0, textContent: f.traceback })),
     make("details", {}, make("summary", { textContent: "Parameters" }), make("pre", { textContent: JSON.stringify(f.params, null, 2) })),
   );
 }

@@ -1,7 +1,9 @@
 // A small SVG line plot for live curves (loss, accuracy, gradient norms).
-// new LinePlot(el, {xLabel, yLabel, logY, yMin, yMax, xMin, xMax}).update([{name, color, dashed, points: [[x, y], ...]}])
+// new LinePlot(el, {xLabel, yLabel, logY, yMin, yMax, xMin, xMax, xTick: (x) => text})
+//   .update([{name, color, dash: "solid" | "dashed" | "dotted" (or dashed: true), points: [[x, y], ...]}])
 // The range and ticks are pure functions, tested in tests/js/plot.test.mjs.
 const NS = "http://www.w3.org/2000/svg";
+const DASHES = { solid: "none", dashed: "4 3", dotted: "1.5 3" }; // SVG dash arrays; the legend uses the CSS names
 export const PALETTE = ["#4f7cff", "#ff7a45", "#2bb673", "#c04fd6", "#e5b400", "#00a6c7", "#e0457b", "#7a8599"];
 
 function el(name, attrs, text) {
@@ -55,6 +57,16 @@ export function plotRange(series, { logY = false, yMin, yMax, xMin, xMax } = {})
   return { x0, x1, y0, y1 };
 }
 
+/** What a screen reader says for a plot: its axes and the names of its lines. */
+export function plotLabel({ xLabel, yLabel }, series) {
+  const axes = `${yLabel || "value"}${xLabel ? ` by ${xLabel}` : ""}`;
+  const names = series.map((s) => s.name).filter(Boolean);
+  return names.length ? `${axes}: ${names.join(", ")}` : `${axes}: no data yet`;
+}
+
+/** A series' line style: "solid", "dashed" or "dotted". */
+export const lineStyle = (s) => (s.dash in DASHES ? s.dash : s.dashed ? "dashed" : "solid");
+
 export class LinePlot {
   constructor(container, opts = {}) {
     this.c = container;
@@ -64,10 +76,11 @@ export class LinePlot {
 
   update(series) {
     const { width: W, height: H, logY } = this.opts;
-    const m = { l: 48, r: 10, t: 10, b: 30 };
+    // the y label sits in a band of its own above the top tick, never over it
+    const m = { l: 48, r: 10, t: this.opts.yLabel ? 24 : 10, b: 30 };
     const ty = (y) => (logY ? Math.log10(Math.max(y, 1e-12)) : y);
     const { x0, x1, y0, y1 } = plotRange(series, this.opts);
-    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img" });
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, class: "plot", role: "img", "aria-label": plotLabel(this.opts, series) });
     const X = (x) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
     const Y = (y) => H - m.b - ((ty(y) - y0) / (y1 - y0)) * (H - m.t - m.b);
     const yTicks = logY ? logTicks(y0, y1)
@@ -78,10 +91,10 @@ export class LinePlot {
       svg.append(el("text", { x: m.l - 4, y: y + 4, "text-anchor": "end", class: "tick" }, label));
     }
     for (const t of niceTicks(x0, x1, 5)) {
-      svg.append(el("text", { x: X(t), y: H - m.b + 14, "text-anchor": "middle", class: "tick" }, String(t)));
+      svg.append(el("text", { x: X(t), y: H - m.b + 14, "text-anchor": "middle", class: "tick" }, (this.opts.xTick || String)(t)));
     }
     if (this.opts.xLabel) svg.append(el("text", { x: W - m.r, y: H - 2, "text-anchor": "end", class: "axis" }, this.opts.xLabel));
-    if (this.opts.yLabel) svg.append(el("text", { x: 4, y: m.t + 2, class: "axis" }, this.opts.yLabel));
+    if (this.opts.yLabel) svg.append(el("text", { x: 4, y: 12, class: "axis" }, this.opts.yLabel));
     if (Number.isFinite(this.opts.marker) && this.opts.marker >= x0 && this.opts.marker <= x1) {
       // a vertical line at x = marker (e.g. the step a scrubber points at)
       svg.append(el("line", { x1: X(this.opts.marker), x2: X(this.opts.marker), y1: m.t, y2: H - m.b, class: "marker" }));
@@ -91,7 +104,7 @@ export class LinePlot {
       if (!good.length) return;
       const d = good.map((p, j) => `${j ? "L" : "M"}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join("");
       const color = s.color || PALETTE[i % PALETTE.length];
-      svg.append(el("path", { d, class: "line", stroke: color, "stroke-dasharray": s.dashed ? "4 3" : "none" }));
+      svg.append(el("path", { d, class: "line", stroke: color, "stroke-dasharray": DASHES[lineStyle(s)] }));
       if (good.length === 1) svg.append(el("circle", { cx: X(good[0][0]), cy: Y(good[0][1]), r: 3, fill: color }));
     });
     const legend = document.createElement("div");
@@ -99,7 +112,8 @@ export class LinePlot {
     series.forEach((s, i) => {
       const item = document.createElement("span");
       const swatch = document.createElement("i");
-      swatch.style.background = s.color || PALETTE[i % PALETTE.length]; // CSSOM: allowed by the CSP
+      // a short line in the series' colour and dash (CSSOM: allowed by the CSP)
+      swatch.style.borderTop = `3px ${lineStyle(s)} ${s.color || PALETTE[i % PALETTE.length]}`;
       item.append(swatch, document.createTextNode(s.name));
       legend.append(item);
     });

@@ -100,3 +100,57 @@ def test_a_staff_job_page_shows_the_details_when_the_job_fails_live(page, stack,
     expect(page.locator("#job-status")).to_have_text("failed", timeout=60_000)
     expect(page.locator("#job-failure")).to_contain_text(SECRET_DETAIL)
     assert not page.js_errors
+
+
+def test_the_kind_filter_narrows_every_count_and_list_and_jobs_go_by_their_title(
+    page, stack, make_user
+):
+    operator = make_user("operator", staff=True)
+    owner = make_user("owner")
+    crash = job_create(
+        user=owner,
+        kind="countdown",
+        params={"steps": 3, "delay": 0.05, "crash_at": 2},
+        title="sunset × waves",
+    )
+    wait_job_done(crash)
+    job_create(user=owner, kind="countdown-parked", params={}, title="parked")  # stays queued
+    slow = job_create(
+        user=owner, kind="countdown", params={"steps": 300, "delay": 0.1}, title="long count"
+    )
+    browser_login(page, operator)
+    page.goto("/staff/dashboard/")
+    # Failures and running jobs are named by their title, beside their kind.
+    failure = page.locator(f"#dash-failures tr[data-job='{crash.id}']")
+    expect(failure.locator("a")).to_have_text("Countdown (test) · sunset × waves")
+    running = page.locator(f"#dash-running tr[data-job='{slow.id}'] a")
+    expect(running).to_have_text("Countdown (test) · long count", timeout=30_000)
+    expect(page.locator("#state-queued b")).to_have_text("1")
+
+    # One kind: the tiles, the failures and the running list follow, not only the charts.
+    page.select_option("#history-kind", "countdown-parked")
+    expect(page.locator("#dash-history")).to_have_attribute("data-kind", "countdown-parked")
+    expect(page.locator("#dash-failures tbody")).to_have_text("No failures.")
+    expect(page.locator("#dash-running tbody")).to_have_text("Nothing running.")
+    expect(page.locator("#state-failed b")).to_have_text("0")
+    expect(page.locator("#state-queued b")).to_have_text("1")
+    expect(page.locator("#dash-kind-note")).to_be_visible()
+    page.select_option("#history-kind", "countdown")
+    expect(failure).to_be_visible()
+    expect(running).to_be_visible()
+    expect(page.locator("#state-queued b")).to_have_text("0")
+    expect(page.locator("#state-failed b")).to_have_text("1")
+    page.select_option("#history-kind", "")
+    expect(page.locator("#state-queued b")).to_have_text("1")
+    expect(page.locator("#dash-kind-note")).to_be_hidden()
+
+    # The time axes count back from "now" without minus signs.
+    ticks = page.locator("#chart-finished text.tick").all_text_contents()
+    assert "now" in ticks and not any(t.startswith("-") for t in ticks), ticks
+    # The window menu reads as a word of its heading: no taller than the kind menu.
+    window = page.locator("#history-window").bounding_box()
+    kind = page.locator("#history-kind").bounding_box()
+    assert window["height"] <= kind["height"] + 1, (window, kind)
+    page.locator(f"#dash-running tr[data-job='{slow.id}'] [data-action=cancel]").click()
+    wait_job_done(slow)
+    assert not page.js_errors

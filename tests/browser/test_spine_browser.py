@@ -65,3 +65,27 @@ def test_sign_up_watch_a_job_finish_live_and_staff_sees_it(page, stack, make_use
     assert page.js_errors == []
     assert staff_violations == []
     staff.context.close()
+
+
+def test_cancel_then_retry_says_so_at_once_and_never_a_page_late(page, stack, make_user):
+    from webapp.jobs import job_create
+
+    user = make_user("quick")
+    browser_login(page, user)
+    job = job_create(user=user, kind="countdown", params={"steps": 400, "delay": 0.05})
+    page.goto(f"/jobs/{job.id}/")
+    expect(page.locator("#job-status")).to_have_text("running", timeout=30_000)
+    page.click("#job-cancel")
+    expect(page.locator("#job-note")).to_have_text("Cancel requested.")
+    expect(page.locator("#job-status")).to_have_text("cancelled", timeout=30_000)
+    page.click("#job-retry")
+    expect(page.locator("#job-note")).to_have_text("Queued again.")
+    expect(page.locator("#job-status")).to_have_text(re.compile("queued|running"))
+    # The next page carries no message left over from those two clicks.
+    page.reload()
+    expect(page.locator("#job-status")).to_have_text(re.compile("queued|running"))
+    expect(page.locator("main > .flash:visible")).to_have_count(0)
+    expect(page.locator("#job-note")).to_be_hidden()
+    page.click("#job-cancel")
+    expect(page.locator("#job-status")).to_have_text("cancelled", timeout=30_000)
+    assert page.js_errors == []

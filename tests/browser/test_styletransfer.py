@@ -45,7 +45,7 @@ def test_upload_two_pictures_watch_the_preview_change_and_download(page, make_us
     expect(page.locator("#st-style-count")).to_have_text("1 chosen")
 
     page.select_option("#id_preset", "quick")
-    expect(page.locator("#id_size")).to_have_value("256")
+    expect(page.locator("#id_size")).to_have_value("384")
     page.fill("#id_size", "64")
     page.fill("#id_steps", "40")
     page.click("text=Advanced")

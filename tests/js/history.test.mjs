@@ -39,3 +39,10 @@ test("no job finished: one flat series, so the chart says so", () => {
   const s = historySeries({ ...hour, finished: {} }, 6180);
   assert.equal(s.finished[0].name, "none finished");
 });
+
+test("the time axis counts back without a minus sign: '40' minutes ago, then 'now'", () => {
+  const { tick } = timeAxis(hour, 6180);
+  assert.equal(tick(-40), "40");
+  assert.equal(tick(0), "now");
+  assert.equal(timeAxis({ ...hour, window: "day" }, 6180).tick(-6), "6");
+});

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { logTicks, niceTicks, plotRange } from "../../static/webapp/plot.js";
+import { lineStyle, logTicks, niceTicks, plotLabel, plotRange } from "../../static/webapp/plot.js";
 
 test("ticks step by 1, 2 or 5 times a power of ten, at most n steps over the range", () => {
   assert.deepEqual(niceTicks(0, 1, 4), [0, 0.5, 1]);
@@ -54,4 +54,15 @@ test("fixed x bounds hold a window open; a flat series at yMin spans up from it"
   assert.deepEqual(plotRange([{ points: [[-2, 0], [-1, 0]] }], { xMin: -60, xMax: 0, yMin: 0 }),
     { x0: -60, x1: 0, y0: 0, y1: 1 });
   assert.deepEqual(plotRange([], { xMin: -24, xMax: 0 }), { x0: -24, x1: 0, y0: 0, y1: 1 });
+});
+
+test("a plot tells screen readers its axes and lines", () => {
+  assert.equal(plotLabel({ xLabel: "epoch", yLabel: "loss" }, [{ name: "train" }, { name: "validation" }]),
+    "loss by epoch: train, validation");
+  assert.equal(plotLabel({}, []), "value: no data yet");
+});
+
+test("a series is solid, dashed or dotted", () => {
+  assert.deepEqual([{}, { dashed: true }, { dash: "dotted" }, { dash: "wavy" }].map(lineStyle),
+    ["solid", "dashed", "dotted", "solid"]);
 });

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 
 import {
-  floodFill, fromGreyRGBA, labelMap, paintDisc, paintLine, splitByColour, toGreyRGBA, usedRegions,
+  REGION_COLOURS, colourLabels, floodFill, fromGreyRGBA, labelMap, paintDisc, paintLine, splitByColour,
+  toGreyRGBA, unusedStyles, usedRegions,
 } from "../../static/styletransfer/regions.js";
 
 test("a disc paints only inside its radius and stays inside the map", () => {
@@ -51,4 +52,24 @@ test("a map survives the trip through grey RGBA bytes", () => {
   paintDisc(map, 2, 2, 1.5, 7);
   const back = fromGreyRGBA(toGreyRGBA(map), 5, 4);
   assert.deepEqual(back.labels, map.labels);
+});
+
+test("a label map shows in the regions' colours, not as near-black grey values", () => {
+  const map = labelMap(3, 1);
+  map.labels.set([0, 1, 2]);
+  const rgba = colourLabels(map);
+  const hex = (p) => "#" + [...rgba.slice(4 * p, 4 * p + 3)].map((v) => v.toString(16).padStart(2, "0")).join("");
+  assert.deepEqual([0, 1, 2].map(hex), REGION_COLOURS.slice(0, 3));
+  assert.deepEqual([rgba[3], rgba[7]], [255, 255]);
+  const faint = colourLabels(map, { alpha: 120, baseAlpha: 40 });
+  assert.deepEqual([faint[3], faint[7], faint[11]], [40, 120, 120]);
+});
+
+test("a chosen style that no painted region is given is named", () => {
+  const map = labelMap(4, 1);
+  map.labels.set([0, 0, 1, 1]);
+  const regions = [{ style: null }, { style: 0 }, { style: 1 }];  // region 2 never painted
+  assert.deepEqual(unusedStyles(map, regions, 2), [1]);
+  assert.deepEqual(unusedStyles(map, [{ style: 1 }, { style: 0 }], 2), []);
+  assert.deepEqual(unusedStyles(map, [{ style: null }, { style: null }], 1), [0]);
 });

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
+import { lineStyle } from "../../static/webapp/plot.js";
 import { MODE_COLOUR, seriesByEpoch, seriesBySize } from "../../static/playground/transferseries.js";
 
 const row = (mode, perClass, acc) => ({
@@ -29,7 +30,15 @@ test("one line per finished and per running (mode, size) against epochs", () => 
   const series = seriesByEpoch(rows, running);
   assert.equal(series.length, 6);
   assert.deepEqual(series[1].points, [[1, 0.465], [2, 0.93]]);
-  assert.equal(series[1].dashed, false); // frozen: solid
-  assert.equal(series[0].dashed, true);
+  // colour = mode, dash = pictures per class (10: solid, 30: dashed)
+  assert.equal(series[1].color, MODE_COLOUR.frozen);
+  assert.equal(lineStyle(series[1]), "dashed"); // frozen, 30/class
+  assert.equal(lineStyle(series[3]), "solid"); // frozen, 10/class
   assert.match(series.at(-1).name, /fine-tune, 30\/class \(training\)/);
+});
+
+test("no two lines against epochs share both colour and dash (10 and 30 per class apart)", () => {
+  const running = new Map([["finetune/30", [[1, 0.5]]]]);
+  const looks = seriesByEpoch(rows, running).map((s) => `${s.color} ${lineStyle(s)}`);
+  assert.equal(new Set(looks).size, looks.length, looks.join(", "));
 });

@@ -185,6 +185,11 @@ def test_presets_grow_in_size_and_use_the_pyramid():
     assert sizes == sorted(sizes)
     assert all(len(config.level_sizes()) > 1 for config in PRESETS.values())
     assert StyleConfig() == PRESETS["standard"]
+    # the smallest preset is a newcomer's first try: big enough to see the style in (a
+    # 256 px, two-level quick preset came out 256×170 and barely styled), with the
+    # standard's levels and steps
+    quick = PRESETS["quick"]
+    assert quick.size >= 384 and quick.total_steps == PRESETS["standard"].total_steps
 
 
 def test_gram_matrices_stay_float32_inside_a_bfloat16_autocast():

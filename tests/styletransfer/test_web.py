@@ -77,6 +77,11 @@ def test_page_shows_the_cli_defaults_and_the_gallery(client):
     assert f'name="steps" value="{standard.steps}"' in body
     assert f'name="style_weight" value="{standard.style_weight}"' in body
     assert 'value="standard" selected' in body
+    # the preset names the steps the field below shows, beside the total
+    assert (
+        f"Standard – {standard.size} px, {standard.steps} steps at full size, "
+        f"{standard.total_steps} in all"
+    ) in body
     for name in ("brush", "swirl", "waves", "mosaic", "stripes", "dots"):
         assert f'src="/style/gallery/{name}.png"' in body
 
@@ -239,6 +244,10 @@ def test_run_again_prefills_the_settings_and_reuses_the_pictures(client, make_us
     )
     assert resp.status_code == 302
     second = Job.objects.exclude(pk=first.pk).get()
+    # the photo keeps its own name, in the title and for a third run
+    assert first.title.startswith("photo.png × ")
+    assert second.title == "photo.png × mine.png + Woodblock sea"
+    assert second.params["content_label"] == "photo.png"
     assert [(s["label"], s["weight"]) for s in second.params["styles"]] == [
         ("mine.png", 4.0),
         ("Woodblock sea", 1.0),
