@@ -22,7 +22,6 @@ from PIL import Image
 
 from detection.annotate import annotate
 from detection.video import ClipWriter, VideoError, VideoInfo, VideoLimits, probe_video, read_frames
-from detection.worker import made_with
 from detection.yolo import Detector
 from webapp.runner import JobContext, JobError, thin
 
@@ -71,7 +70,9 @@ def parse(ctx: JobContext) -> VideoRequest:
     )
 
 
-def run_video(ctx: JobContext, detector: Detector, request: VideoRequest) -> dict[str, Any]:
+def run_video(
+    ctx: JobContext, detector: Detector, request: VideoRequest, made: dict[str, Any]
+) -> dict[str, Any]:
     """Detect on every frame (in batches), write the annotated clip, report as it goes."""
     info = request.info
     total = min(info.frames, request.limits.max_frames)
@@ -156,7 +157,7 @@ def run_video(ctx: JobContext, detector: Detector, request: VideoRequest) -> dic
         raise JobError(str(exc)) from exc
     clip = writer.close()
     elapsed = time.monotonic() - started
-    return export(ctx, detector, request, per_frame, counts, clip, elapsed)
+    return export(ctx, detector, request, per_frame, counts, clip, elapsed, made)
 
 
 def export(
@@ -167,7 +168,9 @@ def export(
     counts: dict[str, list[int]],
     clip: bytes,
     elapsed: float,
+    made: dict[str, Any],
 ) -> dict[str, Any]:
+    """The clip's files and result; `made`: how it was made (detection.worker.made_with)."""
     info = request.info
     times = [f["time"] for f in per_frame]
     frames_doc = {
@@ -214,7 +217,7 @@ def export(
             "batch_size": request.batch_size,
         },
         "counts": series,
-        **made_with(detector, request),
+        **made,
         "precision": str(detector.dtype).removeprefix("torch."),
     }
 

@@ -318,7 +318,8 @@ def run(ctx: JobContext) -> dict[str, Any]:
 
         clip = videojob.parse(ctx)
         # Throughput matters most for a clip: bfloat16 where the CPU does it natively.
-        return videojob.run_video(ctx, load(ctx, bf16=bf16_supported(ctx.device)), clip)
+        detector = load(ctx, bf16=bf16_supported(ctx.device))
+        return videojob.run_video(ctx, detector, clip, made_with(detector, clip))
     request = parse(ctx)
     detector = load(ctx)
     return export(ctx, detector, request, loop(ctx, detector, request))

@@ -8,7 +8,7 @@ import torch
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from playground.explain import model_any_load
+from playground.explain.engine import model_any_load
 from playground.export import model_save
 from playground.netspec import build
 from playground.presets import preset

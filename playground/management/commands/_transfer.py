@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from playground.datasets import DatasetError, dataset_load
-from playground.transfer import (
+from playground.transfer.engine import (
     BACKBONES,
     MODES,
     TransferConfig,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from playground.explain import (
+from playground.explain.engine import (
     ExplainError,
     grad_cam,
     layer_forward,

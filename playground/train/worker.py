@@ -1,7 +1,7 @@
-"""The `train` job in the worker: parse the job's params, load the data and the net (and
+"""The `train` kind in the worker: parse the job's params, load the data and the net (and
 the checkpoint a pause left), train with the live view, export the trained model.
 
-Only the worker imports this module (JobKind names it as "playground.worker:run").
+Only the worker imports this module (JobKind names it as "playground.train.worker:run").
 """
 
 from __future__ import annotations
@@ -49,24 +49,7 @@ MAX_CONFUSION_CELLS = 40_000  # all kept per-epoch matrices together
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Train the job's net on its dataset; a pause leaves as JobPaused, a divergence as
-    a JobError that says what happened. Transfer learning (params "transfer") is
-    playground/transferjob.py."""
-    if ctx.params.get("transfer"):
-        from playground.transferjob import run_transfer
-
-        return run_transfer(ctx)
-    if ctx.params.get("explain"):
-        from playground.explainjob import run_explain
-
-        return run_explain(ctx)
-    if ctx.params.get("teach"):
-        from playground.teachjob import run_teach
-
-        return run_teach(ctx)
-    if ctx.params.get("gallery"):
-        from playground.explainjob import run_gallery
-
-        return run_gallery(ctx)
+    a JobError that says what happened."""
     config = _parse(ctx.params, ctx.device)
     data, model, task = _load(ctx)
     resume = _checkpoint_read(ctx)

@@ -1,7 +1,10 @@
-"""The `train` job's explain mode, in the worker: why did a trained run (or transfer
-model) predict what it did for one picture – Grad-CAM and gradient saliency for the
-predicted class or a chosen one. Called by playground/worker.py when the params hold
-"explain"; the web process never runs the model.
+"""The `explain` kind in the worker: what a trained run's net does – a picture's top
+classes (`predict`), why it predicted them (`gradcam`: Grad-CAM and gradient saliency for
+the predicted class or a chosen one), one confusion cell's validation pictures (`cell`),
+what one unit responds to (`unit`) – and VGG19's unit gallery (`gallery`). The web process
+checked the tool against the run's task and never runs the model.
+
+Only the worker imports this module (JobKind names it as "playground.explain.worker:run").
 """
 
 from __future__ import annotations
@@ -9,9 +12,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import torch
 from django.core.files.storage import default_storage
 
-from playground.explain import (
+from playground.explain.engine import (
     ExplainError,
     grad_cam,
     model_any_load,
@@ -20,33 +24,57 @@ from playground.explain import (
     png_bytes,
     to_rgb,
 )
+from playground.explain.services import GALLERY
 from webapp.models import Job
 from webapp.pictures import UploadError, read_picture
 from webapp.runner import JobContext, JobError
 from webapp.tools import upload_limits
 
 
-def run_explain(ctx: JobContext) -> dict[str, Any]:
-    e = ctx.params["explain"]
-    run = Job.objects.filter(pk=e["run"], user_id=ctx.job.user_id).first()
+def run(ctx: JobContext) -> dict[str, Any]:
+    """The tool the params name, on the run they name (the gallery needs no run)."""
+    tool = ctx.params.get("tool")
+    if tool == GALLERY:
+        return _gallery(ctx)
+    if tool not in TOOLS:
+        raise JobError(f"There is no explanation called {str(tool)[:20]!r}.")
+    run, model, classes, shape = _run_model(ctx)
+    return TOOLS[tool](ctx, run, model.to(ctx.device), classes, shape, ctx.params[tool])
+
+
+def _run_model(ctx: JobContext):
+    """The explained run and its trained model (eval mode), class names and input shape."""
+    run = Job.objects.filter(pk=ctx.params["run"], user_id=ctx.job.user_id).first()
     path = f"{run.storage_prefix}/model.pt" if run else ""
     if not run or not default_storage.exists(path):
         raise JobError("That run has no trained model (any more).")
     with default_storage.open(path, "rb") as fh:
         model, classes, shape = model_any_load(io.BytesIO(fh.read()))
-    if e.get("cell"):
-        return _cell(ctx, run, model.to(ctx.device), classes, *e["cell"])
-    if e.get("unit"):
-        return _unit(ctx, run, model.to(ctx.device), shape, e["unit"])
-    limits = upload_limits()
+    return run, model, classes, tuple(shape)
+
+
+def _picture(ctx: JobContext, name: str):
+    """The job's uploaded picture, decoded here (the web process checked its header)."""
     try:
-        picture = read_picture(ctx.read_input("picture"), e.get("name") or "the picture", limits)
+        return read_picture(ctx.read_input("picture"), name or "the picture", upload_limits())
     except UploadError as exc:
         raise JobError(str(exc)) from None
-    x = picture_tensor(picture.image, shape)
+
+
+def _predict(ctx: JobContext, run: Job, model, classes, shape, e: dict) -> dict:
+    """The run's class probabilities for one picture, most likely first."""
+    from playground.export import predict
+
+    picture = _picture(ctx, e.get("name"))
+    with torch.inference_mode():
+        return {"predictions": predict(model, picture.image, classes), "run": str(run.id)}
+
+
+def _gradcam(ctx: JobContext, run: Job, model, classes, shape, e: dict) -> dict:
+    x = picture_tensor(_picture(ctx, e.get("name")).image, shape)
     ctx.report(0.3)
     try:
-        explanation = grad_cam(model.to(ctx.device), x, e.get("target"))
+        explanation = grad_cam(model, x, e.get("target"))
     except ExplainError as exc:
         raise JobError(str(exc)) from None
     scale = max(1, 224 // max(shape[1:]))
@@ -58,7 +86,7 @@ def run_explain(ctx: JobContext) -> dict[str, Any]:
     top = sorted(range(len(classes)), key=lambda i: -explanation.probabilities[i])[:5]
     return {
         "explain": {
-            "run": e["run"], "classes": classes, "layer": explanation.layer,
+            "run": str(run.id), "classes": classes, "layer": explanation.layer,
             "predicted": classes[explanation.predicted], "target": classes[explanation.target],
             "top": [{"label": classes[i], "probability": explanation.probabilities[i]}
                     for i in top],
@@ -92,8 +120,10 @@ def _run_validation(run: Job):
     return data.val_x, data.val_y
 
 
-def _cell(ctx: JobContext, run: Job, model, classes, true: int, predicted: int) -> dict:
-    from playground.explain import confusion_cell
+def _cell(ctx: JobContext, run: Job, model, classes, shape, settings: dict) -> dict:
+    from playground.explain.engine import confusion_cell
+
+    true, predicted = (int(v) for v in settings["cell"])
 
     if not (0 <= true < len(classes) and 0 <= predicted < len(classes)):
         raise JobError("That cell is not in this run's confusion matrix.")
@@ -116,10 +146,10 @@ def _cell(ctx: JobContext, run: Job, model, classes, true: int, predicted: int) 
                      "layer": layer, "items": shown}}  # fmt: skip
 
 
-def _unit(ctx: JobContext, run: Job, model, shape, unit: dict) -> dict:
+def _unit(ctx: JobContext, run: Job, model, classes, shape, unit: dict) -> dict:
     """What one channel of a run's layer responds to: the validation pictures' patches
     that excite it most, and a picture optimised to excite it."""
-    from playground.explain import layer_forward, maximize_unit, top_patches
+    from playground.explain.engine import layer_forward, maximize_unit, top_patches
 
     layer, channel = str(unit.get("layer")), int(unit.get("channel", 0))
     val_x, _ = _run_validation(run)
@@ -144,6 +174,7 @@ def _unit(ctx: JobContext, run: Job, model, shape, unit: dict) -> dict:
 # VGG19's units: a gallery of pictures optimised to excite them, conv1 -> conv5
 
 GALLERY_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+TOOLS = {"predict": _predict, "gradcam": _gradcam, "cell": _cell, "unit": _unit}
 
 
 def gallery_settings(g: dict[str, Any]) -> tuple[tuple[str, ...], int, int, int]:
@@ -157,15 +188,16 @@ def gallery_settings(g: dict[str, Any]) -> tuple[tuple[str, ...], int, int, int]
     return layers, units, size, steps
 
 
-def run_gallery(ctx: JobContext) -> dict[str, Any]:
-    """Activation maximisation of the first `units` channels of each layer of VGG19."""
-    from playground.explain import maximize_unit
-    from styletransfer.vgg import load_vgg19
-    from webapp.modelfiles import ModelFileError, model_path
+def _gallery(ctx: JobContext) -> dict[str, Any]:
+    """Activation maximisation of the first `units` channels of each layer of VGG19 (the
+    worker's shared trunk: styletransfer.vgg.vgg19_shared)."""
+    from playground.explain.engine import maximize_unit
+    from styletransfer.vgg import vgg19_shared
+    from webapp.modelfiles import ModelFileError
 
-    layers, units, size, steps = gallery_settings(ctx.params["gallery"])
+    layers, units, size, steps = gallery_settings(ctx.params[GALLERY])
     try:
-        vgg = load_vgg19(model_path("vgg19_caffe_q.bin"), last_layer=layers[-1]).to(ctx.device)
+        vgg = vgg19_shared(ctx.models).to(ctx.device)
     except ModelFileError as exc:
         raise JobError(str(exc)) from None
     rows, done, total = [], 0, len(layers) * units

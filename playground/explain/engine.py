@@ -423,7 +423,7 @@ def model_any_load(source) -> tuple[nn.Module, list[str], tuple[int, int, int]]:
     data = source.read() if hasattr(source, "read") else open(source, "rb").read()
     checkpoint = torch.load(_io.BytesIO(data), map_location="cpu", weights_only=True)
     if "transfer" in checkpoint:
-        from playground.transfer import transfer_load
+        from playground.transfer.engine import transfer_load
 
         net, classes = transfer_load(_io.BytesIO(data))
         return net, classes, tuple(net.input_shape)
