@@ -36,6 +36,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from playground.liveview import picture_url, png_data_url
+from playground.loop import evaluate
 from playground.taskcatalogue import (
     BOX_WEIGHT,
     EMBEDDING_SIZE,
@@ -65,18 +66,6 @@ class Evaluation:
     accuracy: float
     metric: float  # the task's headline metric (see the module docstring)
     details: dict[str, Any] = field(default_factory=dict)  # what the epoch's pictures need
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512):
-    """(mean loss, accuracy, predictions, confidences) over a whole split."""
-    was_training = model.training
-    model.eval()
-    logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-    model.train(was_training)
-    loss = F.cross_entropy(logits, y).item()
-    confidence, predicted = logits.softmax(dim=1).max(dim=1)
-    return loss, (predicted == y).float().mean().item(), predicted, confidence
 
 
 class Task:

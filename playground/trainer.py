@@ -50,8 +50,9 @@ from playground.liveview import (
     gradient_norms,
     layer_names,
 )
+from playground.loop import Controls, OnEvent, evaluate  # noqa: F401 - evaluate: benches
 from playground.netspec import Net, batch_size_check, summarize
-from playground.objectives import Task, evaluate  # noqa: F401 - evaluate: the CLI and benches
+from playground.objectives import Task
 
 OPTIMIZERS = ("sgd", "rmsprop", "adam")
 INITS = ("default", "zeros", "small", "xavier", "he")
@@ -355,8 +356,8 @@ def train(
     data: Dataset,
     config: TrainConfig,
     *,
-    on_event: Callable[[dict], None] | None = None,
-    controls: Callable[[], Iterable[dict]] | None = None,
+    on_event: OnEvent | None = None,
+    controls: Controls | None = None,
     resume: dict[str, Any] | None = None,
     limits: Limits = LIMITS,
     task: Task | None = None,

@@ -18,13 +18,13 @@ from django.core.files.storage import default_storage
 from playground.explain.engine import (
     ExplainError,
     grad_cam,
-    model_any_load,
     overlay_png,
     picture_tensor,
     png_bytes,
     to_rgb,
 )
 from playground.explain.services import GALLERY
+from playground.export import model_file_load
 from webapp.models import Job
 from webapp.pictures import UploadError, read_picture
 from webapp.runner import JobContext, JobError
@@ -49,8 +49,8 @@ def _run_model(ctx: JobContext):
     if not run or not default_storage.exists(path):
         raise JobError("That run has no trained model (any more).")
     with default_storage.open(path, "rb") as fh:
-        model, classes, shape = model_any_load(io.BytesIO(fh.read()))
-    return run, model, classes, tuple(shape)
+        model, info = model_file_load(io.BytesIO(fh.read()))
+    return run, model, info.classes, info.input_shape
 
 
 def _picture(ctx: JobContext, name: str):

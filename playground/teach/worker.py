@@ -27,6 +27,7 @@ import torch
 from django.conf import settings
 from PIL import Image
 
+from playground.controls import ControlsBridge
 from playground.datasets import Dataset, split_per_class
 from playground.teach.services import teach_frames_key
 from playground.transfer.engine import (
@@ -93,8 +94,8 @@ def _loop(ctx: JobContext, data: Dataset, epochs: int, held_out: bool):
                              source=vgg_trunk(ctx, CUT))  # fmt: skip
         result = transfer_train(
             net, data, FeatureCache(),
-            on_epoch=lambda row: ctx.report(0.9 * row["epoch"] / config.epochs),
-            should_stop=ctx.should_stop,
+            on_event=lambda row: ctx.report(0.9 * row["epoch"] / config.epochs),
+            controls=ControlsBridge(ctx),
         )  # fmt: skip
     except TransferError as exc:
         raise JobError(str(exc)) from None

@@ -33,6 +33,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from playground.datasets import Dataset
+from playground.loop import Controls, OnEvent, evaluate, stop_asked, train_one_epoch
+from playground.modelfile import VGG19_TRANSFER, model_header
 from styletransfer.config import BLOCK_DEPTHS, BLOCK_WIDTHS
 from styletransfer.vgg import CAFFE, WEIGHTS_FILE, Preprocessing, VGGFeatures, load_vgg19
 
@@ -308,30 +310,25 @@ class TransferResult:
         return asdict(self)
 
 
-def _evaluate(net: TransferNet, feats: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    trained = net.trained_part.eval()
-    with torch.no_grad():
-        logits = torch.cat([trained(feats[i : i + 256]) for i in range(0, len(feats), 256)])
-    loss = F.cross_entropy(logits, y).item()
-    return loss, (logits.argmax(1) == y).float().mean().item()
-
-
 def transfer_train(
     net: TransferNet,
     data: Dataset,
     cache: FeatureCache | None = None,
-    on_epoch: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    *,
+    on_event: OnEvent | None = None,
+    controls: Controls | None = None,
 ) -> TransferResult:
     """Train the trainable part of `net` on `data` (Adam; fine-tuned blocks at a smaller
-    learning rate). The frozen part runs once per picture through `cache`."""
+    learning rate). The frozen part runs once per picture through `cache`. Speaks the
+    loops' protocol (playground/loop.py): an "epoch" event per epoch, "stop" obeyed
+    between epochs."""
     config = net.config
     cache = cache if cache is not None else FeatureCache()
     device = torch.device(config.device)
     net.to(device)
     started = time.perf_counter()
     train_f = cache.features(net, data.train_x)  # (N, ...) on the CPU
-    val_f = cache.features(net, data.val_x)
+    val_f = cache.features(net, data.val_x).to(device)
     trunk = [p for p in net.layers[1 + config.frozen_blocks :].parameters()]
     groups = [{"params": list(net.head.parameters()), "lr": config.lr}]
     if trunk:
@@ -346,33 +343,27 @@ def transfer_train(
     generator = torch.Generator().manual_seed(config.seed)
     history = []
     val_y = data.val_y.to(device)
-    for epoch in range(1, config.epochs + 1):
-        trained.train()
+
+    def batches():  # the cached features in a fresh seeded order
         order = torch.randperm(len(train_f), generator=generator)
-        total, correct, seen = 0.0, 0, 0
         for start in range(0, len(order), config.batch_size):
             index = order[start : start + config.batch_size]
-            xb, yb = train_f[index].to(device), data.train_y[index].to(device)
-            logits = trained(xb)
-            loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-            correct += int((logits.argmax(1) == yb).sum())
-            seen += len(index)
-        val_loss, val_accuracy = _evaluate(net, val_f.to(device), val_y)
+            yield train_f[index].to(device), data.train_y[index].to(device)
+
+    for epoch in range(1, config.epochs + 1):
+        train_loss, train_accuracy = train_one_epoch(trained, optimizer, batches())
+        val_loss, val_accuracy, _, _ = evaluate(trained, val_f, val_y, batch_size=256)
         row = {
-            "epoch": epoch, "train_loss": total / seen, "train_accuracy": correct / seen,
+            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
             "val_loss": val_loss, "val_accuracy": val_accuracy,
             "seconds": time.perf_counter() - started,
         }  # fmt: skip
         if not math.isfinite(row["train_loss"]):
             raise TransferError(f"the training diverged at epoch {epoch}: lower the learning rate")
         history.append(row)
-        if on_epoch:
-            on_epoch(row)
-        if should_stop and should_stop():
+        if on_event:
+            on_event({"type": "epoch", **row})
+        if stop_asked(controls):
             break
     net.eval()
     last = history[-1]
@@ -451,8 +442,12 @@ def transfer_save(net: TransferNet, classes: list[str], directory: Path) -> dict
         "torchscript": directory / "model.torchscript.pt",
     }
     checkpoint = {
+        **model_header(architecture=VGG19_TRANSFER, task="classify", classes=classes,
+                       input_shape=net.input_shape, preprocessing={
+                           "channels": "grey or RGB", "resize": "any (inside)",
+                           "scale": "pixels / 255",
+                           "inside": "RGB, resize and VGG19's own normalisation"}),
         "transfer": asdict(net.config) | {"device": "cpu"},
-        "classes": list(classes),
         "input_channels": net.input_shape[0],
         "state_dict": net.state_dict(),
     }

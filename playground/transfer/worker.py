@@ -18,7 +18,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from playground.controls import ControlsBridge
 from playground.datasets import Dataset, DatasetError, dataset_load
+from playground.loop import stop_asked
 from playground.transfer.engine import (
     MODES,
     FeatureCache,
@@ -83,13 +85,13 @@ def _loop(ctx: JobContext, base: TransferConfig, data: Dataset) -> dict[str, Any
     modes = MODES if t["mode"] == COMPARE else (t["mode"],)
     sizes = [int(n) for n in t.get("per_class") or []] or [0]  # 0: every training picture
     source = vgg_trunk(ctx, base.cut) if set(modes) - {"scratch"} else None
-    cache, rows = FeatureCache(), []
+    cache, rows, controls = FeatureCache(), [], ControlsBridge(ctx)
     total, done = len(sizes) * len(modes), 0
     best = None
     for n in sizes:
         subset = per_class_subset(data, n, base.seed) if n else data
         for mode in modes:
-            if ctx.should_stop():
+            if stop_asked(controls):
                 return _export(ctx, rows, best, data.classes, stopped=True)
             config = TransferConfig(**{**asdict(base), "mode": mode})
             try:
@@ -98,7 +100,7 @@ def _loop(ctx: JobContext, base: TransferConfig, data: Dataset) -> dict[str, Any
             except TransferError as exc:
                 raise JobError(str(exc)) from None
 
-            def on_epoch(row, mode=mode, n=n, done=done):
+            def on_event(row, mode=mode, n=n, done=done):  # the loops' "epoch" event
                 ctx.report(
                     (done + row["epoch"] / base.epochs) / total,
                     event="transfer_epoch",
@@ -107,7 +109,8 @@ def _loop(ctx: JobContext, base: TransferConfig, data: Dataset) -> dict[str, Any
                 )  # fmt: skip
 
             try:
-                result = transfer_train(net, subset, cache, on_epoch, ctx.should_stop)
+                result = transfer_train(net, subset, cache, on_event=on_event,
+                                        controls=controls)  # fmt: skip
             except TransferError as exc:
                 raise JobError(str(exc)) from None
             done += 1
