@@ -3,13 +3,18 @@ the run's task (playground.taskcatalogue.explain_tools) and its net before anyth
 queued, and VGG19's unit gallery. The worker computes them (playground/explain/worker.py);
 the web process never runs a model.
 
-An explain job's params name its tool and the run: {"tool": T, "run": id, T: settings}.
+An explain job's params name its tool and the run: {"tool": T, "run": id, T: settings,
+"source": the run's dataset and split}; its inputs hold a copy of the run's model.pt (and,
+for a cell or a unit on an uploaded dataset, its zip), so the worker reads only its own
+JobContext.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 
 from playground import cost
@@ -116,8 +121,32 @@ def explain_create(
         title = f"layer {layer}, unit {channel} of {name}"
     else:
         raise ExplainRefused(f"Unknown explanation {tool[:20]!r}.")
-    params = {"tool": tool, "run": str(run.id), tool: settings}
-    return job_create(user=user, kind=KIND, params=params, files=files, title=title)
+    params = {"tool": tool, "run": str(run.id), tool: settings,
+              "source": {k: run.params.get(k) for k in SOURCE_KEYS}}  # fmt: skip
+    files = {**(files or {}), **_run_inputs(run, tool)}
+    try:
+        return job_create(user=user, kind=KIND, params=params, files=files, title=title)
+    finally:
+        for f in files.values():
+            if isinstance(f, File) and not isinstance(f, UploadedFile):
+                f.close()
+
+
+# What the worker needs of the run to load its validation pictures again (its split).
+SOURCE_KEYS = ("task", "dataset", "val_fraction", "seed", "max_samples", "image_size")
+
+
+def _run_inputs(run: Job, tool: str) -> dict[str, File]:
+    """The run's files the explain job takes as its own inputs, so the worker reads them
+    through its JobContext: the trained model, and for a cell or a unit the uploaded
+    dataset zip its validation pictures come from."""
+    wanted = {"model.pt": f"{run.storage_prefix}/model.pt"}
+    zip_path = (run.params.get("inputs") or {}).get("dataset.zip")
+    if tool in ("cell", "unit") and zip_path:
+        wanted["dataset.zip"] = zip_path
+    if not default_storage.exists(wanted["model.pt"]):
+        raise ExplainRefused("This run has no trained model (any more).")
+    return {name: default_storage.open(path, "rb") for name, path in wanted.items()}
 
 
 def gallery_create(*, user) -> Job:

@@ -13,7 +13,6 @@ import io
 from typing import Any
 
 import torch
-from django.core.files.storage import default_storage
 
 from playground.explain.engine import (
     ExplainError,
@@ -25,7 +24,6 @@ from playground.explain.engine import (
 )
 from playground.explain.services import GALLERY
 from playground.export import model_file_load
-from webapp.models import Job
 from webapp.pictures import UploadError, read_picture
 from webapp.runner import JobContext, JobError
 from webapp.tools import upload_limits
@@ -38,19 +36,19 @@ def run(ctx: JobContext) -> dict[str, Any]:
         return _gallery(ctx)
     if tool not in TOOLS:
         raise JobError(f"There is no explanation called {str(tool)[:20]!r}.")
-    run, model, classes, shape = _run_model(ctx)
-    return TOOLS[tool](ctx, run, model.to(ctx.device), classes, shape, ctx.params[tool])
+    model, classes, shape = _run_model(ctx)
+    return TOOLS[tool](ctx, ctx.params["run"], model.to(ctx.device), classes, shape,
+                       ctx.params[tool])  # fmt: skip
 
 
 def _run_model(ctx: JobContext):
-    """The explained run and its trained model (eval mode), class names and input shape."""
-    run = Job.objects.filter(pk=ctx.params["run"], user_id=ctx.job.user_id).first()
-    path = f"{run.storage_prefix}/model.pt" if run else ""
-    if not run or not default_storage.exists(path):
-        raise JobError("That run has no trained model (any more).")
-    with default_storage.open(path, "rb") as fh:
-        model, info = model_file_load(io.BytesIO(fh.read()))
-    return run, model, info.classes, info.input_shape
+    """The explained run's trained model (eval mode), class names and input shape: a copy
+    the web side gave this job as its input "model.pt"."""
+    try:
+        model, info = model_file_load(io.BytesIO(ctx.read_input("model.pt")))
+    except (KeyError, OSError):
+        raise JobError("That run has no trained model (any more).") from None
+    return model, info.classes, info.input_shape
 
 
 def _picture(ctx: JobContext, name: str):
@@ -61,16 +59,16 @@ def _picture(ctx: JobContext, name: str):
         raise JobError(str(exc)) from None
 
 
-def _predict(ctx: JobContext, run: Job, model, classes, shape, e: dict) -> dict:
+def _predict(ctx: JobContext, run: str, model, classes, shape, e: dict) -> dict:
     """The run's class probabilities for one picture, most likely first."""
     from playground.export import predict
 
     picture = _picture(ctx, e.get("name"))
     with torch.inference_mode():
-        return {"predictions": predict(model, picture.image, classes), "run": str(run.id)}
+        return {"predictions": predict(model, picture.image, classes), "run": run}
 
 
-def _gradcam(ctx: JobContext, run: Job, model, classes, shape, e: dict) -> dict:
+def _gradcam(ctx: JobContext, run: str, model, classes, shape, e: dict) -> dict:
     x = picture_tensor(_picture(ctx, e.get("name")).image, shape)
     ctx.report(0.3)
     try:
@@ -86,7 +84,7 @@ def _gradcam(ctx: JobContext, run: Job, model, classes, shape, e: dict) -> dict:
     top = sorted(range(len(classes)), key=lambda i: -explanation.probabilities[i])[:5]
     return {
         "explain": {
-            "run": str(run.id), "classes": classes, "layer": explanation.layer,
+            "run": run, "classes": classes, "layer": explanation.layer,
             "predicted": classes[explanation.predicted], "target": classes[explanation.target],
             "top": [{"label": classes[i], "probability": explanation.probabilities[i]}
                     for i in top],
@@ -96,22 +94,25 @@ def _gradcam(ctx: JobContext, run: Job, model, classes, shape, e: dict) -> dict:
     }  # fmt: skip
 
 
-def _run_validation(run: Job):
-    """The run's validation pictures and labels, split as its training split them."""
+def _run_validation(ctx: JobContext):
+    """The run's validation pictures and labels, split as its training split them (its
+    settings and, for an uploaded dataset, its zip came with this job)."""
     from playground.classfolders import UPLOAD
     from playground.datasets import DatasetError, dataset_from_zip, dataset_load
     from playground.limits import LIMITS
 
-    p = run.params
+    p = ctx.params.get("source")
+    if p is None:  # asked before explain jobs carried the run's split: ask again
+        raise JobError("Ask for this again from the run's page.")
     if (p.get("task") or "classify") != "classify":
         raise JobError("The confusion drill-down is for classifiers.")
     try:
         if p["dataset"] == UPLOAD:
-            with default_storage.open(p["inputs"]["dataset.zip"], "rb") as fh:
-                data = dataset_from_zip(
-                    fh.read(), image_size=p["image_size"], val_fraction=p["val_fraction"],
-                    seed=p["seed"], limits=upload_limits(**LIMITS.zip_counts()),
-                )  # fmt: skip
+            data = dataset_from_zip(
+                ctx.read_input("dataset.zip"), image_size=p["image_size"],
+                val_fraction=p["val_fraction"], seed=p["seed"],
+                limits=upload_limits(**LIMITS.zip_counts()),
+            )  # fmt: skip
         else:
             data = dataset_load(p["dataset"], val_fraction=p["val_fraction"], seed=p["seed"],
                                 max_samples=p.get("max_samples"))  # fmt: skip
@@ -120,14 +121,14 @@ def _run_validation(run: Job):
     return data.val_x, data.val_y
 
 
-def _cell(ctx: JobContext, run: Job, model, classes, shape, settings: dict) -> dict:
+def _cell(ctx: JobContext, run: str, model, classes, shape, settings: dict) -> dict:
     from playground.explain.engine import confusion_cell
 
     true, predicted = (int(v) for v in settings["cell"])
 
     if not (0 <= true < len(classes) and 0 <= predicted < len(classes)):
         raise JobError("That cell is not in this run's confusion matrix.")
-    val_x, val_y = _run_validation(run)
+    val_x, val_y = _run_validation(ctx)
     ctx.report(0.3)
     items = confusion_cell(model, val_x.to(ctx.device), val_y.to(ctx.device), true, predicted)
     scale = max(1, 112 // max(val_x.shape[-2:]))
@@ -142,17 +143,17 @@ def _cell(ctx: JobContext, run: Job, model, classes, shape, settings: dict) -> d
         })  # fmt: skip
         ctx.report(0.3 + 0.7 * (n + 1) / max(1, len(items)))
     layer = items[0].explanation.layer if items else None
-    return {"cell": {"run": str(run.id), "true": classes[true], "predicted": classes[predicted],
+    return {"cell": {"run": run, "true": classes[true], "predicted": classes[predicted],
                      "layer": layer, "items": shown}}  # fmt: skip
 
 
-def _unit(ctx: JobContext, run: Job, model, classes, shape, unit: dict) -> dict:
+def _unit(ctx: JobContext, run: str, model, classes, shape, unit: dict) -> dict:
     """What one channel of a run's layer responds to: the validation pictures' patches
     that excite it most, and a picture optimised to excite it."""
     from playground.explain.engine import layer_forward, maximize_unit, top_patches
 
     layer, channel = str(unit.get("layer")), int(unit.get("channel", 0))
-    val_x, _ = _run_validation(run)
+    val_x, _ = _run_validation(ctx)
     try:
         patches = top_patches(model, val_x.to(ctx.device), layer, channel, count=9)
         ctx.report(0.3)
@@ -166,7 +167,7 @@ def _unit(ctx: JobContext, run: Job, model, classes, shape, unit: dict) -> dict:
               "image": ctx.save_file(f"patch-{n}.png", png_bytes(p.picture, zoom * 2))}
              for n, p in enumerate(patches)]  # fmt: skip
     optimised = ctx.save_file("unit.png", png_bytes(picture, zoom))
-    return {"unit": {"run": str(run.id), "layer": layer, "channel": channel, "patches": shown,
+    return {"unit": {"run": run, "layer": layer, "channel": channel, "patches": shown,
                      "optimised": optimised, "activation": [trace[0], trace[-1]]}}  # fmt: skip
 
 

@@ -12,6 +12,8 @@ import json
 
 import pytest
 from django.apps import apps as django_apps
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
@@ -177,10 +179,18 @@ def test_values_past_the_net_are_refused_at_the_form_with_the_allowed_range(clie
         resp = client.post(url, body)
         assert resp.status_code == 400 and message in resp.json()["error"], (body, resp.content)
     assert Job.objects.count() == 1  # nothing queued
-    resp = client.post(url, {"layer": "3", "channel": "15"})  # the last unit is fine
+    resp = client.post(url, {"layer": "3", "channel": "15"})  # the last unit: no model file
+    assert resp.status_code == 400 and "no trained model" in resp.json()["error"]
+    default_storage.save(f"{run.storage_prefix}/model.pt", ContentFile(b"the trained model"))
+    resp = client.post(url, {"layer": "3", "channel": "15"})
     assert resp.status_code == 200
     made = Job.objects.get(pk=resp.json()["id"])
     assert made.kind == "explain" and made.params["unit"] == {"layer": "layers.3", "channel": 15}
+    # the job has its own copy of the model and the run's split: the worker reads nothing
+    # of the run's past its JobContext
+    with default_storage.open(made.params["inputs"]["model.pt"]) as fh:
+        assert fh.read() == b"the trained model"
+    assert made.params["source"]["dataset"] == "digits" and made.params["source"]["seed"] == 0
 
 
 # ---------------------------------------------------------------------------------------
