@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 from playground.datasets import split_per_class
-from playground.transfer import FeatureCache, TransferConfig, transfer_build, transfer_train
+from playground.transfer.engine import FeatureCache, TransferConfig, transfer_build, transfer_train
 from webapp.pictures import UploadLimits, read_picture
 
 

@@ -30,7 +30,7 @@ from playground.datasets import Augment, dataset_load
 from playground.netspec import build
 from playground.presets import preset, training
 from playground.trainer import TrainConfig, train
-from playground.transfer import (
+from playground.transfer.engine import (
     FeatureCache,
     TransferConfig,
     compare_modes,
@@ -127,7 +127,7 @@ def bench_presets(args) -> None:
 
 
 def bench_unit(args) -> None:
-    from playground.explain import maximize_unit
+    from playground.explain.engine import maximize_unit
     from styletransfer.vgg import load_vgg19
     from webapp.modelfiles import model_path
 

@@ -116,7 +116,7 @@ def submit_jobs(client, quick: bool) -> dict[str, str]:
     """Post one job of each kind like the pages do; {kind: job id}."""
     from bench.gpu_check import photos
     from playground.presets import preset
-    from playground.services import input_shape_for
+    from playground.train.services import input_shape_for
     from webapp.jobs import job_create
     from webapp.models import Job
 

@@ -23,7 +23,6 @@ from PIL import Image
 from detection.annotate import annotate
 from detection.modelcard import ModelCard
 from detection.video import ClipWriter, VideoError, VideoInfo, VideoLimits, probe_video, read_frames
-from detection.worker import job_model, made_with
 from detection.yolo import Detector
 from webapp.runner import JobContext, JobError, thin
 
@@ -51,7 +50,8 @@ def video_limits(params: dict[str, Any]) -> VideoLimits:
     return VideoLimits()
 
 
-def parse(ctx: JobContext) -> VideoRequest:
+def parse(ctx: JobContext, model: ModelCard) -> VideoRequest:
+    """The clip job's request; `model`: the card the job asked for (detection.worker.job_model)."""
     params = ctx.params
     name = params.get("video_name") or "video"
     data = ctx.read_input("video")
@@ -61,7 +61,7 @@ def parse(ctx: JobContext) -> VideoRequest:
     except VideoError as exc:
         raise JobError(str(exc)) from exc
     return VideoRequest(
-        model=job_model(params),
+        model=model,
         conf=float(params["conf"]),
         iou=float(params["iou"]),
         classes=list(params.get("classes") or []),
@@ -74,7 +74,9 @@ def parse(ctx: JobContext) -> VideoRequest:
     )
 
 
-def run_video(ctx: JobContext, detector: Detector, request: VideoRequest) -> dict[str, Any]:
+def run_video(
+    ctx: JobContext, detector: Detector, request: VideoRequest, made: dict[str, Any]
+) -> dict[str, Any]:
     """Detect on every frame (in batches), write the annotated clip, report as it goes."""
     info = request.info
     total = min(info.frames, request.limits.max_frames)
@@ -159,7 +161,7 @@ def run_video(ctx: JobContext, detector: Detector, request: VideoRequest) -> dic
         raise JobError(str(exc)) from exc
     clip = writer.close()
     elapsed = time.monotonic() - started
-    return export(ctx, detector, request, per_frame, counts, clip, elapsed)
+    return export(ctx, detector, request, per_frame, counts, clip, elapsed, made)
 
 
 def export(
@@ -170,7 +172,9 @@ def export(
     counts: dict[str, list[int]],
     clip: bytes,
     elapsed: float,
+    made: dict[str, Any],
 ) -> dict[str, Any]:
+    """The clip's files and result; `made`: how it was made (detection.worker.made_with)."""
     info = request.info
     times = [f["time"] for f in per_frame]
     frames_doc = {
@@ -217,7 +221,7 @@ def export(
             "batch_size": request.batch_size,
         },
         "counts": series,
-        **made_with(detector, request),
+        **made,
         "precision": str(detector.dtype).removeprefix("torch."),
     }
 

@@ -371,10 +371,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
     if ctx.params.get("mode") == "video":
         from detection import videojob  # PyAV: only clips
 
-        clip = videojob.parse(ctx)
+        clip = videojob.parse(ctx, job_model(ctx.params))
         # Throughput matters most for a clip: bfloat16 where the CPU does it natively.
         detector = load(ctx, clip.model, bf16=bf16_supported(ctx.device))
-        return videojob.run_video(ctx, detector, clip)
+        return videojob.run_video(ctx, detector, clip, made_with(detector, clip))
     request = parse(ctx)
     detector = load(ctx, request.model)
     return export(ctx, detector, request, loop(ctx, detector, request))

@@ -19,7 +19,8 @@ from typing import Any
 
 from django.db import transaction
 
-from playground import services as playground
+from playground.train import services as train
+from playground.transfer import services as transfer
 from webapp.models import ACTIVE_STATES, Job
 
 NO_AUGMENT = {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0, "color": 0.0}
@@ -69,10 +70,10 @@ class Arm:
 
 
 def _vanishing() -> list[Arm]:
-    return [Arm("deep sigmoid", _params(playground.preset_spec(name="deep_sigmoid",
+    return [Arm("deep sigmoid", _params(train.preset_spec(name="deep_sigmoid",
                                                                input_shape=DIGITS),
                                         preset="deep_sigmoid")),
-            Arm("deep ReLU + batch norm", _params(playground.preset_spec(
+            Arm("deep ReLU + batch norm", _params(train.preset_spec(
                 name="deep_relu_bn", input_shape=DIGITS), preset="deep_relu_bn"))]  # fmt: skip
 
 
@@ -112,8 +113,8 @@ def experiment_start(*, user, name: str) -> list[Job]:
     jobs = []
     with transaction.atomic():  # each run's message leaves only once all are written
         for arm in experiment_arms(name):
-            create = playground.transfer_create if arm.service == "transfer" else (
-                playground.train_create)
+            create = transfer.transfer_create if arm.service == "transfer" else (
+                train.train_create)
             job = create(user=user, params=arm.params)
             job.title = f"{arm.label} ({job.title})"[:200]
             job.save(update_fields=["title"])
@@ -126,8 +127,8 @@ def tool_url(job: Job) -> str:
     run: it starts from its own defaults)."""
     from django.urls import reverse
 
-    if "transfer" in job.params:
-        return reverse("playground:transfer")
+    if job.kind == transfer.KIND:
+        return f"{reverse('playground:transfer')}?from={job.id}"
     return f"{reverse('playground:new')}?from={job.id}"
 
 
@@ -135,7 +136,7 @@ def run_reading(job: Job) -> dict[str, Any]:
     """What one run measured, from the numbers the worker stored: the latest gradient norm
     of its first and last layer with parameters, and its validation accuracy."""
     metrics, result = job.metrics or {}, job.result or {}
-    if "transfer" in job.params:  # one row per trained (mode, size), per-epoch history in it
+    if job.kind == transfer.KIND:  # one row per trained (mode, size), per-epoch history in it
         rows = result.get("transfer_rows") or metrics.get("transfer_rows") or []
         return {"status": job.status, "epochs": job.params["transfer"]["epochs"],
                 "epochs_done": len(rows[-1]["history"]) if rows else 0,

@@ -1,25 +1,35 @@
-"""A trained net on disk (checkpoint + TorchScript) and its predictions on a picture."""
+"""A trained net on disk (checkpoint + TorchScript) and its predictions on a picture.
+Every model.pt carries the header of playground/modelfile.py; `model_file_load` reads
+the playground's and transfer learning's alike."""
 
+import io
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
+from playground.modelfile import NETSPEC, VGG19_TRANSFER, ModelInfo, model_header, model_info
 from playground.netspec import Net, build
 
 
-def model_save(model: Net, classes: list[str], directory: Path) -> dict[str, Path]:
-    """Write model.pt (spec, classes, state dict) and model.torchscript.pt; return their paths."""
+def model_save(
+    model: Net, classes: list[str], directory: Path, task: str = "classify"
+) -> dict[str, Path]:
+    """Write model.pt (the header, spec, state dict) and model.torchscript.pt; return
+    their paths."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = {
         "checkpoint": directory / "model.pt",
         "torchscript": directory / "model.torchscript.pt",
     }
     checkpoint = {
+        **model_header(architecture=NETSPEC, task=task, classes=classes,
+                       input_shape=model.input_shape, preprocessing={
+                           "channels": "grey" if model.input_shape[0] == 1 else "RGB",
+                           "resize": list(model.input_shape[1:]), "scale": "pixels / 255",
+                           "inside": "per-channel mean and std of the training pictures"}),
         "spec": model.spec,
-        "input_shape": list(model.input_shape),
-        "classes": classes,
         "state_dict": model.state_dict(),
         "head": model.head_kind,  # what the outputs mean (netspec.HEADS)
         "outputs": model.num_classes,
@@ -35,6 +45,18 @@ def model_save(model: Net, classes: list[str], directory: Path) -> dict[str, Pat
         write(str(partial))
         partial.replace(paths[key])
     return paths
+
+
+def model_file_load(source) -> tuple[torch.nn.Module, ModelInfo]:
+    """Any playground model.pt (a path, bytes' file object): the model in eval mode and
+    its header."""
+    data = source.read() if hasattr(source, "read") else Path(source).read_bytes()
+    info = model_info(torch.load(io.BytesIO(data), map_location="cpu", weights_only=True))
+    if info.architecture == VGG19_TRANSFER:
+        from playground.transfer.engine import transfer_load
+
+        return transfer_load(io.BytesIO(data))[0], info
+    return model_load(io.BytesIO(data))[0], info
 
 
 def model_load(path: Path) -> tuple[Net, list[str]]:

@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 
 from playground.limits import LIMITS
-from playground.services import (
+from playground.taskcatalogue import SCENE_SHAPES, SCENES, TASK_HELP, TASKS, VERIFY_LOSSES
+from playground.train.services import (
     BUILTIN_SHAPES,
     LABELLED_ZIP_HELP,
     UPLOAD,
@@ -17,7 +18,6 @@ from playground.services import (
     spec_summary,
     task_head,
 )
-from playground.taskcatalogue import SCENE_SHAPES, SCENES, TASK_HELP, TASKS, VERIFY_LOSSES
 
 OPTIMIZER_CHOICES = [("adam", "Adam"), ("sgd", "SGD with momentum 0.9"), ("rmsprop", "RMSProp")]
 SCHEDULE_CHOICES = [("constant", "constant"), ("cosine", "cosine decay to 0")]

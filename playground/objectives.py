@@ -25,6 +25,7 @@ mean IoU over classes (segment), pair accuracy on held-out classes / ROC AUC (ve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from playground.liveview import picture_url, png_data_url
+from playground.loop import evaluate
 from playground.taskcatalogue import (
     BOX_WEIGHT,
     EMBEDDING_SIZE,
@@ -97,8 +99,6 @@ class Task:
         return out
 
     def evaluate(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Evaluation:
-        from playground.trainer import evaluate  # the trainer imports this module
-
         loss, accuracy, predicted, confidence = evaluate(model, x, y)
         return Evaluation(
             loss, accuracy, accuracy, {"predicted": predicted, "confidence": confidence}
@@ -575,19 +575,22 @@ def one_shot_gallery(y: torch.Tensor, per_class: int) -> list[int]:
 # ---------------------------------------------------------------------------------------
 
 
+# The task registry's torch side: one entry per task, each building its Task from the
+# run's settings (the web side's half, without torch, is playground/taskcatalogue.py).
+TASK_TYPES: dict[str, Callable[..., Task]] = {
+    "classify": lambda *, side, loss, margin, mining: Task(),
+    "localise": lambda *, side, loss, margin, mining: Localise(side),
+    "landmarks": lambda *, side, loss, margin, mining: Landmarks(side),
+    "segment": lambda *, side, loss, margin, mining: Segment(),
+    "verify": lambda *, side, loss, margin, mining: Verify(loss, margin, mining),
+}
+
+
 def task_make(
     name: str, *, side: int = 32, loss: str = "triplet", margin: float = 0.2, mining: str = "all"
 ) -> Task:
     """The task by name; `side` is the pictures' side in pixels; `loss`, `margin` and
     `mining` (the triplet loss's: "all" or "hard") are verification's."""
-    if name == "classify":
-        return Task()
-    if name == "localise":
-        return Localise(side)
-    if name == "landmarks":
-        return Landmarks(side)
-    if name == "segment":
-        return Segment()
-    if name == "verify":
-        return Verify(loss, margin, mining)
-    raise ValueError(f"unknown task {name[:20]!r}; known: {', '.join(TASKS)}")
+    if name not in TASK_TYPES:
+        raise ValueError(f"unknown task {name[:20]!r}; known: {', '.join(TASKS)}")
+    return TASK_TYPES[name](side=side, loss=loss, margin=margin, mining=mining)

@@ -29,6 +29,24 @@ SCENE_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
     "mnist5k_heldout": ((1, 28, 28), 10),
 }
 
+# The explain kind's tools (playground/explain/), and which of them each task's nets can
+# answer: they need class scores (and, for a cell or a unit, the run's validation pictures
+# as a classifier splits them). The run page offers only these; the form refuses others.
+EXPLAIN_TOOLS = {
+    "predict": "Try it on a picture",
+    "gradcam": "Why this prediction?",
+    "cell": "A confusion-matrix cell",
+    "unit": "What does a unit respond to?",
+}
+TASK_EXPLAIN = {"classify": ("predict", "gradcam", "cell", "unit"), "localise": (),
+                "landmarks": (), "segment": (), "verify": ()}  # fmt: skip
+
+
+def explain_tools(task: str) -> tuple[str, ...]:
+    """The explain tools that apply to a net trained for `task` (none for an unknown one)."""
+    return TASK_EXPLAIN.get(task, ())
+
+
 # What the builder says about each task: the head it adds, the loss, the output units.
 TASK_HELP = {
     "classify": {

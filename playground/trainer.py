@@ -40,7 +40,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from playground.datasets import Augment, Dataset, augment_batch
@@ -51,6 +50,7 @@ from playground.liveview import (
     gradient_norms,
     layer_names,
 )
+from playground.loop import Controls, OnEvent, evaluate  # noqa: F401 - evaluate: benches
 from playground.netspec import Net, batch_size_check, summarize
 from playground.objectives import Task
 
@@ -154,18 +154,6 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=config.lr, weight_decay=wd)
     return torch.optim.Adam(params, lr=config.lr, weight_decay=wd)
-
-
-@torch.inference_mode()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512):
-    """(mean loss, accuracy, predictions, confidences) over a whole split."""
-    was_training = model.training
-    model.eval()
-    logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-    model.train(was_training)
-    loss = F.cross_entropy(logits, y).item()
-    confidence, predicted = logits.softmax(dim=1).max(dim=1)
-    return loss, (predicted == y).float().mean().item(), predicted, confidence
 
 
 class TrainingPaused(Exception):  # noqa: N818 - a signal, not an error
@@ -368,8 +356,8 @@ def train(
     data: Dataset,
     config: TrainConfig,
     *,
-    on_event: Callable[[dict], None] | None = None,
-    controls: Callable[[], Iterable[dict]] | None = None,
+    on_event: OnEvent | None = None,
+    controls: Controls | None = None,
     resume: dict[str, Any] | None = None,
     limits: Limits = LIMITS,
     task: Task | None = None,

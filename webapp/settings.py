@@ -154,6 +154,8 @@ JOB_STALE_AFTER_S = float(env("JOB_STALE_AFTER_S", "60"))  # no beat for this lo
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # claims before the reaper gives up
 JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "15"))  # how often beat reaps
 JOB_PUBLISH_INTERVAL_S = float(env("JOB_PUBLISH_INTERVAL_S", "0.25"))  # progress throttle
+# A teach job stops serving (and frees its worker) this long after its page sent a frame.
+TEACH_IDLE_S = float(env("TEACH_IDLE_S", "10"))
 JOB_CANCEL_POLL_S = float(env("JOB_CANCEL_POLL_S", "0.5"))
 DASHBOARD_PUSH_INTERVAL_S = float(env("DASHBOARD_PUSH_INTERVAL_S", "2"))
 DASHBOARD_HISTORY_INTERVAL_S = float(env("DASHBOARD_HISTORY_INTERVAL_S", "10"))  # the charts

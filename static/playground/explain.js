@@ -1,5 +1,6 @@
-// An explain job's page: a picture with its Grad-CAM, saliency and top classes; or one
-// confusion-matrix cell's validation pictures, most confident first, with their Grad-CAM.
+// An explain job's page: a picture's top classes; a picture with its Grad-CAM, saliency
+// and top classes; one confusion-matrix cell's validation pictures, most confident first,
+// with their Grad-CAM; one unit's top patches; or VGG19's unit gallery.
 import { make } from "../webapp/dom.js";
 import { formatPercent } from "../webapp/format.js";
 import { watchJob } from "../webapp/jobpage.js";
@@ -10,17 +11,35 @@ function backLink(run) {
   $("ex-back").replaceChildren(make("a", { href: `/jobs/${run}/`, textContent: "back to the run" }));
 }
 
+// A table of classes and their probabilities, best first.
+function classTable(id, rows) {
+  const body = document.querySelector(`#${id} tbody`);
+  body.replaceChildren();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    tr.insertCell().textContent = row.label;
+    tr.insertCell().textContent = formatPercent(row.probability);
+  }
+}
+
 function drawPicture(e) {
   $("ex-summary").textContent = `The net predicts “${e.predicted}”. The maps explain “${e.target}” at layer ${e.layer}.`;
   for (const key of ["input", "gradcam", "saliency"]) $(`ex-${key}`).src = e.images[key];
-  const body = document.querySelector("#ex-top tbody");
-  body.replaceChildren();
-  for (const t of e.top) {
-    const tr = body.insertRow();
-    tr.insertCell().textContent = t.label;
-    tr.insertCell().textContent = formatPercent(t.probability);
-  }
+  classTable("ex-top", e.top);
   backLink(e.run);
+}
+
+function drawPredictions(result) {
+  const top = result.predictions[0];
+  $("ex-predict-summary").textContent = `The net says “${top.label}” (${formatPercent(top.probability)}).`;
+  classTable("ex-predictions", result.predictions);
+  backLink(result.run);
+}
+
+// A failed explanation says why where the answer would be, not "Waiting for the worker…".
+function drawFailure(job) {
+  const box = document.querySelector("[id^=ex-][id$=summary]");
+  if (box) box.textContent = `The worker could not answer: ${job.error}`;
 }
 
 function drawCell(c) {
@@ -57,6 +76,8 @@ function drawGallery(rows) {
 watchJob({
   onSnapshot: (job) => {
     const result = job.result || {};
+    if (job.status === "failed") drawFailure(job);
+    if (result.predictions) drawPredictions(result);
     if (result.explain) drawPicture(result.explain);
     if (result.cell) drawCell(result.cell);
     if (result.unit) drawUnit(result.unit);

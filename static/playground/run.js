@@ -1,10 +1,13 @@
 // A training run's job page: the live view (runview.js) kept current by the job socket,
-// live controls, trying the trained model on a picture and sharing a read-only link.
-// The URLs come from the server (`pg-run`).
+// live controls, trying the trained model on a picture (an explain job on the worker,
+// watched here until it answers) and sharing a read-only link. The URLs come from the
+// server (`pg-run`); which forms exist, the task registry decided there.
 import { $, make, readJSON } from "../webapp/dom.js";
 import { formatPercent } from "../webapp/format.js";
 import { postJSON } from "../webapp/http.js";
 import { currentJob, jobAction, watchJob } from "../webapp/jobpage.js";
+import { JobSocket } from "../webapp/jobsocket.js";
+import { siteURL } from "../webapp/site.js";
 import { runView } from "./runview.js";
 
 const PAGE = readJSON("pg-run"); // {predict_url, share_url, shared_url}
@@ -20,8 +23,6 @@ function showAfter(job) {
   const box = $("pg-after");
   if (!box) return;
   box.hidden = !(job.result?.files || []).some((f) => f.name === "model.pt");
-  // trying a picture is for classifiers; the live view shows what other tasks predict
-  $("predict-form").hidden = ((job.params || {}).task || "classify") !== "classify";
   showShare(PAGE.shared_url ? new URL(PAGE.shared_url, location.origin).href : null);
 }
 
@@ -31,17 +32,31 @@ predictForm?.addEventListener("submit", async (ev) => {
   const out = $("predict-out");
   const file = predictForm.picture.files[0];
   if (!file) { out.textContent = "Choose a picture first."; return; }
-  out.textContent = "Predicting…";
+  out.textContent = "Predicting on the worker…";
   const data = new FormData();
   data.append("picture", file);
+  let asked;
   try {
-    const answer = await postJSON(PAGE.predict_url, data);
-    const ol = make("ol", {}, ...answer.predictions.map((p) => make("li", { textContent: `${p.label}: ${formatPercent(p.probability)}` })));
-    const img = make("img", { src: URL.createObjectURL(file), alt: "your picture", className: "pg-predict-picture" });
-    out.replaceChildren(img, ol);
+    asked = await postJSON(PAGE.predict_url, data);
   } catch (e) {
     out.textContent = e.message;
+    return;
   }
+  const socket = new JobSocket(siteURL("job_socket", { id: asked.id }), {
+    onSnapshot: (j) => {
+      if (j.status === "failed" || j.status === "cancelled") {
+        out.textContent = j.error || "The prediction was cancelled.";
+        socket.stop();
+      } else if (j.status === "succeeded") {
+        const ol = make("ol", {}, ...j.result.predictions.map((p) => make("li", { textContent: `${p.label}: ${formatPercent(p.probability)}` })));
+        const img = make("img", { src: URL.createObjectURL(file), alt: "your picture", className: "pg-predict-picture" });
+        out.replaceChildren(img, ol);
+        socket.stop();
+      }
+    },
+    isActive: () => true,
+  });
+  socket.start();
 });
 
 function showShare(url) {

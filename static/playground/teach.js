@@ -2,7 +2,7 @@
 // dropped files, trained on the worker, then tried live: each frame goes to the worker
 // and comes back as a `prediction` event with per-class confidences. Nothing captured is
 // lost when the server refuses something: the pictures stay here until trained.
-import { $, make } from "../webapp/dom.js";
+import { $, make, readJSON } from "../webapp/dom.js";
 import { formatPercent } from "../webapp/format.js";
 import { postJSON } from "../webapp/http.js";
 import { JobSocket } from "../webapp/jobsocket.js";
@@ -124,7 +124,8 @@ async function train() {
   const socket = new JobSocket(siteURL("job_socket", { id: answer.id }), {
     onSnapshot: (j) => {
       if (j.status === "failed") { showError(`${j.error} Your pictures are still here.`); $("teach-status").textContent = ""; }
-      if (j.metrics?.teach && !job.ready) ready(j.metrics.teach);
+      if (j.metrics?.teach && !job.ready && j.status === "running") ready(j.metrics.teach);
+      if (job.ready && (j.status === "succeeded" || j.status === "cancelled")) ended();
     },
     onEvent: (ev) => {
       if (ev.type === "teach_ready") ready(ev);
@@ -144,6 +145,28 @@ function ready(info) {
   $("teach-try").hidden = false;
   $("teach-files").replaceChildren("Export: ", ...info.files.map((f) => make("a", { href: `${f.url}?download=1`, textContent: f.label, className: "pg-export" })));
   drawBars(info.classes.map(() => 0), info.classes);
+}
+
+// The job serves until it is stopped here, or until this page sends nothing for a few
+// seconds (settings.TEACH_IDLE_S): then the worker is free for the next person.
+async function stop() {
+  if (!job) return;
+  streaming = false;
+  $("live-toggle").textContent = "Classify the camera live";
+  try {
+    await postJSON(siteURL("job_cancel", { id: job.id }), {});
+  } catch (e) {
+    return showError(e.message);
+  }
+  ended();
+}
+
+function ended() {
+  job.ready = false;
+  live?.stop?.();
+  $("teach-status").textContent = "The model has stopped serving: train again to try more pictures.";
+  $("teach-status").dataset.ready = "stopped";
+  $("teach-try").hidden = true;
 }
 
 // ---- try it --------------------------------------------------------------------------
@@ -205,5 +228,7 @@ $("live-toggle").addEventListener("click", () => {
   $("live-toggle").textContent = streaming ? "Stop" : "Classify the camera live";
   if (streaming) liveLoop();
 });
-addClass("class 1");
-addClass("class 2");
+$("teach-stop").addEventListener("click", stop);
+// "run again" from a teach job brings its class names back; the pictures are captured again
+const again = readJSON("teach-data").classes || [];
+(again.length >= 2 ? again : ["class 1", "class 2"]).forEach(addClass);

@@ -42,7 +42,9 @@ for name in ("av", "pycocotools"):
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 import django
 django.setup()
-import detection.worker, playground.worker, styletransfer.worker
+import detection.worker, styletransfer.worker
+import playground.train.worker, playground.transfer.worker
+import playground.explain.worker, playground.teach.worker
 print("OK")
 """
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from playground.explain import (
+from playground.explain.engine import (
     ExplainError,
     confusion_cell,
     grad_cam,
@@ -62,7 +62,7 @@ def test_grad_cam_matches_a_hand_computation_on_a_tiny_net(seed):
 def grad_cam_raw(net, picture, target):
     """grad_cam's map before upsampling and scaling, via the same code with the upsampling
     made the identity (an input the size of the layer's map)."""
-    from playground.explain import _Capture
+    from playground.explain.engine import _Capture
 
     x = picture[None].clone().requires_grad_(True)
     with _Capture(net[1]) as capture:

@@ -8,8 +8,7 @@ import torch
 from django.core.management import CommandError, call_command
 from PIL import Image
 
-from playground.explain import model_any_load
-from playground.export import model_save
+from playground.export import model_file_load, model_save
 from playground.netspec import build
 from playground.presets import preset
 from tests.conftest import require_model_file
@@ -80,8 +79,8 @@ def test_train_from_vgg19_frozen_saves_a_model_that_explain_reads(tmp_path):
     summary = json.loads(lines[-1])
     assert summary["mode"] == "frozen" and summary["train_pictures"] == 30
     assert summary["summary"]["trainable_params"] < summary["summary"]["total_params"]
-    model, classes, shape = model_any_load(tmp_path / "tl" / "model.pt")
-    assert classes == [str(d) for d in range(10)] and shape == (1, 32, 32)
+    model, info = model_file_load(tmp_path / "tl" / "model.pt")
+    assert info.classes == [str(d) for d in range(10)] and info.input_shape == (1, 32, 32)
     scripted = torch.jit.load(str(tmp_path / "tl" / "model.torchscript.pt"))
     x = torch.rand(2, 1, 32, 32)
     torch.testing.assert_close(scripted(x), model(x))

@@ -85,15 +85,21 @@ def test_training_run_streams_the_live_view_and_learns(stack, make_user):
     spec = json.loads(b"".join(client.get(files["spec.json"]).streaming_content))
     assert spec["spec"][0]["filters"] == 8
 
-    # try the trained model on an uploaded picture
+    # try the trained model on an uploaded picture: an explain job, run on the worker
     from PIL import Image
     buf = io.BytesIO()
     Image.new("L", (40, 40), 128).save(buf, format="PNG")
     buf.seek(0)
     buf.name = "grey.png"
-    top = client.post(reverse("playground:predict", args=[job.id]), {"picture": buf}).json()
+    asked = client.post(reverse("playground:predict", args=[job.id]), {"picture": buf}).json()
+    predicted = wait_job_done(Job.objects.get(pk=asked["id"]), timeout=60)
+    assert predicted.kind == "explain" and predicted.worker  # ran on a worker
+    assert predicted.status == "succeeded", predicted.error
+    top = predicted.result
     assert len(top["predictions"]) == 4
     assert abs(sum(p["probability"] for p in top["predictions"]) - 1) < 1e-4
+    page = client.get(predicted.get_absolute_url()).content.decode()
+    assert 'id="ex-predictions"' in page and "Run again" not in page
 
 
 def test_change_lr_and_stop_keeps_the_model(stack, make_user):

@@ -96,11 +96,11 @@ def test_frames_of_a_serving_model_are_checked_by_header_and_queued(client, make
     import redis
     from django.conf import settings
 
-    from playground.services import teach_frames_key
+    from playground.teach.services import teach_frames_key
 
     user = make_user()
     client.force_login(user)
-    job = job_create(user=user, kind="train", params={"teach": {"classes": ["a", "b"],
+    job = job_create(user=user, kind="teach", params={"teach": {"classes": ["a", "b"],
                                                                 "files": [[], []]}})  # fmt: skip
     Job.objects.filter(pk=job.pk).update(status="running", metrics={"teach": {"ready": True}})
     url = reverse("playground:teach_frame", args=[job.id])

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from playground.datasets import Dataset
-from playground.transfer import (
+from playground.transfer.engine import (
     FeatureCache,
     TransferConfig,
     TransferError,

@@ -39,8 +39,9 @@ def test_bad_transfer_settings_are_shown_and_nothing_starts(client, make_user):
 
 
 @pytest.mark.django_db
-def test_the_transfer_page_starts_a_train_job_with_an_estimate(client, make_user):
-    from playground import services
+def test_the_transfer_page_starts_a_transfer_job_with_an_estimate(client, make_user):
+    from playground.train.services import train_initial_from
+    from playground.transfer import services
     from webapp.jobkinds import Budget
 
     client.force_login(make_user())
@@ -52,9 +53,13 @@ def test_the_transfer_page_starts_a_train_job_with_an_estimate(client, make_user
     assert 0 < cost.runtime_s < 3600 and cost.memory_mb > 200
     page = client.get(job.get_absolute_url()).content.decode()
     assert 'id="tl-epochs"' in page and "playground/transfer" in page and "ctl-pause" not in page
-    # "run again with these settings" opens the builder with its defaults, not a broken net
-    assert services.train_initial_from(job) == {}
-    assert client.get(reverse("playground:new") + f"?from={job.id}").status_code == 200
+    # "run again with these settings" opens the transfer form with this run's settings;
+    # the builder does not take a transfer run (its defaults, not a broken net)
+    assert train_initial_from(None) == {}
+    again = client.get(reverse("playground:transfer") + f"?from={job.id}")
+    assert again.status_code == 200 and 'value="10, 30"' in again.content.decode()
+    assert "starting from the defaults" in client.get(
+        reverse("playground:new") + f"?from={job.id}").content.decode()
 
 
 @pytest.mark.stack
@@ -66,7 +71,7 @@ def test_one_click_comparison_trains_three_modes_per_size_on_the_worker(stack, m
     params = {"dataset": "digits", "val_fraction": 0.2, "transfer": {
         "mode": "compare", "cut": 1, "epochs": 2, "image_size": 16, "per_class": [2, 4],
         "seed": 0}}  # fmt: skip
-    job = wait_job_done(job_create(user=make_user(), kind="train", params=params), timeout=240)
+    job = wait_job_done(job_create(user=make_user(), kind="transfer", params=params), timeout=240)
     assert job.status == JobStatus.SUCCEEDED, job.error
     rows = job.result["transfer_rows"]
     assert [(r["per_class"], r["mode"]) for r in rows] == [
@@ -170,10 +175,10 @@ def test_why_this_prediction_runs_on_the_worker_for_the_owner_only(stack, make_u
     values = [p["activation"] for p in unit["patches"]]
     assert values == sorted(values, reverse=True)
     assert unit["activation"][1] > unit["activation"][0]
-    # a channel the layer does not have fails the job, saying which channels exist
+    # a channel the layer does not have is refused at the form, saying which exist
     resp = client.post(url, {"layer": "3", "channel": "999"})
-    bad = wait_job_done(Job.objects.get(pk=resp.json()["url"].split("/")[-2]), timeout=60)
-    assert bad.status == JobStatus.FAILED and "channels 0.." in bad.error
+    assert resp.status_code == 400 and "channels 0..15" in resp.json()["error"]
+    assert Job.objects.count() == 4  # nothing more queued
     page = client.get(run.get_absolute_url()).content.decode()
     assert 'id="unit-form"' in page and "layer 3: conv2d (16 filters)" in page
 
@@ -190,8 +195,9 @@ def test_the_vgg19_gallery_optimises_units_of_each_layer_on_the_worker(stack, ma
     started = Job.objects.get()
     assert resp.status_code == 302 and started.params["gallery"]["units"] == 4
     started.delete()
-    params = {"gallery": {"layers": ["relu1_1", "relu3_1"], "units": 2, "size": 24, "steps": 6}}
-    job = wait_job_done(job_create(user=user, kind="train", params=params), timeout=120)
+    params = {"tool": "gallery",
+              "gallery": {"layers": ["relu1_1", "relu3_1"], "units": 2, "size": 24, "steps": 6}}
+    job = wait_job_done(job_create(user=user, kind="explain", params=params), timeout=120)
     assert job.status == JobStatus.SUCCEEDED, job.error
     rows = job.result["gallery"]
     assert [r["layer"] for r in rows] == ["relu1_1", "relu3_1"]
@@ -199,6 +205,7 @@ def test_the_vgg19_gallery_optimises_units_of_each_layer_on_the_worker(stack, ma
     assert all(u["activation"][1] > u["activation"][0] for r in rows for u in r["units"])
     page = client.get(job.get_absolute_url()).content.decode()
     assert 'id="gallery"' in page
-    bad = job_create(user=user, kind="train", params={"gallery": {"layers": ["fc7"]}})
+    bad = job_create(user=user, kind="explain",
+                     params={"tool": "gallery", "gallery": {"layers": ["fc7"]}})
     bad = wait_job_done(bad, timeout=60)
     assert bad.status == JobStatus.FAILED and "relu1_1" in bad.error

@@ -15,11 +15,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from playground import services
 from playground.datasets import dataset_load
 from playground.forms import TrainForm
 from playground.presets import PRESETS
-from playground.services import BUILTIN_SHAPES
+from playground.train import services
+from playground.train.services import BUILTIN_SHAPES
 from tests.conftest import require_model_file
 from webapp.jobkinds import Budget
 from webapp.models import Job

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("webapp", "0004_operator_console"),
+        ("webapp", "0005_playground_kinds"),
     ]
 
     operations = [

@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from playground.datasets import DatasetError, dataset_load
-from playground.transfer import (
+from playground.transfer.engine import (
     BACKBONES,
     MODES,
     TransferConfig,
@@ -82,14 +82,14 @@ def transfer_command(command: BaseCommand, opts: dict) -> None:
     out.write(f"  parameters: {table['total_params']:,}, of which train: "
               f"{table['trainable_params']:,}")  # fmt: skip
 
-    def report(row: dict) -> None:
+    def report(row: dict) -> None:  # the loops' "epoch" event (playground/loop.py)
         out.write(
             "epoch {epoch}: train loss {train_loss:.4f} acc {train_accuracy:.3f} | "
             "val loss {val_loss:.4f} acc {val_accuracy:.3f} | {seconds:.1f}s".format(**row)
         )
 
     try:
-        result = transfer_train(net, data, on_epoch=report)
+        result = transfer_train(net, data, on_event=report)
     except TransferError as exc:
         raise CommandError(str(exc)) from None
     if opts["save"]:

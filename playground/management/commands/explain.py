@@ -14,16 +14,16 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from playground.explain import (
+from playground.explain.engine import (
     ExplainError,
     grad_cam,
     layer_forward,
     maximize_unit,
-    model_any_load,
     overlay_png,
     picture_tensor,
     png_bytes,
 )
+from playground.export import model_file_load
 from webapp.modelfiles import ModelFileError
 from webapp.pictures import UploadError, read_picture
 from webapp.tools import upload_limits
@@ -53,7 +53,8 @@ class Command(BaseCommand):
                 if not opts["unit"]:
                     raise CommandError("vgg19 has no classes here: use --unit relu4_1:10")
                 return self._vgg_unit(opts)
-            model, classes, shape = model_any_load(self._model_file(opts["model"]))
+            model, info = model_file_load(self._model_file(opts["model"]))
+            classes, shape = info.classes, info.input_shape
             opts["out"].mkdir(parents=True, exist_ok=True)
             if opts["unit"]:
                 layer, channel = self._unit(opts["unit"])

@@ -1,7 +1,10 @@
-"""The `train` job's explain mode, in the worker: why did a trained run (or transfer
-model) predict what it did for one picture – Grad-CAM and gradient saliency for the
-predicted class or a chosen one. Called by playground/worker.py when the params hold
-"explain"; the web process never runs the model.
+"""The `explain` kind in the worker: what a trained run's net does – a picture's top
+classes (`predict`), why it predicted them (`gradcam`: Grad-CAM and gradient saliency for
+the predicted class or a chosen one), one confusion cell's validation pictures (`cell`),
+what one unit responds to (`unit`) – and VGG19's unit gallery (`gallery`). The web process
+checked the tool against the run's task and never runs the model.
+
+Only the worker imports this module (JobKind names it as "playground.explain.worker:run").
 """
 
 from __future__ import annotations
@@ -9,44 +12,67 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from django.core.files.storage import default_storage
+import torch
 
-from playground.explain import (
+from playground.explain.engine import (
     ExplainError,
     grad_cam,
-    model_any_load,
     overlay_png,
     picture_tensor,
     png_bytes,
     to_rgb,
 )
-from webapp.models import Job
+from playground.explain.services import GALLERY
+from playground.export import model_file_load
 from webapp.pictures import UploadError, read_picture
 from webapp.runner import JobContext, JobError
 from webapp.tools import upload_limits
 
 
-def run_explain(ctx: JobContext) -> dict[str, Any]:
-    e = ctx.params["explain"]
-    run = Job.objects.filter(pk=e["run"], user_id=ctx.job.user_id).first()
-    path = f"{run.storage_prefix}/model.pt" if run else ""
-    if not run or not default_storage.exists(path):
-        raise JobError("That run has no trained model (any more).")
-    with default_storage.open(path, "rb") as fh:
-        model, classes, shape = model_any_load(io.BytesIO(fh.read()))
-    if e.get("cell"):
-        return _cell(ctx, run, model.to(ctx.device), classes, *e["cell"])
-    if e.get("unit"):
-        return _unit(ctx, run, model.to(ctx.device), shape, e["unit"])
-    limits = upload_limits()
+def run(ctx: JobContext) -> dict[str, Any]:
+    """The tool the params name, on the run they name (the gallery needs no run)."""
+    tool = ctx.params.get("tool")
+    if tool == GALLERY:
+        return _gallery(ctx)
+    if tool not in TOOLS:
+        raise JobError(f"There is no explanation called {str(tool)[:20]!r}.")
+    model, classes, shape = _run_model(ctx)
+    return TOOLS[tool](ctx, ctx.params["run"], model.to(ctx.device), classes, shape,
+                       ctx.params[tool])  # fmt: skip
+
+
+def _run_model(ctx: JobContext):
+    """The explained run's trained model (eval mode), class names and input shape: a copy
+    the web side gave this job as its input "model.pt"."""
     try:
-        picture = read_picture(ctx.read_input("picture"), e.get("name") or "the picture", limits)
+        model, info = model_file_load(io.BytesIO(ctx.read_input("model.pt")))
+    except (KeyError, OSError):
+        raise JobError("That run has no trained model (any more).") from None
+    return model, info.classes, info.input_shape
+
+
+def _picture(ctx: JobContext, name: str):
+    """The job's uploaded picture, decoded here (the web process checked its header)."""
+    try:
+        return read_picture(ctx.read_input("picture"), name or "the picture", upload_limits())
     except UploadError as exc:
         raise JobError(str(exc)) from None
-    x = picture_tensor(picture.image, shape)
+
+
+def _predict(ctx: JobContext, run: str, model, classes, shape, e: dict) -> dict:
+    """The run's class probabilities for one picture, most likely first."""
+    from playground.export import predict
+
+    picture = _picture(ctx, e.get("name"))
+    with torch.inference_mode():
+        return {"predictions": predict(model, picture.image, classes), "run": run}
+
+
+def _gradcam(ctx: JobContext, run: str, model, classes, shape, e: dict) -> dict:
+    x = picture_tensor(_picture(ctx, e.get("name")).image, shape)
     ctx.report(0.3)
     try:
-        explanation = grad_cam(model.to(ctx.device), x, e.get("target"))
+        explanation = grad_cam(model, x, e.get("target"))
     except ExplainError as exc:
         raise JobError(str(exc)) from None
     scale = max(1, 224 // max(shape[1:]))
@@ -58,7 +84,7 @@ def run_explain(ctx: JobContext) -> dict[str, Any]:
     top = sorted(range(len(classes)), key=lambda i: -explanation.probabilities[i])[:5]
     return {
         "explain": {
-            "run": e["run"], "classes": classes, "layer": explanation.layer,
+            "run": run, "classes": classes, "layer": explanation.layer,
             "predicted": classes[explanation.predicted], "target": classes[explanation.target],
             "top": [{"label": classes[i], "probability": explanation.probabilities[i]}
                     for i in top],
@@ -68,22 +94,25 @@ def run_explain(ctx: JobContext) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _run_validation(run: Job):
-    """The run's validation pictures and labels, split as its training split them."""
+def _run_validation(ctx: JobContext):
+    """The run's validation pictures and labels, split as its training split them (its
+    settings and, for an uploaded dataset, its zip came with this job)."""
     from playground.classfolders import UPLOAD
     from playground.datasets import DatasetError, dataset_from_zip, dataset_load
     from playground.limits import LIMITS
 
-    p = run.params
+    p = ctx.params.get("source")
+    if p is None:  # asked before explain jobs carried the run's split: ask again
+        raise JobError("Ask for this again from the run's page.")
     if (p.get("task") or "classify") != "classify":
         raise JobError("The confusion drill-down is for classifiers.")
     try:
         if p["dataset"] == UPLOAD:
-            with default_storage.open(p["inputs"]["dataset.zip"], "rb") as fh:
-                data = dataset_from_zip(
-                    fh.read(), image_size=p["image_size"], val_fraction=p["val_fraction"],
-                    seed=p["seed"], limits=upload_limits(**LIMITS.zip_counts()),
-                )  # fmt: skip
+            data = dataset_from_zip(
+                ctx.read_input("dataset.zip"), image_size=p["image_size"],
+                val_fraction=p["val_fraction"], seed=p["seed"],
+                limits=upload_limits(**LIMITS.zip_counts()),
+            )  # fmt: skip
         else:
             data = dataset_load(p["dataset"], val_fraction=p["val_fraction"], seed=p["seed"],
                                 max_samples=p.get("max_samples"))  # fmt: skip
@@ -92,12 +121,14 @@ def _run_validation(run: Job):
     return data.val_x, data.val_y
 
 
-def _cell(ctx: JobContext, run: Job, model, classes, true: int, predicted: int) -> dict:
-    from playground.explain import confusion_cell
+def _cell(ctx: JobContext, run: str, model, classes, shape, settings: dict) -> dict:
+    from playground.explain.engine import confusion_cell
+
+    true, predicted = (int(v) for v in settings["cell"])
 
     if not (0 <= true < len(classes) and 0 <= predicted < len(classes)):
         raise JobError("That cell is not in this run's confusion matrix.")
-    val_x, val_y = _run_validation(run)
+    val_x, val_y = _run_validation(ctx)
     ctx.report(0.3)
     items = confusion_cell(model, val_x.to(ctx.device), val_y.to(ctx.device), true, predicted)
     scale = max(1, 112 // max(val_x.shape[-2:]))
@@ -112,17 +143,17 @@ def _cell(ctx: JobContext, run: Job, model, classes, true: int, predicted: int) 
         })  # fmt: skip
         ctx.report(0.3 + 0.7 * (n + 1) / max(1, len(items)))
     layer = items[0].explanation.layer if items else None
-    return {"cell": {"run": str(run.id), "true": classes[true], "predicted": classes[predicted],
+    return {"cell": {"run": run, "true": classes[true], "predicted": classes[predicted],
                      "layer": layer, "items": shown}}  # fmt: skip
 
 
-def _unit(ctx: JobContext, run: Job, model, shape, unit: dict) -> dict:
+def _unit(ctx: JobContext, run: str, model, classes, shape, unit: dict) -> dict:
     """What one channel of a run's layer responds to: the validation pictures' patches
     that excite it most, and a picture optimised to excite it."""
-    from playground.explain import layer_forward, maximize_unit, top_patches
+    from playground.explain.engine import layer_forward, maximize_unit, top_patches
 
     layer, channel = str(unit.get("layer")), int(unit.get("channel", 0))
-    val_x, _ = _run_validation(run)
+    val_x, _ = _run_validation(ctx)
     try:
         patches = top_patches(model, val_x.to(ctx.device), layer, channel, count=9)
         ctx.report(0.3)
@@ -136,7 +167,7 @@ def _unit(ctx: JobContext, run: Job, model, shape, unit: dict) -> dict:
               "image": ctx.save_file(f"patch-{n}.png", png_bytes(p.picture, zoom * 2))}
              for n, p in enumerate(patches)]  # fmt: skip
     optimised = ctx.save_file("unit.png", png_bytes(picture, zoom))
-    return {"unit": {"run": str(run.id), "layer": layer, "channel": channel, "patches": shown,
+    return {"unit": {"run": run, "layer": layer, "channel": channel, "patches": shown,
                      "optimised": optimised, "activation": [trace[0], trace[-1]]}}  # fmt: skip
 
 
@@ -144,6 +175,7 @@ def _unit(ctx: JobContext, run: Job, model, shape, unit: dict) -> dict:
 # VGG19's units: a gallery of pictures optimised to excite them, conv1 -> conv5
 
 GALLERY_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+TOOLS = {"predict": _predict, "gradcam": _gradcam, "cell": _cell, "unit": _unit}
 
 
 def gallery_settings(g: dict[str, Any]) -> tuple[tuple[str, ...], int, int, int]:
@@ -157,15 +189,16 @@ def gallery_settings(g: dict[str, Any]) -> tuple[tuple[str, ...], int, int, int]
     return layers, units, size, steps
 
 
-def run_gallery(ctx: JobContext) -> dict[str, Any]:
-    """Activation maximisation of the first `units` channels of each layer of VGG19."""
-    from playground.explain import maximize_unit
-    from styletransfer.vgg import load_vgg19
-    from webapp.modelfiles import ModelFileError, model_path
+def _gallery(ctx: JobContext) -> dict[str, Any]:
+    """Activation maximisation of the first `units` channels of each layer of VGG19 (the
+    worker's shared trunk: styletransfer.vgg.vgg19_shared)."""
+    from playground.explain.engine import maximize_unit
+    from styletransfer.vgg import vgg19_shared
+    from webapp.modelfiles import ModelFileError
 
-    layers, units, size, steps = gallery_settings(ctx.params["gallery"])
+    layers, units, size, steps = gallery_settings(ctx.params[GALLERY])
     try:
-        vgg = load_vgg19(model_path("vgg19_caffe_q.bin"), last_layer=layers[-1]).to(ctx.device)
+        vgg = vgg19_shared(ctx.models).to(ctx.device)
     except ModelFileError as exc:
         raise JobError(str(exc)) from None
     rows, done, total = [], 0, len(layers) * units

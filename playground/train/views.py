@@ -1,4 +1,5 @@
-"""The playground's pages and JSON endpoints. Thin: the logic is in services.py."""
+"""The `train` kind's pages and JSON endpoints: the builder, its summary and presets, the
+runs list, comparing and sharing runs. Thin: the logic is in playground/train/services.py."""
 
 from __future__ import annotations
 
@@ -9,23 +10,21 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from playground import services
 from playground.forms import (
     INIT_CHOICES,
     OPTIMIZER_CHOICES,
     SCHEDULE_CHOICES,
     TrainForm,
-    TransferForm,
 )
 from playground.limits import LIMITS
 from playground.taskcatalogue import SCENE_SHAPES, TASK_HELP, TASK_PRESETS, TASKS, VERIFY_LOSSES
+from playground.train import services
 from webapp import events
 from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused
 from webapp.jsoninput import JSONInputError, int_field, request_json
-from webapp.models import Job, JobStatus
-from webapp.pictures import UploadError, read_bytes
-from webapp.tools import earlier_job, refused_json, refused_on_form, upload_limits
+from webapp.models import Job
+from webapp.tools import earlier_job, refused_on_form
 
 PRESET_LABELS = {
     "lenet5": "LeNet-5", "alexnet_small": "AlexNet-like", "vgg_small": "VGG-like",
@@ -104,26 +103,6 @@ def builder(request: HttpRequest) -> HttpResponse:
     }, status=status)
 
 
-def transfer(request: HttpRequest) -> HttpResponse:
-    """Start from VGG19 trained on ImageNet: one mode, or all three side by side."""
-    form = TransferForm()
-    status = 200
-    if request.method == "POST":
-        if not request.user.is_authenticated:
-            return redirect(f"/accounts/login/?next={request.path}")
-        form = TransferForm(request.POST)
-        if form.is_valid():
-            try:
-                job = services.transfer_create(user=request.user, params=form.job_params())
-            except JobRefused as exc:
-                status = refused_on_form(form, exc)
-            else:
-                return redirect(job.get_absolute_url())
-        else:
-            status = 400
-    return render(request, "playground/transfer.html", {"form": form}, status=status)
-
-
 @require_POST
 def summary(request: HttpRequest) -> JsonResponse:
     """POST {spec, dataset, image_size?, channels?, classes?} -> the spec's summary table."""
@@ -167,141 +146,6 @@ def compare(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Choose two or more of your training runs to compare.")
         return redirect("playground:runs")
     return render(request, "playground/compare.html", {"runs": chosen})
-
-
-def _own_run(request: HttpRequest, job_id) -> Job:
-    return get_object_or_404(Job.objects.visible_to(request.user), pk=job_id, kind=services.KIND)
-
-
-def teach(request: HttpRequest) -> HttpResponse:
-    """Teach it your own objects: GET the page; POST (multipart: `classes`, a JSON list of
-    names, and `pictures-<i>` files per class) -> {"url", "id", "frame_url"} or
-    {"error"} (the page keeps every picture)."""
-    import json as _json
-
-    from django.core.exceptions import ValidationError
-
-    if request.method != "POST":
-        return render(request, "playground/teach.html", {
-            "teach": {"max_classes": services.TEACH_MAX_CLASSES,
-                      "max_pictures": services.TEACH_MAX_PICTURES},
-        })  # fmt: skip
-    if not request.user.is_authenticated:
-        return JsonResponse({"error": "Log in to train."}, status=401)
-    try:
-        classes = _json.loads(request.POST.get("classes") or "[]")
-        if not isinstance(classes, list):
-            raise ValueError
-    except ValueError:
-        return JsonResponse({"error": "The class names were not sent as a list."}, status=400)
-    pictures = [request.FILES.getlist(f"pictures-{i}") for i in range(len(classes))]
-    try:
-        job = services.teach_create(user=request.user, classes=classes, pictures=pictures)
-    except services.TeachError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    except ValidationError as exc:
-        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
-    except JobRefused as exc:
-        return refused_json(exc)
-    frame_url = reverse("playground:teach_frame", args=[job.id])
-    return JsonResponse({"url": job.get_absolute_url(), "id": str(job.id), "frame_url": frame_url})
-
-
-@login_required
-@require_POST
-def teach_frame(request: HttpRequest, job_id) -> JsonResponse:
-    """POST multipart `frame` (a picture) and `id` -> 202; the worker answers with a
-    `prediction` event carrying that id."""
-    job = _own_run(request, job_id)
-    if job.user_id != request.user.id:
-        raise Http404("not your model")
-    upload = request.FILES.get("frame")
-    if upload is None:
-        return JsonResponse({"error": "No picture came with the frame."}, status=400)
-    try:
-        data = read_bytes(upload, upload.name or "the frame", upload_limits())
-        services.teach_frame(job=job, frame=data, frame_id=request.POST.get("id", ""))
-    except (services.TeachError, UploadError) as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse({"queued": True}, status=202)
-
-
-@login_required
-@require_POST
-def gallery(request: HttpRequest) -> HttpResponse:
-    """Start the VGG19 unit gallery (activation maximisation on the worker)."""
-    try:
-        job = services.gallery_create(user=request.user)
-    except JobRefused as exc:
-        messages.error(request, str(exc))
-        return redirect("playground:transfer")
-    return redirect(job.get_absolute_url())
-
-
-@login_required
-@require_POST
-def explain(request: HttpRequest, job_id) -> JsonResponse:
-    """POST a picture (multipart "picture", optional "target" class index) -> {"url"} of a
-    new job that explains the run's prediction with Grad-CAM and saliency (on the worker)."""
-    from django.core.exceptions import ValidationError
-
-    job = _own_run(request, job_id)
-    if job.user_id != request.user.id:
-        raise Http404("not your run")
-    if job.status != JobStatus.SUCCEEDED or not (job.result or {}).get("files"):
-        return JsonResponse({"error": "This run has no trained model yet."}, status=400)
-    unit = [request.POST.get(k, "") for k in ("layer", "channel")]
-    if any(unit):  # a unit: what it responds to
-        spec = job.params.get("spec") or []
-        if not all(v.isdigit() for v in unit) or int(unit[0]) >= len(spec):
-            return JsonResponse({"error": "Choose a layer of the net and a channel number."},
-                                status=400)  # fmt: skip
-        try:
-            made = services.explain_unit_create(
-                user=request.user, run=job, layer=int(unit[0]), channel=int(unit[1])
-            )
-        except JobRefused as exc:
-            return refused_json(exc)
-        return JsonResponse({"url": made.get_absolute_url()})
-    cell = [request.POST.get(k, "") for k in ("true", "predicted")]
-    classes = len((job.metrics or {}).get("classes") or [])
-    upload = request.FILES.get("picture")
-    target = request.POST.get("target") or None
-    if any(cell):  # a confusion-matrix cell: its validation pictures
-        if not all(v.isdigit() and int(v) < classes for v in cell):
-            return JsonResponse({"error": f"A cell is two class numbers below {classes}."},
-                                status=400)  # fmt: skip
-    elif upload is None:
-        return JsonResponse({"error": "Choose a picture first."}, status=400)
-    if target is not None and not target.isdigit():
-        return JsonResponse({"error": "The class must be a class number."}, status=400)
-    try:
-        if any(cell):
-            made = services.explain_cell_create(user=request.user, run=job,
-                                                cell=(int(cell[0]), int(cell[1])))  # fmt: skip
-        else:
-            made = services.explain_create(user=request.user, run=job, upload=upload,
-                                           target=int(target) if target else None)  # fmt: skip
-    except ValidationError as exc:
-        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
-    except JobRefused as exc:
-        return refused_json(exc)
-    return JsonResponse({"url": made.get_absolute_url()})
-
-
-@login_required
-@require_POST
-def predict(request: HttpRequest, job_id) -> JsonResponse:
-    """POST a picture (multipart field "picture") -> the run's top predictions."""
-    job = _own_run(request, job_id)
-    upload = request.FILES.get("picture")
-    if upload is None:
-        return JsonResponse({"error": "Choose a picture first."}, status=400)
-    try:
-        top = services.run_predict(job=job, upload=upload)
-    except services.PredictError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse({"predictions": top})
 
 
 @login_required

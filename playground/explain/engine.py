@@ -415,24 +415,6 @@ def confusion_cell(
 # a saved model and a picture
 
 
-def model_any_load(source) -> tuple[nn.Module, list[str], tuple[int, int, int]]:
-    """A model.pt written by the playground (`export.model_save`) or by transfer learning
-    (`transfer.transfer_save`): (model in eval mode, class names, input shape)."""
-    import io as _io
-
-    data = source.read() if hasattr(source, "read") else open(source, "rb").read()
-    checkpoint = torch.load(_io.BytesIO(data), map_location="cpu", weights_only=True)
-    if "transfer" in checkpoint:
-        from playground.transfer import transfer_load
-
-        net, classes = transfer_load(_io.BytesIO(data))
-        return net, classes, tuple(net.input_shape)
-    from playground.export import model_load
-
-    net, classes = model_load(_io.BytesIO(data))
-    return net, classes, tuple(net.input_shape)
-
-
 def picture_tensor(picture: Image.Image, input_shape: tuple[int, int, int]) -> torch.Tensor:
     """An RGB picture (already decoded by webapp.pictures) as the net's (C, H, W) input."""
     c, h, w = input_shape

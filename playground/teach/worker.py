@@ -1,4 +1,4 @@
-""" "Teach it your own objects", in the worker: a `train` job whose params hold `teach`.
+"""The `teach` kind in the worker: "teach it your own objects".
 
 1. Train: the pictures the person captured or dropped, one class per list, decoded one
    at a time through webapp/pictures.py and made 32 px RGB, train a new head on frozen
@@ -6,7 +6,10 @@
    saved and a `teach_ready` event says so.
 2. Serve: the job then classifies the frames the page posts (the web process puts them
    in a short Redis list, never decoding them) and answers each with a `prediction`
-   event, until no frame came for `TEACH_IDLE_S` seconds or the person stops it.
+   event, until no frame came for settings.TEACH_IDLE_S seconds (the page was left) or
+   the person stops it (the job's cancel).
+
+Only the worker imports this module (JobKind names it as "playground.teach.worker:run").
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import torch
 from django.conf import settings
 from PIL import Image
 
+from playground.controls import ControlsBridge
 from playground.datasets import Dataset, split_per_class
-from playground.services import teach_frames_key
-from playground.transfer import (
+from playground.teach.services import teach_frames_key
+from playground.transfer.engine import (
     FeatureCache,
     TransferConfig,
     TransferError,
@@ -34,13 +38,13 @@ from playground.transfer import (
     transfer_save,
     transfer_train,
 )
-from webapp.modelfiles import ModelFileError
+from playground.transfer.worker import vgg_trunk
 from webapp.pictures import UploadError, read_picture
 from webapp.runner import JobContext, JobError
 from webapp.tools import upload_limits
 
 SIDE = 32
-TEACH_IDLE_S = 120.0  # serving ends after this long without a frame
+CUT = 2  # VGG19's blocks 1..2: fast, and general enough for a few objects
 
 
 def _tensor(image: Image.Image) -> torch.Tensor:
@@ -48,12 +52,24 @@ def _tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(small, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
 
 
-def run_teach(ctx: JobContext) -> dict[str, Any]:
+def run(ctx: JobContext) -> dict[str, Any]:
+    """Train on the pictures, say so (`teach_ready`), then serve the page's frames."""
     t = ctx.params["teach"]
     classes: list[str] = t["classes"]
     limits = upload_limits()
+    data, held_out = _load(ctx, classes, t["files"], limits)
+    net, ready = _loop(ctx, data, int(t.get("epochs", 12)), held_out)
+    ready["files"] = files = _export(ctx, net, classes)
+    ctx.report(1.0, event="teach_ready", data=ready, metrics={"teach": ready}, force=True)
+    served = _serve(ctx, net.to(ctx.device).eval(), classes, limits)
+    return {"teach": {**ready, "served": served}, "files": files}
+
+
+def _load(ctx: JobContext, classes: list[str], lists: list[list[str]], limits):
+    """The captured pictures, decoded one at a time, as a dataset (and whether a fifth of
+    each class was held out to say how well it does)."""
     xs, ys = [], []
-    for label, names in enumerate(t["files"]):
+    for label, names in enumerate(lists):
         for name in names:
             try:
                 picture = read_picture(ctx.read_input(name), name.split("-", 2)[-1], limits)
@@ -63,23 +79,31 @@ def run_teach(ctx: JobContext) -> dict[str, Any]:
             ys.append(label)
     x, y = torch.stack(xs), torch.tensor(ys)
     fewest = int(y.bincount(minlength=len(classes)).min())
-    if fewest >= 5:  # hold out a fifth of each class to say how well it does
-        data = split_per_class("teach", classes, x, y, 0.2, 0)
-    else:  # too few to hold any out: the number shown is on the training pictures
-        data = Dataset("teach", classes, x, y, x, y)
-    config = TransferConfig(mode="frozen", cut=2, image_size=SIDE, epochs=int(t.get("epochs", 12)),
+    if fewest >= 5:
+        return split_per_class("teach", classes, x, y, 0.2, 0), True
+    return Dataset("teach", classes, x, y, x, y), False  # too few: scored on its own pictures
+
+
+def _loop(ctx: JobContext, data: Dataset, epochs: int, held_out: bool):
+    """A new head on frozen VGG19 features (the worker's shared trunk)."""
+    config = TransferConfig(mode="frozen", cut=CUT, image_size=SIDE, epochs=epochs,
                             batch_size=16, lr=2e-3, device=ctx.device)  # fmt: skip
     started = time.perf_counter()
     try:
-        net = transfer_build(config, len(classes), input_channels=3)
+        net = transfer_build(config, len(data.classes), input_channels=3,
+                             source=vgg_trunk(ctx, CUT))  # fmt: skip
         result = transfer_train(
             net, data, FeatureCache(),
-            on_epoch=lambda row: ctx.report(0.9 * row["epoch"] / config.epochs),
-            should_stop=ctx.should_stop,
+            on_event=lambda row: ctx.report(0.9 * row["epoch"] / config.epochs),
+            controls=ControlsBridge(ctx),
         )  # fmt: skip
-    except (TransferError, ModelFileError) as exc:
+    except TransferError as exc:
         raise JobError(str(exc)) from None
-    train_s = time.perf_counter() - started
+    return net, {"classes": data.classes, "val_accuracy": result.val_accuracy,
+                 "held_out": held_out, "train_seconds": round(time.perf_counter() - started, 2)}
+
+
+def _export(ctx: JobContext, net, classes: list[str]) -> list[dict[str, str]]:
     files = []
     with tempfile.TemporaryDirectory() as tmp:
         transfer_save(net, classes, Path(tmp))
@@ -87,18 +111,14 @@ def run_teach(ctx: JobContext) -> dict[str, Any]:
                             ("model.pt", "Model (checkpoint)")):  # fmt: skip
             files.append({"name": name, "label": label,
                           "url": ctx.save_file(name, (Path(tmp) / name).read_bytes())})  # fmt: skip
-    ready = {"classes": classes, "val_accuracy": result.val_accuracy, "held_out": fewest >= 5,
-             "train_seconds": round(train_s, 2), "files": files}  # fmt: skip
-    ctx.report(1.0, event="teach_ready", data=ready, metrics={"teach": ready}, force=True)
-    served = _serve(ctx, net.to(ctx.device).eval(), classes, limits)
-    return {"teach": {**ready, "served": served}, "files": files}
+    return files
 
 
 def _serve(ctx: JobContext, net, classes: list[str], limits) -> int:
     """Answer the page's frames until it goes quiet or the job is stopped."""
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
     key, last, served = teach_frames_key(ctx.job.id), time.monotonic(), 0
-    while not ctx.should_stop() and time.monotonic() - last < TEACH_IDLE_S:
+    while not ctx.should_stop() and time.monotonic() - last < settings.TEACH_IDLE_S:
         try:
             item = client.blpop([key], timeout=1)
         except redis.RedisError:

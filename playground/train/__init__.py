@@ -1,0 +1,1 @@
+"""Training a net built in the builder, from scratch: the `train` kind."""
