@@ -46,7 +46,8 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
     """Per queue: messages in the broker, jobs queued in the database, and the age of the
-    oldest of them, flagged `late` past DASHBOARD_OLDEST_QUEUED_WARN_S."""
+    oldest of them, flagged `late` past DASHBOARD_OLDEST_QUEUED_WARN_S; its live workers
+    and the largest job all of them can hold."""
     waiting = {
         row["queue"]: row
         for row in Job.objects.filter(status=JobStatus.QUEUED)
@@ -54,8 +55,12 @@ def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
         .annotate(n=Count("*"), oldest=Min("queued_at"))
         .order_by()
     }
+    staff: dict[str, list[int]] = defaultdict(list)  # queue -> capacities of live workers
+    for w in Worker.objects.alive():
+        for queue in filter(None, w.queues.split(",")):
+            staff[queue].append(w.capacity_mb or w.device_memory_mb)
     out = {}
-    for queue in sorted(set(QUEUES) | set(waiting)):
+    for queue in sorted(set(QUEUES) | set(waiting) | set(staff)):
         row = waiting.get(queue)
         age = (now - row["oldest"]).total_seconds() if row else None
         out[queue] = {
@@ -63,6 +68,9 @@ def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
             "jobs": row["n"] if row else 0,
             "oldest_s": round(age, 1) if age is not None else None,
             "late": age is not None and age > settings.DASHBOARD_OLDEST_QUEUED_WARN_S,
+            "workers": len(staff[queue]),
+            # what every one of them can hold: the largest job this queue takes
+            "capacity_mb": min(staff[queue]) if staff[queue] else None,
         }
     return out
 
@@ -78,6 +86,7 @@ def _worker_rows(now: datetime, running: list[dict[str, Any]]) -> list[dict[str,
                 "name": w.name,
                 "device": w.device,
                 "memory_mb": w.device_memory_mb,
+                "capacity_mb": w.capacity_mb,
                 "queues": w.queues,
                 "last_seen_s": round(silent, 1),
                 "online": silent < WORKER_ONLINE_S,

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 from webapp.jobs import JobRefused
 from webapp.models import Job
@@ -25,6 +26,7 @@ from webapp.pictures import (
     probe_upload,
     read_bytes,
 )
+from webapp.storage import chunks_async, storage_stream
 
 # The HTTP status of a page or answer that refuses to start a job (limit, budget): the
 # request was fine, the state of the user's jobs is what conflicts.
@@ -103,3 +105,21 @@ def refused_on_form(form: forms.Form, exc: JobRefused) -> int:
 def refused_json(exc: JobRefused) -> JsonResponse:
     """A JSON endpoint's answer when a job is refused."""
     return JsonResponse({"error": str(exc)}, status=REFUSED_STATUS)
+
+
+def stored_file_response(
+    path: str, *, name: str, content_type: str, download: bool = False
+) -> StreamingHttpResponse:
+    """A stored file streamed to a client that the caller has checked may read it.
+
+    Streamed through the web process rather than redirected to a presigned URL: the
+    object store stays private to the servers, and the file keeps this site's headers
+    (a sandboxing Content-Security-Policy, no shared caching). See docs/operations.md.
+    """
+    chunks, size = storage_stream(path)
+    response = StreamingHttpResponse(chunks_async(chunks), content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(download, name)
+    if size is not None:
+        response["Content-Length"] = str(size)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
