@@ -127,15 +127,16 @@ STORAGE_RETRIES = env_int("STORAGE_RETRIES", 5)  # attempts of one request to th
 STORAGE_TIMEOUT_S = float(env("STORAGE_TIMEOUT_S", "10"))  # connect and read, per attempt
 
 
-def _default_storage() -> dict:
+def storage_backend(storage_url: str) -> dict:
+    """STORAGES["default"] for a STORAGE_URL ("": local files under MEDIA_ROOT)."""
     from urllib.parse import parse_qs, urlsplit
 
-    if not STORAGE_URL:
+    if not storage_url:
         return {"BACKEND": env("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")}
-    url = urlsplit(STORAGE_URL)
+    url = urlsplit(storage_url)
     if url.scheme != "s3" or not url.netloc:
         raise RuntimeError(
-            f"STORAGE_URL must look like s3://bucket[/prefix]?endpoint=...: {STORAGE_URL!r}"
+            f"STORAGE_URL must look like s3://bucket[/prefix]?endpoint=...: {storage_url!r}"
         )
     query = {k: v[-1] for k, v in parse_qs(url.query).items()}
     from botocore.config import Config
@@ -161,7 +162,7 @@ def _default_storage() -> dict:
 
 
 STORAGES = {
-    "default": _default_storage(),
+    "default": storage_backend(STORAGE_URL),
     "staticfiles": {
         "BACKEND": "webapp.staticfiles.ModuleStaticFilesStorage"
         if PRODUCTION
