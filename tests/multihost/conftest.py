@@ -140,12 +140,13 @@ def _second_host_env(site, host: SecondHost) -> dict[str, str]:
     return env
 
 
-def start_second_host_worker(host: SecondHost, site, *, name: str, queues: str = "gpu"):
-    """The second host's worker, once it has registered (its row names its own host)."""
+def start_second_host_worker(host: SecondHost, site, *, name: str, queues: str = "gpu", **env: str):
+    """The second host's worker (with `env` over the host's settings), once it has
+    registered (its row names its own host)."""
     from webapp.models import Worker
 
     hidden = [Path(settings.MEDIA_ROOT), site.media, Path(settings.BASE_DIR) / "data"]
-    proc = host.worker(host.env, hidden=hidden, queues=queues, name=name)
+    proc = host.worker({**host.env, **env}, hidden=hidden, queues=queues, name=name)
 
     def registered():
         assert proc.popen.poll() is None, f"second host's worker died:\n{proc.log()}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import urllib.request
 
 import av
@@ -98,6 +99,15 @@ def fetch(site, user, url: str) -> bytes:
         return response.read()
 
 
+def dashboard_workers(site, staff) -> dict[str, dict]:
+    """The workers the site's dashboard page shows a staff member, by name."""
+    page = fetch(site, staff, "/staff/dashboard/").decode()
+    found = re.search(r'<script id="dash-initial" type="application/json">(.*?)</script>',
+                      page, re.S)  # fmt: skip
+    assert found, page[:2000]
+    return {w["name"]: w for w in json.loads(found.group(1))["workers"]}
+
+
 def check_whole(name: str, data: bytes) -> None:
     """A result file opens as what its name says: nothing half-written was served."""
     suffix = name.rsplit(".", 1)[-1]
@@ -111,7 +121,10 @@ def check_whole(name: str, data: bytes) -> None:
     elif suffix == "pt":
         import torch
 
-        torch.jit.load(io.BytesIO(data))  # the export: a TorchScript archive
+        if name.endswith(".torchscript.pt"):
+            torch.jit.load(io.BytesIO(data))
+        else:  # a checkpoint: torch.save of a dict
+            torch.load(io.BytesIO(data), weights_only=False)
 
 
 def result_files(job: Job) -> list[tuple[str, str]]:

@@ -4,8 +4,6 @@ takes its files along; a worker that cannot reach the store takes no jobs and sa
 
 from __future__ import annotations
 
-import json
-import re
 import time
 import urllib.request
 
@@ -20,7 +18,15 @@ from tests.conftest import (
     session_cookie,
     wait_for,
 )
-from tests.multihost.kinds import KINDS, check_whole, fetch, result_files, start, watch
+from tests.multihost.kinds import (
+    KINDS,
+    check_whole,
+    dashboard_workers,
+    fetch,
+    result_files,
+    start,
+    watch,
+)
 from webapp.models import Job, Worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -108,12 +114,7 @@ def test_a_worker_that_cannot_reach_the_store_takes_no_jobs_and_says_so(
         assert job.status == "queued"
         assert Job.objects.filter(pk=job.pk, worker="").exists()
 
-        staff = make_user("s3-staff", staff=True)
-        page = fetch(s3_site, staff, "/staff/dashboard/").decode()
-        initial = json.loads(re.search(
-            r'<script id="dash-initial" type="application/json">(.*?)</script>', page, re.S
-        ).group(1))  # fmt: skip
-        shown = {w["name"]: w for w in initial["workers"]}[row.name]
+        shown = dashboard_workers(s3_site, make_user("s3-staff", staff=True))[row.name]
         assert "Takes no jobs: cannot reach the object store" in shown["stats"]["refused"]
     finally:
         lonely.stop()
