@@ -56,9 +56,11 @@ def site_settings(*, storage_url: str, redis_url: str):
     }
     saved_env = {k: os.environ.get(k) for k in CREDENTIALS}
     os.environ.update(CREDENTIALS)
+    # Connection pools are per broker URL (kombu keeps them): point the app at the other
+    # URL and forget its references; neither broker's pool is closed.
     broker = app.conf.broker_url
-    app.pool.force_close_all()
-    app.conf.broker_url, app._pool = redis_url, None
+    app.conf.broker_url = redis_url
+    app._after_fork()
     try:
         with override_settings(
             STORAGE_URL=storage_url,
@@ -69,8 +71,8 @@ def site_settings(*, storage_url: str, redis_url: str):
         ):
             yield
     finally:
-        app.pool.force_close_all()
-        app.conf.broker_url, app._pool = broker, None
+        app.conf.broker_url = broker
+        app._after_fork()
         for key, value in saved_env.items():
             if value is None:
                 os.environ.pop(key, None)

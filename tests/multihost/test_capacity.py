@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Stack, wait_for, wait_job_done
 from tests.multihost import sizedkind
 from webapp.dashboard import queue_overview
 from webapp.jobs import JobRefused, job_create
+from webapp.metrics import metrics_text
 from webapp.models import Job, Worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -67,6 +69,13 @@ def test_a_big_job_waits_for_the_big_worker_and_never_lands_on_the_small_one(two
         1,
         4000,
     )
+    scraped = {
+        (sample.name, sample.labels.get("queue")): sample.value
+        for family in text_string_to_metric_families(metrics_text().decode())
+        for sample in family.samples
+    }
+    assert scraped["studio_queue_workers", "sized"] == 2
+    assert scraped["studio_queue_capacity_bytes", "sized-large"] == 4000 * 2**20
 
 
 def test_a_job_no_worker_can_hold_is_refused_and_nothing_is_queued(two_sizes, make_user):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -41,15 +42,10 @@ def site_worker(s3_site, django_db_blocker):
         return s3_site.worker(name="s3w", queues="gpu,default")
 
 
-def _local_files(site) -> list[str]:
-    local = [p for root in (site.media, settings.MEDIA_ROOT) for p in _walk(root)]
-    return [p for p in local if "/jobs/" in p]
-
-
-def _walk(root) -> list[str]:
-    from pathlib import Path
-
-    return [str(p) for p in Path(root).rglob("*") if p.is_file()]
+def _local_files(site, job) -> list[Path]:
+    """Anything of `job` on a local disk: the site's media folder or the suite's."""
+    return [p for root in (site.media, settings.MEDIA_ROOT)
+            for p in Path(root).glob(f"{job.storage_prefix}/**/*")]  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -75,7 +71,7 @@ def test_a_job_of_each_kind_keeps_its_files_only_in_the_object_store(
         assert body == stored[f"{job.storage_prefix}/{name}"], name
         check_whole(name, body)
     assert any(key.startswith(f"{job.storage_prefix}/input/") for key in stored) or kind == "train"
-    assert not _local_files(s3_site), "a job file was written to a local disk"
+    assert not _local_files(s3_site, job), "a job file was written to a local disk"
 
     job.delete()  # retention: the job's files go with it
     wait_for(lambda: not s3_site.store.objects(f"{job.storage_prefix}/"), timeout=10,
