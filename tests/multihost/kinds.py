@@ -50,16 +50,18 @@ def _png(size=(64, 48)) -> bytes:
     return buffer.getvalue()
 
 
-def start(kind: str, user, **train_changes) -> Job:
-    """One job of `kind` (train, stylize, detect, clip) for `user`, as its page starts it."""
+def start(kind: str, user, **changes) -> Job:
+    """One job of `kind` (train, stylize, detect, clip) for `user`, as its page starts it;
+    `changes` over the train or style settings."""
     if kind == "train":
         from webapp.jobs import job_create
 
-        return job_create(user=user, kind="train", params={**TRAIN, **train_changes})
+        return job_create(user=user, kind="train", params={**TRAIN, **changes})
     client = Client()
     client.force_login(user)
     if kind == "stylize":
-        response = client.post("/style/", {**STYLE, "content": _named("photo.png", _png())})
+        fields = {**STYLE, **changes, "content": _named("photo.png", _png())}
+        response = client.post("/style/", fields)
     elif kind == "detect":
         fields = {"conf": "0.1", "iou": "0.45"}
         response = client.post("/detect/", {**fields, "pictures": [_named("o.png", oranges_png())]})

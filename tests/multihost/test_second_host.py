@@ -20,6 +20,7 @@ from tests.multihost.kinds import (
     start,
     watch,
 )
+from tests.playground.test_job import timeless
 from webapp.models import Job, JobStatus, Worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -163,3 +164,43 @@ def test_a_second_host_without_the_store_takes_no_jobs_and_says_so(
     assert job.status == "queued" and job.worker == ""
     shown = dashboard_workers(s3_site, make_user("h2-staff", staff=True))[row.name]
     assert "cannot reach the object store" in shown["stats"]["refused"]
+
+
+def test_a_run_paused_on_the_second_host_resumes_on_the_first_with_the_same_losses(
+    second_host, s3_site, make_user, django_db_blocker
+):
+    from webapp.jobs import job_control
+
+    second_host.kill_all()  # the earlier tests' workers there: this run starts afresh
+    with django_db_blocker.unblock():
+        start_second_host_worker(second_host, s3_site, name="h2p")
+    user = make_user("h2-pause")
+    run = {"epochs": 2, "max_samples": 320, "batch_size": 4, "seed": 7}
+    job = start("train", user, **run)
+    wait_for(lambda: Job.objects.get(pk=job.pk).metrics.get("last", {}).get("step", 0) >= 10,
+             timeout=120, what="ten steps on the second host")  # fmt: skip
+    job.refresh_from_db()
+    assert _on_second_host(second_host, job), job.worker
+    job_control(job=job, changes={"paused": True})
+    wait_for(lambda: Job.objects.get(pk=job.pk).status == JobStatus.PAUSED, timeout=60,
+             what="the run to pause")  # fmt: skip
+    second_host.kill_all()  # the host it paused on is gone; its checkpoint is in the store
+    with django_db_blocker.unblock():
+        first = s3_site.worker(name="h1p", queues="gpu,default")
+    try:
+        job_control(job=job, changes={"paused": False})
+        job = wait_for(lambda: Job.objects.filter(pk=job.pk, status="succeeded").first(),
+                       timeout=240, what="the resumed run to finish")  # fmt: skip
+        assert job.worker in first.worker_names
+        twin = start("train", user, **run)  # never paused, on the first host
+        twin = wait_for(lambda: Job.objects.filter(pk=twin.pk, status="succeeded").first(),
+                        timeout=240, what="the twin to finish")  # fmt: skip
+
+        assert timeless(job.result["history"]) == timeless(twin.result["history"])
+        curve = {point[0]: point for point in twin.metrics["curve"]}
+        shared = [point for point in job.metrics["curve"] if point[0] in curve]
+        assert shared and all(curve[point[0]] == point for point in shared)
+    finally:
+        first.stop()
+        with django_db_blocker.unblock():
+            Worker.objects.filter(name__in=first.worker_names).delete()
