@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 
 from webapp.jobs import JobRefused
@@ -26,7 +26,7 @@ from webapp.pictures import (
     probe_upload,
     read_bytes,
 )
-from webapp.storage import chunks_async, storage_stream
+from webapp.storage import chunks_async, storage_stream, store_errors
 
 # The HTTP status of a page or answer that refuses to start a job (limit, budget): the
 # request was fine, the state of the user's jobs is what conflicts.
@@ -107,16 +107,28 @@ def refused_json(exc: JobRefused) -> JsonResponse:
     return JsonResponse({"error": str(exc)}, status=REFUSED_STATUS)
 
 
+def store_unreachable() -> HttpResponse:
+    """The answer for a file while the object store cannot be reached."""
+    return HttpResponse(
+        "The file store cannot be reached right now; try again in a minute.\n",
+        status=503,
+        content_type="text/plain",
+    )
+
+
 def stored_file_response(
     path: str, *, name: str, content_type: str, download: bool = False
-) -> StreamingHttpResponse:
+) -> HttpResponse | StreamingHttpResponse:
     """A stored file streamed to a client that the caller has checked may read it.
 
     Streamed through the web process rather than redirected to a presigned URL: the
     object store stays private to the servers, and the file keeps this site's headers
     (a sandboxing Content-Security-Policy, no shared caching). See docs/operations.md.
     """
-    chunks, size = storage_stream(path)
+    try:
+        chunks, size = storage_stream(path)
+    except store_errors():
+        return store_unreachable()
     response = StreamingHttpResponse(chunks_async(chunks), content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(download, name)
     if size is not None:

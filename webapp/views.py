@@ -28,8 +28,9 @@ from webapp.jobkinds import KINDS
 from webapp.jobs import JobRefused, job_cancel, job_control, job_requeue, job_retry
 from webapp.jsoninput import JSONInputError, request_json
 from webapp.models import Job, JobStatus
+from webapp.storage import store_errors
 from webapp.throttle import throttle_attempt, throttle_forgive
-from webapp.tools import refused_json, stored_file_response
+from webapp.tools import refused_json, store_unreachable, stored_file_response
 
 # Result files are served with one of these types, or as a download; never as HTML.
 SAFE_INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "application/json"}
@@ -185,6 +186,8 @@ def job_file(request: HttpRequest, job_id, name: str) -> HttpResponse:
         files = default_storage.listdir(job.storage_prefix)[1]
     except FileNotFoundError:
         files = []
+    except store_errors():
+        return store_unreachable()
     if name not in files:
         raise Http404
     path = f"{job.storage_prefix}/{name}"

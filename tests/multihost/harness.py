@@ -11,6 +11,7 @@ the veth link, through socat forwarders bound to the host end of the link.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -88,19 +89,27 @@ class ObjectStore:
                 out[item["Key"].removeprefix("media/")] = body
         return out
 
-    def restart(self, down_s: float) -> None:
-        """Stop the server for `down_s` and start it again with the objects it held,
-        as a store with disks would (moto keeps its objects in memory only)."""
+    @contextlib.contextmanager
+    def down(self):
+        """The server stopped (SIGKILL) for the block, then started again with the
+        objects it held, as a store with disks would (moto keeps them in memory only)."""
         kept = self.objects()
         self.proc.kill(signal.SIGKILL)
         self.stop()
-        time.sleep(down_s)
-        self.start()
-        client = self.client()
-        present = set(self.objects())
-        for key, body in kept.items():
-            if key not in present:  # never over what a worker wrote since
-                client.put_object(Bucket=BUCKET, Key=f"media/{key}", Body=body)
+        try:
+            yield
+        finally:
+            self.start()
+            client = self.client()
+            present = set(self.objects())
+            for key, body in kept.items():
+                if key not in present:  # never over what a worker wrote since
+                    client.put_object(Bucket=BUCKET, Key=f"media/{key}", Body=body)
+
+    def restart(self, down_s: float) -> None:
+        """Down for `down_s`, then back."""
+        with self.down():
+            time.sleep(down_s)
 
 
 def namespaces_unavailable() -> str:

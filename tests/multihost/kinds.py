@@ -57,22 +57,26 @@ def start(kind: str, user, **changes) -> Job:
         from webapp.jobs import job_create
 
         return job_create(user=user, kind="train", params={**TRAIN, **changes})
+    response = submit(kind, user, **changes)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    return Job.objects.get(pk=response["Location"].rstrip("/").split("/")[-1])
+
+
+def submit(kind: str, user, **changes):
+    """The form of `kind` (stylize, detect, clip) posted by `user`: the response."""
     client = Client()
     client.force_login(user)
     if kind == "stylize":
         fields = {**STYLE, **changes, "content": _named("photo.png", _png())}
-        response = client.post("/style/", fields)
-    elif kind == "detect":
+        return client.post("/style/", fields)
+    if kind == "detect":
         fields = {"conf": "0.1", "iou": "0.45"}
-        response = client.post("/detect/", {**fields, "pictures": [_named("o.png", oranges_png())]})
-    else:
-        from detection.video import encode_clip
-        from tests.detection.test_video import moving_oranges
+        return client.post("/detect/", {**fields, "pictures": [_named("o.png", oranges_png())]})
+    from detection.video import encode_clip
+    from tests.detection.test_video import moving_oranges
 
-        clip = _named("oranges.mp4", encode_clip(moving_oranges(6), 10))
-        response = client.post("/detect/", {"conf": "0.1", "iou": "0.45", "video": clip})
-    assert response.status_code == 302, response.content.decode()[:2000]
-    return Job.objects.get(pk=response["Location"].rstrip("/").split("/")[-1])
+    clip = _named("oranges.mp4", encode_clip(moving_oranges(6), 10))
+    return client.post("/detect/", {"conf": "0.1", "iou": "0.45", "video": clip})
 
 
 def watch(site, job, *, timeout: float = 240) -> list[dict]:

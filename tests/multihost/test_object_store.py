@@ -26,6 +26,7 @@ from tests.multihost.kinds import (
     fetch,
     result_files,
     start,
+    submit,
     watch,
 )
 from webapp.models import Job, Worker
@@ -114,3 +115,27 @@ def test_a_worker_that_cannot_reach_the_store_takes_no_jobs_and_says_so(
         assert "Takes no jobs: cannot reach the object store" in shown["stats"]["refused"]
     finally:
         lonely.stop()
+
+
+def test_while_the_store_is_down_files_answer_503_and_forms_keep_nothing(
+    s3_site, site_worker, make_user
+):
+    user = make_user("s3-down")
+    done = start("train", user)
+    watch(s3_site, done)
+    done.refresh_from_db()
+    name, url = result_files(done)[0]
+    with s3_site.store.down():
+        request = urllib.request.Request(
+            s3_site.base_url + url,
+            headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={session_cookie(user)}"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as unavailable:
+            urllib.request.urlopen(request, timeout=60)
+        assert unavailable.value.code == 503
+        assert b"file store cannot be reached" in unavailable.value.read()
+        refused = submit("detect", user)
+        assert refused.status_code == 409
+        assert "file store cannot be reached" in refused.content.decode()
+        assert Job.objects.filter(user=user).count() == 1
+    assert fetch(s3_site, user, url)  # back, with what it held
