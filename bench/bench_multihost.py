@@ -51,6 +51,7 @@ def storage_overhead(site, store, user, repeats: int) -> dict[str, dict[str, flo
     from tests.conftest import Stack, wait_job_done
     from tests.multihost.conftest import site_settings
     from tests.multihost.kinds import start
+    from webapp.models import Job
 
     out: dict[str, dict[str, float]] = {}
     for mode, storage_url in (("local", ""), ("s3", store.url())):
@@ -66,9 +67,32 @@ def storage_overhead(site, store, user, repeats: int) -> dict[str, dict[str, flo
                         for _ in range(repeats)
                     ]
                     out.setdefault(kind, {})[mode] = statistics.median(times)
+                    if mode == "s3":  # what one such job asked of the store
+                        job = Job.objects.filter(kind=kind).latest("created_at")
+                        out[kind]["requests"] = store_requests(store, job)
+                out.setdefault("one request", {})[mode] = request_seconds()
             finally:
                 worker.stop()
     return out
+
+
+def store_requests(store, job) -> int:
+    """Requests the S3 server logged for `job`'s files (uploads, reads, writes)."""
+    return sum(1 for line in store.proc.log().splitlines() if f"/jobs/{job.id}/" in line)
+
+
+def request_seconds(size: int = 100_000, repeats: int = 30) -> float:
+    """Median time of one whole write and one read of `size` bytes in the storage in use
+    (the size of a preview or a result picture), per request."""
+    from webapp.storage import storage_read, storage_save
+
+    times = []
+    for i in range(repeats):
+        began = time.perf_counter()
+        storage_save(f"bench/probe-{i % 3}.bin", b"x" * size)
+        storage_read(f"bench/probe-{i % 3}.bin")
+        times.append((time.perf_counter() - began) / 3)  # save (exists + PUT) + HEAD + GET
+    return statistics.median(times)
 
 
 def throughput(site, store, user, jobs: int, second_host) -> dict[str, float]:
@@ -184,10 +208,17 @@ def main() -> None:
         site.web_proc, site.base_url = site.web()
         user = get_user_model().objects.create_user("bench", password="pw-for-bench-1")
         print("1. object store vs local files (median run time of a job, s)")
-        for kind, modes in storage_overhead(site, store, user, args.repeats).items():
+        overhead = storage_overhead(site, store, user, args.repeats)
+        one = overhead.pop("one request")
+        extra = one["s3"] - one["local"]
+        print(f"   one request of 100 kB: local {one['local'] * 1000:.1f} ms, "
+              f"s3 {one['s3'] * 1000:.1f} ms")  # fmt: skip
+        for kind, modes in overhead.items():
             added = modes["s3"] / modes["local"] - 1
+            estimate = modes["requests"] * extra / modes["local"]
             print(f"   {kind:8s} local {modes['local']:.2f}  s3 {modes['s3']:.2f}  "
-                  f"added {added * 100:+.1f} %  (goal <= 5 %)")  # fmt: skip
+                  f"measured {added * 100:+.1f} %; {modes['requests']} requests to the store "
+                  f"x {extra * 1000:.1f} ms = {estimate * 100:+.1f} % (goal <= 5 %)")  # fmt: skip
         why = namespaces_unavailable()
         if not why:
             from tests.multihost.conftest import _second_host_env
