@@ -26,7 +26,7 @@ from webapp.pictures import (
     probe_upload,
     read_bytes,
 )
-from webapp.storage import chunks_async, storage_stream, store_errors
+from webapp.storage import storage_stream, store_errors
 
 # The HTTP status of a page or answer that refuses to start a job (limit, budget): the
 # request was fine, the state of the user's jobs is what conflicts.
@@ -121,15 +121,17 @@ def stored_file_response(
 ) -> HttpResponse | StreamingHttpResponse:
     """A stored file streamed to a client that the caller has checked may read it.
 
-    Streamed through the web process rather than redirected to a presigned URL: the
-    object store stays private to the servers, and the file keeps this site's headers
-    (a sandboxing Content-Security-Policy, no shared caching). See docs/operations.md.
+    Read from the store in chunks and passed through the web process rather than
+    redirected to a presigned URL: the object store stays private to the servers, and
+    the file keeps this site's headers (a sandboxing Content-Security-Policy, no shared
+    caching). Under daphne the web process still holds the whole file while it sends it
+    (measured in docs/operations.md, with what would keep it out).
     """
     try:
         chunks, size = storage_stream(path)
     except store_errors():
         return store_unreachable()
-    response = StreamingHttpResponse(chunks_async(chunks), content_type=content_type)
+    response = StreamingHttpResponse(chunks, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(download, name)
     if size is not None:
         response["Content-Length"] = str(size)
