@@ -1,6 +1,7 @@
 """Several machines, measured on this one (issue 24's figures), ratios in one run.
 
     .venv/bin/python bench/bench_multihost.py [--detect-jobs 12] [--repeats 5] [--stream-mb 256]
+        [--parts 1,2,3]
 
 1. Added time of the object store against local files: the same style job and the same
    detection job, each `--repeats` times, on a worker whose files are local and on one
@@ -179,11 +180,40 @@ class _Zeros:
         return b"\0" * n
 
 
+def report_overhead(overhead: dict[str, dict[str, float]]) -> None:
+    print("1. object store vs local files (median run time of a job, s)")
+    one = overhead.pop("one request")
+    extra = one["s3"] - one["local"]
+    print(f"   one request of 100 kB: local {one['local'] * 1000:.1f} ms, "
+          f"s3 {one['s3'] * 1000:.1f} ms")  # fmt: skip
+    for kind, modes in overhead.items():
+        added = modes["s3"] / modes["local"] - 1
+        estimate = modes["requests"] * extra / modes["local"]
+        print(f"   {kind:8s} local {modes['local']:.2f}  s3 {modes['s3']:.2f}  "
+              f"measured {added * 100:+.1f} %; {modes['requests']} requests to the store "
+              f"x {extra * 1000:.1f} ms = {estimate * 100:+.1f} % (goal <= 5 %)")  # fmt: skip
+
+
+def make_second_host(site, tmp: Path):
+    """The tests' second host (namespaces, veth, forwarders) for the site."""
+    from tests.multihost.conftest import _second_host_env
+    from tests.multihost.harness import SecondHost
+
+    host = SecondHost(tmp, tmp / "host2")
+    (tmp / "host2").mkdir()
+    host.up()
+    host.forward(int(site.redis_url.rsplit(":", 1)[1].split("/")[0]))
+    host.forward(site.store.port)
+    host.env = _second_host_env(site, host)
+    return host
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--detect-jobs", type=int, default=12)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--stream-mb", type=int, default=256)
+    parser.add_argument("--parts", default="1,2,3", help="which of the three to run")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-multihost-"))
@@ -196,7 +226,7 @@ def main() -> None:
     from django.test.utils import setup_test_environment
 
     from tests.conftest import Stack, free_port
-    from tests.multihost.harness import CREDENTIALS, ObjectStore, SecondHost, namespaces_unavailable
+    from tests.multihost.harness import CREDENTIALS, ObjectStore, namespaces_unavailable
 
     setup_test_environment()  # the test client's host name is allowed
     store = ObjectStore(tmp, free_port())
@@ -207,40 +237,28 @@ def main() -> None:
     try:
         site.web_proc, site.base_url = site.web()
         user = get_user_model().objects.create_user("bench", password="pw-for-bench-1")
-        print("1. object store vs local files (median run time of a job, s)")
-        overhead = storage_overhead(site, store, user, args.repeats)
-        one = overhead.pop("one request")
-        extra = one["s3"] - one["local"]
-        print(f"   one request of 100 kB: local {one['local'] * 1000:.1f} ms, "
-              f"s3 {one['s3'] * 1000:.1f} ms")  # fmt: skip
-        for kind, modes in overhead.items():
-            added = modes["s3"] / modes["local"] - 1
-            estimate = modes["requests"] * extra / modes["local"]
-            print(f"   {kind:8s} local {modes['local']:.2f}  s3 {modes['s3']:.2f}  "
-                  f"measured {added * 100:+.1f} %; {modes['requests']} requests to the store "
-                  f"x {extra * 1000:.1f} ms = {estimate * 100:+.1f} % (goal <= 5 %)")  # fmt: skip
-        why = namespaces_unavailable()
-        if not why:
-            from tests.multihost.conftest import _second_host_env
-
-            second_host = SecondHost(tmp, tmp / "host2")
-            (tmp / "host2").mkdir()
-            second_host.up()
-            second_host.forward(int(redis_url.rsplit(":", 1)[1].split("/")[0]))
-            second_host.forward(store.port)
-            second_host.env = _second_host_env(site, second_host)
-        print(f"2. {args.detect_jobs} short detection jobs, jobs/s"
-              + (f" (no second host: {why})" if why else ""))  # fmt: skip
-        rates = throughput(site, store, user, args.detect_jobs, second_host)
-        for hosts, rate in rates.items():
-            print(f"   {hosts}: {rate:.3f}")
-        if len(rates) == 2:
-            print(f"   two hosts / one: {rates['2 host'] / rates['1 host']:.2f}x (goal >= 1.8)")
-        print(f"3. web process RSS while streaming {args.stream_mb} MB from the store")
-        for client, mem in stream_memory(site, store, user, args.stream_mb).items():
-            grew = mem["peak_mb"] - mem["before_mb"]
-            print(f"   {client}: before {mem['before_mb']:.0f} MB, peak {mem['peak_mb']:.0f} MB "
-                  f"(+{grew:.0f} MB) over {mem['seconds']:.1f} s")  # fmt: skip
+        parts = set(args.parts.split(","))
+        if "1" in parts:
+            report_overhead(storage_overhead(site, store, user, args.repeats))
+        if "2" in parts:
+            why = namespaces_unavailable()
+            if not why:
+                second_host = make_second_host(site, tmp)
+            print(f"2. {args.detect_jobs} short detection jobs, jobs/s"
+                  + (f" (no second host: {why})" if why else ""))  # fmt: skip
+            rates = throughput(site, store, user, args.detect_jobs, second_host)
+            for hosts, rate in rates.items():
+                print(f"   {hosts}: {rate:.3f}")
+            if len(rates) == 2:
+                ratio = rates["2 host"] / rates["1 host"]
+                print(f"   two hosts / one: {ratio:.2f}x (goal >= 1.8)")
+        if "3" in parts:
+            print(f"3. web process RSS while streaming {args.stream_mb} MB from the store")
+            for client, mem in stream_memory(site, store, user, args.stream_mb).items():
+                grew = mem["peak_mb"] - mem["before_mb"]
+                print(f"   {client}: before {mem['before_mb']:.0f} MB, "
+                      f"peak {mem['peak_mb']:.0f} MB (+{grew:.0f} MB) "
+                      f"over {mem['seconds']:.1f} s")  # fmt: skip
     finally:
         if second_host is not None:
             second_host.down()
