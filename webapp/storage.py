@@ -12,14 +12,18 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 STREAM_CHUNK = 256 * 1024  # what the web reads from the store per write to the client
+# Files larger than this are sent through an asynchronous iterator (see chunks_async);
+# smaller ones through a plain one, which every consumer (the test client too) reads.
+STREAM_ASYNC_BYTES = 8 * 2**20
 
 
 class StorageUnavailable(Exception):
@@ -85,6 +89,14 @@ def _file_chunks(local: Path) -> Iterator[bytes]:
     with open(local, "rb") as fh:
         while chunk := fh.read(STREAM_CHUNK):
             yield chunk
+
+
+async def chunks_async(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """`chunks` for an ASGI response, one read per chunk in a thread: Django would
+    otherwise collect a synchronous iterator whole in a list before sending it."""
+    take = sync_to_async(lambda: next(chunks, None), thread_sensitive=False)
+    while (chunk := await take()) is not None:
+        yield chunk
 
 
 def storage_delete_prefix(prefix: str) -> None:

@@ -26,7 +26,7 @@ from webapp.pictures import (
     probe_upload,
     read_bytes,
 )
-from webapp.storage import storage_stream, store_errors
+from webapp.storage import STREAM_ASYNC_BYTES, chunks_async, storage_stream, store_errors
 
 # The HTTP status of a page or answer that refuses to start a job (limit, budget): the
 # request was fine, the state of the user's jobs is what conflicts.
@@ -131,6 +131,8 @@ def stored_file_response(
         chunks, size = storage_stream(path)
     except store_errors():
         return store_unreachable()
+    if size is not None and size > STREAM_ASYNC_BYTES:
+        chunks = chunks_async(chunks)
     response = StreamingHttpResponse(chunks, content_type=content_type)
     response["Content-Disposition"] = content_disposition_header(download, name)
     if size is not None:
