@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
@@ -31,7 +31,7 @@ from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused, job_budget
 from webapp.models import Job
 from webapp.pictures import UploadError
-from webapp.tools import earlier_job, refused_on_form
+from webapp.tools import earlier_job, refused_on_form, stored_file_response
 
 
 @login_required
@@ -98,7 +98,7 @@ def gallery_image(request: HttpRequest, name: str) -> HttpResponse:
 
 
 @login_required
-def job_input(request: HttpRequest, job_id, name: str) -> FileResponse:
+def job_input(request: HttpRequest, job_id, name: str) -> HttpResponse:
     """One of a job's stored pictures (photo or style), for its owner and staff."""
     try:
         job = Job.objects.visible_to(request.user).get(pk=job_id, kind=KIND)
@@ -107,9 +107,8 @@ def job_input(request: HttpRequest, job_id, name: str) -> FileResponse:
     path = job.params.get("inputs", {}).get(name)
     if not path or not default_storage.exists(path):
         raise Http404("No such picture.")
-    response = FileResponse(default_storage.open(path, "rb"), content_type="image/png")
+    response = stored_file_response(path, name=f"{name}.png", content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
 
 

@@ -53,8 +53,9 @@ def _yielding(job: Job, now: datetime) -> bool:
 
 def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
     """Per queue: messages in the broker, jobs queued in the database, the age of the
-    oldest of them, flagged `late` past DASHBOARD_OLDEST_QUEUED_WARN_S, and how many of
-    them yielded their worker to a waiting job (fair share) and will resume on their own."""
+    oldest of them, flagged `late` past DASHBOARD_OLDEST_QUEUED_WARN_S, how many of them
+    yielded their worker to a waiting job (fair share) and will resume on their own; its
+    live workers and the largest job all of them can hold."""
     # a started_at older than yielded_at: not taken again since it yielded
     yielded = Q(yielded_at__isnull=False, yielded_at__gte=F("started_at"))
     waiting = {
@@ -64,8 +65,12 @@ def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
         .annotate(n=Count("*"), oldest=Min("queued_at"), yielded=Count("pk", filter=yielded))
         .order_by()
     }
+    staff: dict[str, list[int]] = defaultdict(list)  # queue -> capacities of live workers
+    for w in Worker.objects.alive():
+        for queue in filter(None, w.queues.split(",")):
+            staff[queue].append(w.capacity_mb or w.device_memory_mb)
     out = {}
-    for queue in sorted(set(QUEUES) | set(waiting)):
+    for queue in sorted(set(QUEUES) | set(waiting) | set(staff)):
         row = waiting.get(queue)
         age = (now - row["oldest"]).total_seconds() if row else None
         out[queue] = {
@@ -74,6 +79,9 @@ def queue_overview(now: datetime) -> dict[str, dict[str, Any]]:
             "yielded": row["yielded"] if row else 0,
             "oldest_s": round(age, 1) if age is not None else None,
             "late": age is not None and age > settings.DASHBOARD_OLDEST_QUEUED_WARN_S,
+            "workers": len(staff[queue]),
+            # what every one of them can hold: the largest job this queue takes
+            "capacity_mb": min(staff[queue]) if staff[queue] else None,
         }
     return out
 
@@ -89,6 +97,7 @@ def _worker_rows(now: datetime, running: list[dict[str, Any]]) -> list[dict[str,
                 "name": w.name,
                 "device": w.device,
                 "memory_mb": w.device_memory_mb,
+                "capacity_mb": w.capacity_mb,
                 "queues": w.queues,
                 "last_seen_s": round(silent, 1),
                 "online": silent < WORKER_ONLINE_S,

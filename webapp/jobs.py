@@ -8,6 +8,7 @@ after the transaction commits, and only carry the job id.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from django.utils import timezone
 from webapp import events
 from webapp.jobkinds import Budget, JobKind, duration_words, get_kind, kind_can_yield
 from webapp.models import FINAL_STATES, Job, JobStatus, Worker
+from webapp.storage import storage_delete_prefix, store_errors
 
 log = logging.getLogger(__name__)
 
@@ -62,28 +64,54 @@ def _lock_user_limit(user, *, adding: int = 1) -> None:
         )
 
 
-def _check_budget(kind: JobKind, params: Mapping[str, Any]) -> None:
-    """Refuse a job whose estimated peak memory or run time is over the site's budget."""
+def job_route(*, kind: JobKind, params: Mapping[str, Any]) -> str:
+    """The queue for a job: the smallest of its kind's queues (JOB_QUEUES, smallest
+    first) whose live workers can all hold it by the kind's cost estimate.
+
+    With no live worker on any of them the site's own budget decides, and the job waits
+    in the kind's queue for a worker to start. Raises JobRefused when the job is over
+    the budget of every queue that has workers (or of the site)."""
+    queues = kind_queues(kind)
     if kind.estimate is None:
-        return
-    budget = job_budget(queue=kind.queue)
-    cost = kind.estimate(dict(params), budget)
-    problem = cost.over(budget)
-    if problem:
-        raise JobRefused(problem)
+        return queues[0]
+    staffed = [q for q in queues if _live_workers(q)] or queues[:1]
+    problem = ""
+    for queue in staffed:
+        budget = job_budget(queue=queue)
+        problem = kind.estimate(dict(params), budget).over(budget)
+        if not problem:
+            return queue
+    if len(staffed) > 1:
+        problem += " No worker now running can hold it, even on the largest queue."
+    raise JobRefused(problem)
+
+
+def kind_queues(kind: JobKind) -> list[str]:
+    """The queues a kind's jobs may go to: its own, then the larger ones after it."""
+    if kind.queue not in settings.JOB_QUEUES:
+        return [kind.queue]
+    return settings.JOB_QUEUES[settings.JOB_QUEUES.index(kind.queue) :]
+
+
+def _live_workers(queue: str) -> list:
+    from webapp.models import Worker
+
+    return [w for w in Worker.objects.alive() if queue in w.queues.split(",")]
 
 
 def job_budget(*, queue: str) -> Budget:
-    """What one job may use: the site's limits, on the device of the queue's workers."""
-    live = Worker.objects.alive().filter(queues__contains=queue)
-    gpu_mb = [w.device_memory_mb for w in live if w.device_memory_mb]
+    """What one job may use on `queue`: the site's limits, within the smallest capacity
+    of the queue's live workers (each of them may be the one that takes it)."""
+    live = _live_workers(queue)
+    capacity = [w.capacity_mb or w.device_memory_mb for w in live]
+    capacity = [c for c in capacity if c]
     memory_mb = settings.JOB_MAX_MEMORY_MB
-    if gpu_mb:
-        memory_mb = min(memory_mb, min(gpu_mb))
+    if capacity:
+        memory_mb = min(memory_mb, min(capacity))
     return Budget(
         memory_mb=memory_mb,
         runtime_s=settings.JOB_MAX_RUNTIME_S,
-        device="cuda" if gpu_mb else "cpu",
+        device="cuda" if any(w.device_memory_mb for w in live) else "cpu",
     )
 
 
@@ -98,23 +126,42 @@ def job_create(
     """Store the inputs, write a queued Job row and send its task once committed.
 
     Raises JobRefused (nothing stored) when the user is at the active-job limit or the
-    kind's cost estimate is over the budget."""
-    job_kind = get_kind(kind)
-    _check_budget(job_kind, params)
+    kind's cost estimate is over the budget of every queue it may go to (job_route)."""
+    queue = job_route(kind=get_kind(kind), params=params)
     with transaction.atomic():
         _lock_user_limit(user)
-        job = Job(
-            user=user, kind=kind, params=dict(params), title=title[:200], queue=job_kind.queue
-        )
-        stored: dict[str, str] = {}
-        for name, content in (files or {}).items():
-            blob = ContentFile(content) if isinstance(content, bytes) else content
-            stored[name] = default_storage.save(f"{job.storage_prefix}/input/{name}", blob)
+        job = Job(user=user, kind=kind, params=dict(params), title=title[:200], queue=queue)
+        stored = _store_inputs(job, files or {})
         if stored:
             job.params["inputs"] = stored
         job.save()
         _send(job)
     return job
+
+
+def _store_inputs(job: Job, files: Mapping[str, File | bytes]) -> dict[str, str]:
+    """Save a new job's uploads; refuse (keeping none of them) when the store is down."""
+    stored: dict[str, str] = {}
+    try:
+        for name, content in files.items():
+            blob = ContentFile(content) if isinstance(content, bytes) else content
+            stored[name] = default_storage.save(f"{job.storage_prefix}/input/{name}", blob)
+    except store_errors() as exc:
+        log.warning("could not store the inputs of job %s: %s", job.id, exc)
+        with contextlib.suppress(*store_errors()):  # what did reach the store
+            storage_delete_prefix(job.storage_prefix)
+        raise JobRefused(
+            "The file store cannot be reached right now, so nothing was started; "
+            "your settings are kept: send the form again in a minute."
+        ) from exc
+    return stored
+
+
+def job_files_delete(sender, instance: Job, **_) -> None:
+    """Retention: a deleted job's files (inputs, checkpoints, results) go with it, once
+    the deletion is committed. Connected to Job's post_delete in WebappConfig.ready."""
+    prefix = instance.storage_prefix
+    transaction.on_commit(lambda: storage_delete_prefix(prefix), robust=True)
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -156,13 +203,14 @@ def job_cancel(*, job: Job) -> Job:
 
 def job_retry(*, job: Job) -> Job:
     """Run a failed or cancelled job again, from the start, keeping its page and inputs."""
-    _check_budget(get_kind(job.kind), job.params)
+    queue = job_route(kind=get_kind(job.kind), params=job.params)
     with transaction.atomic():
         _lock_user_limit(job.user)
         updated = Job.objects.filter(
             pk=job.pk, status__in=[JobStatus.FAILED, JobStatus.CANCELLED]
         ).update(
             status=JobStatus.QUEUED,
+            queue=queue,
             queued_at=timezone.now(),
             started_at=None,
             finished_at=None,

@@ -163,12 +163,23 @@ def _queue_families() -> Iterator[Metric]:
         "How long the oldest queued job of the queue has waited (0 when none waits).",
         labels=["queue"],
     )
+    workers = GaugeMetricFamily(
+        "studio_queue_workers", "Live workers consuming the queue.", labels=["queue"]
+    )
+    capacity = GaugeMetricFamily(
+        "studio_queue_capacity_bytes",
+        "The largest job (memory) every live worker of the queue can hold.",
+        labels=["queue"],
+    )
     for queue, row in queue_overview(timezone.now()).items():
         if row["messages"] is not None:  # the broker could not be reached: no sample
             messages.add_metric([queue], row["messages"])
         waiting.add_metric([queue], row["jobs"])
         oldest.add_metric([queue], row["oldest_s"] or 0.0)
-    yield from (messages, waiting, oldest)
+        workers.add_metric([queue], row["workers"])
+        if row["capacity_mb"] is not None:
+            capacity.add_metric([queue], row["capacity_mb"] * 2**20)
+    yield from (messages, waiting, oldest, workers, capacity)
 
 
 def _worker_families() -> Iterator[Metric]:

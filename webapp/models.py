@@ -152,6 +152,10 @@ class Worker(models.Model):
     device = models.CharField(max_length=200)  # "NVIDIA H100 80GB HBM3" or "CPU (8 threads)"
     device_memory_mb = models.PositiveIntegerField(default=0)
     queues = models.CharField(max_length=200, blank=True)
+    # The largest job, in MB of memory, this worker can hold (its GPU's memory, else the
+    # job memory limit within the host's RAM; STUDIO_WORKER_CAPACITY_MB overrides):
+    # job_create routes a job to a queue whose live workers can all hold it.
+    capacity_mb = models.PositiveIntegerField(default=0)
     # Refreshed with each heartbeat (see webapp.workers.worker_stats): CPU and RSS of the
     # pool process, GPU memory and utilisation, jobs done since start, the last release
     # of GPU memory after a job ended.

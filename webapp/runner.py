@@ -8,10 +8,8 @@ into a clean stop at the engine's next step.
 from __future__ import annotations
 
 import logging
-import os
 import resource
 import sys
-import tempfile
 import threading
 import time
 import traceback
@@ -22,8 +20,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import close_old_connections, connection
 from django.db.models import F
 from django.urls import reverse
@@ -33,6 +29,7 @@ from webapp import events
 from webapp.jobkinds import get_kind, kind_can_yield
 from webapp.jobs import job_claim, job_finish, job_pause, job_yield_check
 from webapp.models import Job, JobStatus
+from webapp.storage import StorageUnavailable, storage_read, storage_save
 from webapp.workers import worker_job_ended
 
 log = logging.getLogger(__name__)
@@ -124,33 +121,30 @@ class JobContext:
 
     # -- inputs and outputs ------------------------------------------------------------
     def read_input(self, name: str) -> bytes:
-        with default_storage.open(self.params["inputs"][name], "rb") as fh:
-            return fh.read()
+        """An uploaded input, pulled from the storage into this worker's memory."""
+        data = self._stored(self.params["inputs"][name], doing=f"read the input {name}")
+        if data is None:
+            raise JobError(f"The input {name} is no longer stored; start the job again.")
+        return data
 
     def save_file(self, name: str, data: bytes) -> str:
-        """Store a result file under the job (replacing one of that name); return its URL."""
-        path = f"{self.job.storage_prefix}/{name}"
+        """Store a result file under the job (replacing one of that name); return its URL.
+        Atomic: a reader sees the old file or the new one, never a part."""
         try:
-            local = Path(default_storage.path(path))
-        except NotImplementedError:  # an object store: one PUT replaces the object whole
-            if default_storage.exists(path):
-                default_storage.delete(path)
-            default_storage.save(path, ContentFile(data))
-        else:  # local files: write a temporary file beside it, then rename over it
-            local.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=local.parent, delete=False) as tmp:
-                tmp.write(data)
-            os.chmod(tmp.name, settings.FILE_UPLOAD_PERMISSIONS or 0o644)
-            os.replace(tmp.name, local)
+            storage_save(f"{self.job.storage_prefix}/{name}", data)
+        except StorageUnavailable as exc:
+            raise JobError(_store_down(f"save {name}", exc)) from exc
         return reverse("job_file", args=[self.job.id, name])
 
     def read_file(self, name: str) -> bytes | None:
         """A file this job saved earlier (a checkpoint before a pause), or None."""
-        path = f"{self.job.storage_prefix}/{name}"
-        if not default_storage.exists(path):
-            return None
-        with default_storage.open(path, "rb") as fh:
-            return fh.read()
+        return self._stored(f"{self.job.storage_prefix}/{name}", doing=f"read {name}")
+
+    def _stored(self, path: str, *, doing: str) -> bytes | None:
+        try:
+            return storage_read(path)
+        except StorageUnavailable as exc:
+            raise JobError(_store_down(doing, exc)) from exc
 
     # -- live progress -----------------------------------------------------------------
     def report(
@@ -273,6 +267,14 @@ class _Heartbeat(threading.Thread):
                 log.info("job %s asked to yield its worker to a waiting job", self.job_id)
         except Exception:  # the beat itself must go on
             log.warning("fair-share check for job %s failed", self.job_id, exc_info=True)
+
+
+def _store_down(doing: str, exc: StorageUnavailable) -> str:
+    return (
+        f"The file store could not be reached to {doing}, even after "
+        f"{settings.STORAGE_RETRIES} tries ({exc}). Nothing half-written was kept; "
+        "retry the job once the store is back."
+    )
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -119,8 +119,51 @@ MEDIA_ROOT = Path(env("MEDIA_ROOT", str(BASE_DIR / "media")))
 # Media is never served at a public URL: every file goes through a view that checks
 # the job's owner, so MEDIA_URL only names the storage's base.
 MEDIA_URL = "/media/"
+# Uploads, checkpoints and results: local files by default (one machine, nothing else to
+# run); with several machines, an S3-compatible object store (MinIO, AWS S3) named by
+# STORAGE_URL, e.g. s3://studio-media/prefix?endpoint=http://10.0.0.5:9000&region=eu-west-1
+# (keys from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY). See docs/operations.md.
+STORAGE_URL = env("STORAGE_URL")
+STORAGE_RETRIES = env_int("STORAGE_RETRIES", 5)  # attempts of one request to the store
+STORAGE_TIMEOUT_S = float(env("STORAGE_TIMEOUT_S", "10"))  # connect and read, per attempt
+
+
+def storage_backend(storage_url: str) -> dict:
+    """STORAGES["default"] for a STORAGE_URL ("": local files under MEDIA_ROOT)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    if not storage_url:
+        return {"BACKEND": env("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")}
+    url = urlsplit(storage_url)
+    if url.scheme != "s3" or not url.netloc:
+        raise RuntimeError(
+            f"STORAGE_URL must look like s3://bucket[/prefix]?endpoint=...: {storage_url!r}"
+        )
+    query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+    from botocore.config import Config
+
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": url.netloc,
+            "location": url.path.strip("/"),
+            "endpoint_url": query.get("endpoint"),
+            "region_name": query.get("region", "us-east-1"),
+            "addressing_style": query.get("addressing", "path"),
+            "file_overwrite": True,  # one PUT replaces an object whole: never half-written
+            "default_acl": None,
+            "querystring_auth": True,
+            "client_config": Config(
+                retries={"max_attempts": STORAGE_RETRIES, "mode": "standard"},
+                connect_timeout=STORAGE_TIMEOUT_S,
+                read_timeout=STORAGE_TIMEOUT_S,
+            ),
+        },
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": env("STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")},
+    "default": storage_backend(STORAGE_URL),
     "staticfiles": {
         "BACKEND": "webapp.staticfiles.ModuleStaticFilesStorage"
         if PRODUCTION
@@ -167,6 +210,10 @@ USER_MAX_ACTIVE_JOBS = env_int("USER_MAX_ACTIVE_JOBS", 5)  # queued + running + 
 # The cost budget of one job, checked against each kind's estimate before it is queued;
 # the worker also stops a job whose memory passes JOB_MAX_MEMORY_MB.
 JOB_MAX_MEMORY_MB = env_int("JOB_MAX_MEMORY_MB", 8192)
+# Engine queues by the size of job their workers hold, smallest first: a job goes to the
+# first whose live workers can all hold it (webapp.jobs.job_route); a big GPU host's
+# worker consumes "gpu,gpu-large", a small one "gpu".
+JOB_QUEUES = [q for q in env("JOB_QUEUES", "gpu,gpu-large").split(",") if q]
 JOB_MAX_PAUSE_S = env_int("JOB_MAX_PAUSE_S", 24 * 3600)  # a longer pause ends the run
 # Preemptive fair share: when another user's job has waited this long on a full pool, a
 # running job whose kind can checkpoint yields (checkpoint, requeue, resume) – after it

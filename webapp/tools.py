@@ -13,7 +13,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 from webapp.jobs import JobRefused
 from webapp.models import Job
@@ -25,6 +26,7 @@ from webapp.pictures import (
     probe_upload,
     read_bytes,
 )
+from webapp.storage import STREAM_ASYNC_BYTES, chunks_async, storage_stream, store_errors
 
 # The HTTP status of a page or answer that refuses to start a job (limit, budget): the
 # request was fine, the state of the user's jobs is what conflicts.
@@ -103,3 +105,37 @@ def refused_on_form(form: forms.Form, exc: JobRefused) -> int:
 def refused_json(exc: JobRefused) -> JsonResponse:
     """A JSON endpoint's answer when a job is refused."""
     return JsonResponse({"error": str(exc)}, status=REFUSED_STATUS)
+
+
+def store_unreachable() -> HttpResponse:
+    """The answer for a file while the object store cannot be reached."""
+    return HttpResponse(
+        "The file store cannot be reached right now; try again in a minute.\n",
+        status=503,
+        content_type="text/plain",
+    )
+
+
+def stored_file_response(
+    path: str, *, name: str, content_type: str, download: bool = False
+) -> HttpResponse | StreamingHttpResponse:
+    """A stored file streamed to a client that the caller has checked may read it.
+
+    Read from the store in chunks and passed through the web process rather than
+    redirected to a presigned URL: the object store stays private to the servers, and
+    the file keeps this site's headers (a sandboxing Content-Security-Policy, no shared
+    caching). Under daphne the web process still holds the whole file while it sends it
+    (measured in docs/operations.md, with what would keep it out).
+    """
+    try:
+        chunks, size = storage_stream(path)
+    except store_errors():
+        return store_unreachable()
+    if size is not None and size > STREAM_ASYNC_BYTES:
+        chunks = chunks_async(chunks)
+    response = StreamingHttpResponse(chunks, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(download, name)
+    if size is not None:
+        response["Content-Length"] = str(size)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -12,7 +12,6 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import (
-    FileResponse,
     Http404,
     HttpRequest,
     HttpResponse,
@@ -29,8 +28,9 @@ from webapp.jobkinds import KINDS
 from webapp.jobs import JobRefused, job_cancel, job_control, job_requeue, job_retry
 from webapp.jsoninput import JSONInputError, request_json
 from webapp.models import Job, JobStatus
+from webapp.storage import store_errors
 from webapp.throttle import throttle_attempt, throttle_forgive
-from webapp.tools import refused_json
+from webapp.tools import refused_json, store_unreachable, stored_file_response
 
 # Result files are served with one of these types, or as a download; never as HTML.
 SAFE_INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "application/json"}
@@ -180,7 +180,7 @@ def job_control_view(request: HttpRequest, job_id) -> JsonResponse:
 
 
 @login_required
-def job_file(request: HttpRequest, job_id, name: str) -> FileResponse:
+def job_file(request: HttpRequest, job_id, name: str) -> HttpResponse:
     """A job's result file, for its owner or staff only. Never rendered as a page."""
     job = _job_for(request, job_id)
     if "/" in name or name.startswith("."):
@@ -190,18 +190,19 @@ def job_file(request: HttpRequest, job_id, name: str) -> FileResponse:
         files = default_storage.listdir(job.storage_prefix)[1]
     except FileNotFoundError:
         files = []
+    except store_errors():
+        return store_unreachable()
     if name not in files:
         raise Http404
     path = f"{job.storage_prefix}/{name}"
     ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
     download = request.GET.get("download") == "1" or ctype not in SAFE_INLINE_TYPES
-    response = FileResponse(
-        default_storage.open(path, "rb"),
-        as_attachment=download,
-        filename=name,
+    response = stored_file_response(
+        path,
+        name=name,
         content_type=ctype if ctype in SAFE_INLINE_TYPES else "application/octet-stream",
+        download=download,
     )
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=0, must-revalidate"
     return response
 

@@ -19,7 +19,7 @@ import socket
 import sys
 import threading
 
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import celeryd_after_setup, worker_process_init, worker_process_shutdown
 from django.db import connection
 from django.utils import timezone
 
@@ -43,6 +43,20 @@ def describe_device() -> tuple[str, int]:
         props = torch.cuda.get_device_properties(torch.cuda.current_device())
         return props.name, props.total_memory // (1024 * 1024)
     return f"CPU ({torch.get_num_threads()} threads)", 0
+
+
+def worker_capacity_mb(device_memory_mb: int) -> int:
+    """The largest job (MB) this worker can hold: STUDIO_WORKER_CAPACITY_MB when set, else
+    its GPU's memory, else the job memory limit within the host's RAM."""
+    from django.conf import settings
+
+    if os.environ.get("STUDIO_WORKER_CAPACITY_MB"):
+        return int(os.environ["STUDIO_WORKER_CAPACITY_MB"])
+    if device_memory_mb:
+        return device_memory_mb
+    import psutil
+
+    return min(settings.JOB_MAX_MEMORY_MB, psutil.virtual_memory().total // 2**20)
 
 
 def gpu_stats() -> dict[str, object] | None:
@@ -100,7 +114,7 @@ def worker_stats() -> dict[str, object]:
         return _measure()
     except Exception:
         log.warning("could not measure the worker", exc_info=True)
-        return {**_counts, "error": "could not measure"}
+        return {**_counts, "error": "could not measure", "refused": _state.get("refused")}
 
 
 def _measure() -> dict[str, object]:
@@ -118,6 +132,7 @@ def _measure() -> dict[str, object]:
         "gpu": gpu_stats(),
         **_counts,
         "last_release": dict(_last_release) or None,
+        "refused": _state.get("refused"),
     }
 
 
@@ -150,7 +165,8 @@ def worker_register(*, queues: str = "") -> None:
         pid=os.getpid(),
         device=device,
         device_memory_mb=memory,
-        queues=queues,
+        capacity_mb=worker_capacity_mb(memory),
+        queues="" if _state.get("refused") else queues,
         started_at=timezone.now(),
     )
     Worker.objects.update_or_create(
@@ -170,6 +186,34 @@ def worker_register(*, queues: str = "") -> None:
     threading.Thread(target=beat, daemon=True, name="worker-heartbeat").start()
     _state.update(stop=stop, name=name)
     log.info("worker %s ready on %s", name, device)
+
+
+# A worker that refused at start consumes only this queue, to which nothing is sent.
+REFUSED_QUEUE = "refused"
+
+
+@celeryd_after_setup.connect
+def _refuse_without_storage(sender, instance, **_) -> None:
+    """In the worker's parent, before it consumes: a worker that cannot reach the file
+    store would fail every job it took, so it takes none, and its pool process says why
+    on the dashboard (the state is inherited by the fork)."""
+    from webapp.storage import storage_problem
+
+    try:
+        problem = storage_problem()
+    except Exception as exc:  # a misconfigured store is as unusable as an absent one
+        problem = f"{type(exc).__name__}: {exc}"[:300]
+    if not problem:
+        return
+    _state["refused"] = (
+        f"Takes no jobs: cannot reach {problem}. Restart this worker once the store answers."
+    )
+    log.error("worker %s: %s", sender, _state["refused"])
+    queues = instance.app.amqp.queues
+    queues.select_add(REFUSED_QUEUE)
+    for queue in list(queues.consume_from):
+        if queue != REFUSED_QUEUE:
+            queues.deselect(queue)
 
 
 @worker_process_init.connect

@@ -54,6 +54,8 @@ function queueTile(name, q, warnS) {
   }
   t.append(age, make("small", { textContent: q.messages == null ? "broker unreachable" : `${q.messages} messages in the broker` }));
   if (q.yielded) t.append(make("small", { className: "yielded", textContent: `${q.yielded} yielded to a waiting job, resuming on their own` }));
+  const staff = q.workers ? `${q.workers} worker${q.workers === 1 ? "" : "s"} · holds jobs up to ${gib(q.capacity_mb)}` : "no live worker";
+  t.append(make("small", { className: "staff", textContent: staff }));
   return t;
 }
 
@@ -77,7 +79,12 @@ function workerRow(w) {
   const tr = make("tr", { className: w.online ? "" : "lost" });
   tr.dataset.worker = w.name;
   const s = w.stats || {};
-  cell(tr, w.name);
+  const name = cell(tr, w.name);
+  name.append(make("div", { className: "muted small", textContent: w.queues ? `queues ${w.queues} · holds ${gib(w.capacity_mb)}` : "no queue" }));
+  if (s.refused) {
+    tr.classList.add("refused");
+    name.append(make("div", { className: "refused-why", textContent: s.refused }));
+  }
   cell(tr, w.memory_mb ? `${w.device} · ${gib(w.memory_mb)}` : w.device);
   const gpu = cell(tr, gpuText(w));
   gpu.className = "gpu";
