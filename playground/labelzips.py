@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -28,6 +27,7 @@ from PIL import Image
 
 from playground.classfolders import is_picture_name
 from playground.limits import LIMITS, Limits
+from webapp.jsoninput import JSONInputError, json_parse
 from webapp.pictures import (
     UploadError,
     UploadLimits,
@@ -57,7 +57,7 @@ def _base(path: str) -> str:
 def _number(text: object, where: str, what: str) -> float:
     try:
         value = float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float() of 10**400
         raise UploadError(f"{where}: {what} must be a number, got {str(text)[:20]!r}") from None
     if not math.isfinite(value):
         raise UploadError(f"{where}: {what} must be a finite number, got {str(text)[:20]!r}")
@@ -142,9 +142,9 @@ def parse_labels(task: str, filename: str, text: str, limits: Limits = LIMITS) -
 
 def _parse_json(task: str, filename: str, text: str, limits: Limits) -> Labels:
     try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise UploadError(f"{filename}: not valid JSON ({exc})") from None
+        doc = json_parse(text)
+    except JSONInputError as exc:
+        raise UploadError(exc.within(filename)) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("labels"), list):
         raise UploadError(f'{filename}: expected an object with a "labels" list')
     if len(doc["labels"]) > limits.max_dataset_samples:

@@ -22,7 +22,7 @@ from playground.taskcatalogue import SCENE_SHAPES, TASK_HELP, TASK_PRESETS, TASK
 from webapp import events
 from webapp.jobkinds import get_kind
 from webapp.jobs import JobRefused
-from webapp.jsoninput import JSONInputError, int_field, request_json
+from webapp.jsoninput import JSONInputError, int_field, json_parse, request_json
 from webapp.models import Job, JobStatus
 from webapp.pictures import UploadError, read_bytes
 from webapp.tools import earlier_job, refused_json, refused_on_form, upload_limits
@@ -177,8 +177,6 @@ def teach(request: HttpRequest) -> HttpResponse:
     """Teach it your own objects: GET the page; POST (multipart: `classes`, a JSON list of
     names, and `pictures-<i>` files per class) -> {"url", "id", "frame_url"} or
     {"error"} (the page keeps every picture)."""
-    import json as _json
-
     from django.core.exceptions import ValidationError
 
     if request.method != "POST":
@@ -189,11 +187,12 @@ def teach(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"error": "Log in to train."}, status=401)
     try:
-        classes = _json.loads(request.POST.get("classes") or "[]")
-        if not isinstance(classes, list):
-            raise ValueError
-    except ValueError:
+        classes = json_parse(request.POST.get("classes") or "[]")
+    except JSONInputError as exc:
+        return JsonResponse({"error": f"The class names: {exc}"}, status=400)
+    if not isinstance(classes, list):
         return JsonResponse({"error": "The class names were not sent as a list."}, status=400)
+    classes = classes[: services.TEACH_MAX_CLASSES + 1]  # more is refused by teach_create
     pictures = [request.FILES.getlist(f"pictures-{i}") for i in range(len(classes))]
     try:
         job = services.teach_create(user=request.user, classes=classes, pictures=pictures)
