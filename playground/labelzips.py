@@ -144,7 +144,7 @@ def _parse_json(task: str, filename: str, text: str, limits: Limits) -> Labels:
     try:
         doc = json_parse(text)
     except JSONInputError as exc:
-        raise UploadError(exc.within(filename)) from None
+        raise UploadError(exc.within(filename, line=False)) from None  # the text says where
     if not isinstance(doc, dict) or not isinstance(doc.get("labels"), list):
         raise UploadError(f'{filename}: expected an object with a "labels" list')
     if len(doc["labels"]) > limits.max_dataset_samples:

@@ -189,7 +189,8 @@ def teach(request: HttpRequest) -> HttpResponse:
     try:
         classes = json_parse(request.POST.get("classes") or "[]")
     except JSONInputError as exc:
-        return JsonResponse({"error": f"The class names: {exc}"}, status=400)
+        return JsonResponse({"error": f"The class names were not sent as a list: {exc}"},
+                            status=400)
     if not isinstance(classes, list):
         return JsonResponse({"error": "The class names were not sent as a list."}, status=400)
     classes = classes[: services.TEACH_MAX_CLASSES + 1]  # more is refused by teach_create

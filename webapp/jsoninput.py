@@ -43,10 +43,10 @@ class JSONInputError(ValueError):
         self.field = field
         self.line = line  # of a file that is not JSON at all, where that is known
 
-    def within(self, filename: str) -> str:
+    def within(self, filename: str, *, line: bool = True) -> str:
         """The message as a problem of a file: "labels.json:3: not valid JSON: …"."""
         text = str(self)
-        where = f"{filename}:{self.line}" if self.line else filename
+        where = f"{filename}:{self.line}" if self.line and line else filename
         return f"{where}: {text[:1].lower()}{text[1:]}"
 
     def as_dict(self) -> dict:

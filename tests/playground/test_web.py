@@ -374,3 +374,19 @@ class PeakMemory:
     def _rss() -> int:
         with open("/proc/self/status") as fh:
             return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+@pytest.mark.parametrize("labels, message", [
+    # issue 21: both were 500s (RecursionError, OverflowError)
+    ('{"labels": ' + "[" * 100_000, "nested more than 64 deep"),
+    (json.dumps({"labels": [{"file": "a.png", "class": "cat", "box": [1, 1, "BIG", 4]}]})
+     .replace('"BIG"', "9" * 401), "labels[0].box[2] must be a finite number of at most 30"),
+])  # fmt: skip
+def test_hostile_labels_json_of_a_localise_zip_is_a_form_error(client, make_user, labels, message):
+    client.force_login(make_user())
+    data = zip_of({"a.png": png(0), "b.png": png(9), "labels.json": labels.encode()})
+    upload = SimpleUploadedFile("boxes.zip", data, content_type="application/zip")
+    resp = client.post(reverse("playground:new"),
+                       form_data(dataset="upload", task="localise", dataset_zip=upload))
+    assert resp.status_code == 400 and message in resp.content.decode()
+    assert Job.objects.count() == 0
