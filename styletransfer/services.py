@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 
@@ -166,6 +167,7 @@ def stylize_create(
             [(u.name or "upload", upload_read(u, limits)) for u in uploads],
             limits=limits,
             longest=MAX_SIZE,
+            label_maps={len(uploads) - 1: len(regions or [])} if labels is not None else None,
         )
     )
     if content is not None:
@@ -185,7 +187,8 @@ def stylize_create(
             files[f"style{i}"] = gallery_png(style.gallery)
     params: dict[str, Any] = {
         "preset": preset_name,
-        "config": dict(config),
+        "config": {**config, "tile_size": settings.STYLE_TILE_SIZE,
+                   "tile_overlap": settings.STYLE_TILE_OVERLAP},  # fmt: skip
         "styles": [
             {"label": s.label[:120], "gallery": s.gallery, "weight": s.weight} for s in styles
         ],
