@@ -262,6 +262,14 @@ def _labels_of(task: str, pictures, label_files, masks, class_names, limits: Lim
     return labels
 
 
+def _same_size(mask_path: str, mask: tuple[int, int], picture: tuple[int, int]) -> None:
+    """A mask labels its picture's pixels one for one: (width, height) must agree."""
+    if mask != picture:
+        raise UploadError(
+            f"{mask_path} is {mask[0]}×{mask[1]}, its picture {picture[0]}×{picture[1]}"
+        )
+
+
 def labelled_zip_probe(
     data: bytes, name: str, task: str, limits: UploadLimits, counts: Limits = LIMITS
 ) -> LabelledZip:
@@ -274,6 +282,10 @@ def labelled_zip_probe(
     for path, content in pictures:
         info = probe_picture(content, path, limits)
         infos.append(info)
+        if task == "segment":  # the mask's header against its picture's
+            mpath, mcontent = masks[PurePosixPath(_base(path)).stem]
+            mask = probe_picture(mcontent, mpath, limits)
+            _same_size(mpath, (mask.width, mask.height), (info.width, info.height))
         values = labels.by_file.get(_base(path))
         if values is not None and (
             max(values[0::2]) > info.width or max(values[1::2]) > info.height
@@ -306,10 +318,7 @@ def labelled_zip_read(
         if task == "segment":
             mpath, mcontent = masks[PurePosixPath(_base(path)).stem]
             mask = np.asarray(read_picture(mcontent, mpath, limits).image)
-            if mask.shape[:2] != (h, w):
-                raise UploadError(
-                    f"{mpath} is {mask.shape[1]}×{mask.shape[0]}, its picture {w}×{h}"
-                )
+            _same_size(mpath, (mask.shape[1], mask.shape[0]), (w, h))
             if not (mask[..., :1] == mask).all():
                 raise UploadError(f"{mpath} is in colour: a mask is grey, its value the class")
             small = Image.fromarray(mask[..., 0]).resize((image_size, image_size), Image.NEAREST)

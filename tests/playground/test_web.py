@@ -390,3 +390,17 @@ def test_hostile_labels_json_of_a_localise_zip_is_a_form_error(client, make_user
                        form_data(dataset="upload", task="localise", dataset_zip=upload))
     assert resp.status_code == 400 and message in resp.content.decode()
     assert Job.objects.count() == 0
+
+
+def test_a_segmentation_mask_of_the_wrong_size_is_refused_by_the_form(client, make_user):
+    """From the two headers, before anything is queued (issue 21: it was queued, then the
+    worker failed it)."""
+    client.force_login(make_user())
+    files = {"a.png": png(0), "masks/a.png": png(1), "b.png": png(9), "masks/b.png": png(1, 10),
+             "classes.txt": b"sky\nsea\n"}  # fmt: skip
+    upload = SimpleUploadedFile("masks.zip", zip_of(files), content_type="application/zip")
+    resp = client.post(reverse("playground:new"),
+                       form_data(dataset="upload", task="segment", dataset_zip=upload))
+    assert resp.status_code == 400
+    assert "masks/b.png is 10×10, its picture 12×12" in resp.content.decode()
+    assert Job.objects.count() == 0
