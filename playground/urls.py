@@ -17,4 +17,5 @@ urlpatterns = [
     path("runs/<uuid:job_id>/explain/", views.explain, name="explain"),
     path("runs/<uuid:job_id>/share/", views.share, name="share"),
     path("shared/<str:token>/", views.shared, name="shared"),
+    path("shared/<str:token>/views/<int:epoch>.json", views.shared_view, name="shared_view"),
 ]
