@@ -5,9 +5,10 @@ for the hostile files of issue 21, beside Python's own `json.loads` on the same 
     .venv/bin/python bench/bench_labels.py [--sizes 400000 2000000 20971520] [--repeats 3]
 
 Each file is `{"images":[],"categories":[],"annotations":[0,0,0,…]}` grown to the size
-(200,000 zeros at 400 KB), plus one deeply nested file and one of long numbers at the
-largest size. Prints the best of `--repeats` CPU times (process time, one thread) and the
-ratio to `json.loads`.
+(200,000 zeros at 400 KB), plus, at the largest size, one deeply nested file, one of long
+numbers, and one with the most entries allowed (50,000), each wrong and on its own line
+(every one checked, reported and given its line number). Prints the best of `--repeats`
+CPU times (process time, one thread) and the ratio to `json.loads`.
 """
 
 from __future__ import annotations
@@ -40,6 +41,15 @@ def nested(size: int) -> bytes:
 def long_numbers(size: int) -> bytes:
     number = b"1" * 401
     return HEAD + b",".join([number] * max(1, (size - len(HEAD)) // 402)) + b"]}"
+
+
+def wrong_annotations(size: int, count: int = 50_000) -> bytes:
+    """The most entries a file may hold, each wrong, one a line, padded to `size`: every
+    one is looked at and reported with its line."""
+    row = '{"image_id": 7, "category_id": 1, "bbox": [1, 1, 2, 2], "pad": "%s"}'
+    pad = "x" * max(0, (size - len(HEAD) - 2) // count - len(row % "") - 2)
+    rows = [row % pad for _ in range(count)]
+    return HEAD + ",\n".join(rows).encode() + b"]}"
 
 
 def cpu(fn, repeats: int) -> float:
@@ -79,7 +89,8 @@ def main() -> None:
     cases = [(f"zeros {size:,} B", zeros(size)) for size in args.sizes]
     largest = max(args.sizes)
     cases += [(f"nested [ {largest:,} B", nested(largest)),
-              (f"401-digit numbers {largest:,} B", long_numbers(largest))]  # fmt: skip
+              (f"401-digit numbers {largest:,} B", long_numbers(largest)),
+              (f"50,000 wrong entries {largest:,} B", wrong_annotations(largest))]  # fmt: skip
     print(f"{'file':32} {'labels CPU s':>13} {'json.loads s':>13} {'ratio':>7}  answer")
     for name, data in cases:
         answer = check(data)
