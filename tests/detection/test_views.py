@@ -7,7 +7,6 @@ a bad upload or setting is a 400, a job over a limit or the budget a 409.
 from __future__ import annotations
 
 import io
-import json
 import re
 import zipfile
 from pathlib import Path
@@ -279,35 +278,3 @@ def test_run_again_from_a_job_of_another_kind_starts_from_the_defaults(logged_in
     assert 'value="0.25"' in html and 'value="0.9"' not in html
     assert "That job cannot be copied here; starting from the defaults." in html
 
-
-def _coco(**annotation) -> bytes:
-    """A COCO file for the picture a.png (64x48) with one annotation of these keys."""
-    ann = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 5], **annotation}
-    return json.dumps({"images": [{"id": 1, "file_name": "a.png"}],
-                       "categories": [{"id": 1, "name": "person"}],
-                       "annotations": [ann]}).encode()  # fmt: skip
-
-
-HEAD = b'{"images": [], "categories": [], "annotations": '
-
-
-@pytest.mark.parametrize(
-    ("labels", "message"),
-    [
-        # issue 21: 12-15 s of the web process, then 20 problems of 200,000
-        (HEAD + b"[" + b",".join([b"0"] * 200_000) + b"]}",
-         "“annotations” holds 200,000 entries; at most 50,000"),
-        (HEAD + b"[" * 100_000, "nested more than 64 deep"),  # was a 500: RecursionError
-        (HEAD + b"[], \"n\": " + b"7" * 5000 + b"}",  # was a 500: ValueError
-         "n must be a finite number of at most 30 digits"),
-        (_coco(bbox=[1, 1, int("9" * 401), 5]),  # was a 500: OverflowError
-         "annotations[0].bbox[2] must be a finite number of at most 30 digits"),
-        (_coco(image_id=[1]), "“image_id” and “category_id” must be integers"),  # TypeError
-        (_coco(category_id={"id": 1}), "“image_id” and “category_id” must be integers"),
-    ],
-    ids=["200k-zeros", "nested", "5000-digits", "401-digit-bbox", "image_id-list",
-         "category_id-object"],
-)  # fmt: skip
-def test_hostile_coco_labels_are_a_form_error_and_nothing_is_stored(logged_in, labels, message):
-    _refused(logged_in, [upload("a.png", png())], message,
-             labels=[upload("l.json", labels, "application/json")])  # fmt: skip
