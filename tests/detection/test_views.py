@@ -277,4 +277,3 @@ def test_run_again_from_a_job_of_another_kind_starts_from_the_defaults(logged_in
     html = logged_in.get(f"/detect/?from={other.id}").content.decode()
     assert 'value="0.25"' in html and 'value="0.9"' not in html
     assert "That job cannot be copied here; starting from the defaults." in html
-
