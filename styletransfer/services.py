@@ -135,6 +135,13 @@ def _stored(job: Job, name: str) -> bytes:
         return fh.read()
 
 
+def config_with_tiles(knobs: dict[str, Any]) -> dict[str, Any]:
+    """The form's knobs and the site's tiles (STYLE_TILE_SIZE, STYLE_TILE_OVERLAP): what a
+    job is made and costed with."""
+    return {**knobs, "tile_size": settings.STYLE_TILE_SIZE,
+            "tile_overlap": settings.STYLE_TILE_OVERLAP}  # fmt: skip
+
+
 def stylize_create(
     *,
     user,
@@ -187,8 +194,7 @@ def stylize_create(
             files[f"style{i}"] = gallery_png(style.gallery)
     params: dict[str, Any] = {
         "preset": preset_name,
-        "config": {**config, "tile_size": settings.STYLE_TILE_SIZE,
-                   "tile_overlap": settings.STYLE_TILE_OVERLAP},  # fmt: skip
+        "config": config_with_tiles(config),
         "styles": [
             {"label": s.label[:120], "gallery": s.gallery, "weight": s.weight} for s in styles
         ],
