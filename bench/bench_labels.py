@@ -7,8 +7,9 @@ for the hostile files of issue 21, beside Python's own `json.loads` on the same 
 
 Each file is `{"images":[],"categories":[],"annotations":[0,0,0,…]}` grown to the size
 (200,000 zeros at 400 KB), plus, at the largest size, one deeply nested file, one of long
-numbers, and one with the most entries allowed (50,000), each wrong and on its own line
-(every one checked, reported and given its line number). Prints the best of `--repeats`
+numbers, one string of escaped quotes that never ends, and one with the most entries
+allowed (50,000), each wrong and on its own line (every one checked, reported and given
+its line number). Prints the best of `--repeats`
 CPU times (process time, one thread) and the ratio to `json.loads`.
 
 `--web`: the whole request instead, against a real daphne (started as the tests start it)
@@ -44,6 +45,11 @@ def zeros(size: int) -> bytes:
 
 def nested(size: int) -> bytes:
     return HEAD + b"[" * (size - len(HEAD))
+
+
+def unterminated(size: int) -> bytes:
+    """A string that never ends, made of escaped quotes: each quote could open a string."""
+    return HEAD + b'"' + b'\\"' * ((size - len(HEAD) - 1) // 2)
 
 
 def long_numbers(size: int) -> bytes:
@@ -143,6 +149,7 @@ def main() -> None:
     largest = max(args.sizes)
     cases += [(f"nested [ {largest:,} B", nested(largest)),
               (f"401-digit numbers {largest:,} B", long_numbers(largest)),
+              (f"unterminated string {largest:,} B", unterminated(largest)),
               ("50,000 wrong entries", wrong_annotations(largest))]  # fmt: skip
     cases = [(f"{name} {len(data):,} B" if name.startswith("50,000") else name, data)
              for name, data in cases]  # fmt: skip

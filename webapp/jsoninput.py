@@ -7,10 +7,12 @@ body with `request_json` and answers `JSONInputError.as_dict()` with a 400; labe
 (detection's COCO, the playground's labels.json) and multipart JSON fields go through
 `json_parse` too.
 
-The cost of a document is linear in its length whatever it holds: nesting deeper than
-`MAX_DEPTH` and numbers with more than `MAX_NUMBER_DIGITS` digits in a row (`int()` of
-thousands of digits takes seconds; 401 digits overflow a float) are refused from a scan of
-the bytes before anything is converted (bench/bench_labels.py).
+The cost of a document is linear in its length whatever it holds: json's C scanner reads
+it once (it stops at once at Python's recursion limit, and `int()` refuses thousands of
+digits before converting them); then, on the bytes with the strings taken out, nesting
+deeper than `MAX_DEPTH` and numbers with more than `MAX_NUMBER_DIGITS` digits in a row
+(401 digits overflow a float) are found, and only a refused document is read again to name
+the place (bench/bench_labels.py).
 """
 
 from __future__ import annotations
@@ -67,11 +69,39 @@ def json_parse(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise JSONInputError(f"Not valid JSON: not UTF-8 text (byte {exc.start}).") from None
-    # The structure without its strings: brackets, numbers, true/false/null, punctuation.
+    try:
+        try:  # the plain int is the fast path
+            value, marked = _loads(text, count_digits=False)
+        except ValueError as exc:
+            if isinstance(exc, json.JSONDecodeError):
+                raise
+            value, marked = _loads(text, count_digits=True)  # int() refused thousands of digits
+    except RecursionError:  # json's C scanner stops at Python's recursion limit, at once
+        raise JSONInputError(f"The JSON is nested more than {max_depth} deep.") from None
+    except json.JSONDecodeError as exc:
+        raise JSONInputError(f"Not valid JSON: {str(exc)[:120]}", line=exc.lineno) from None
+    except ValueError as exc:
+        raise JSONInputError(f"Not valid JSON: {str(exc)[:120]}") from None
+    # Valid JSON, so each quote opens or closes a string: what is left once they are gone
+    # is brackets, numbers, true/false/null and punctuation.
     bare = _STRINGS.sub(b'""', text.encode("utf-8", "surrogatepass"))
     if _deepest(bare) > max_depth:
         raise JSONInputError(f"The JSON is nested more than {max_depth} deep.")
     long_number = _LONG_NUMBER.search(bare) is not None
+    if long_number:  # read again, marking them: the path names the first
+        value, marked = _loads(text, count_digits=True)
+    if marked:
+        path = _path_of_unusable(value)
+        what = "a finite number"
+        if long_number:
+            what = f"a finite number of at most {MAX_NUMBER_DIGITS} digits"
+        raise JSONInputError(f"{path or 'The value'} must be {what}.", field=path)
+    return value
+
+
+def _loads(text: str, *, count_digits: bool) -> tuple[Any, bool]:
+    """json.loads with each unusable number – non-finite, and with `count_digits` one of
+    more than MAX_NUMBER_DIGITS digits in a row – read as a marker; (value, any marked)."""
     marked: list[bool] = []
 
     def unusable(_: str) -> _Unusable:
@@ -82,29 +112,14 @@ def json_parse(text: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         return unusable(text) if len(text.lstrip("-")) > MAX_NUMBER_DIGITS else int(text)
 
     def number(text: str) -> float | _Unusable:
-        if long_number and _LONG_NUMBER.search(text.encode()):
+        if count_digits and _LONG_NUMBER.search(text.encode()):
             return unusable(text)
         value = float(text)
         return value if math.isfinite(value) else unusable(text)
 
-    try:
-        # NaN and Infinity are constants; the plain int is the fast path, taken unless a
-        # long run of digits was seen (int() of thousands of digits costs seconds)
-        value = json.loads(text, parse_constant=unusable, parse_float=number,
-                           parse_int=whole if long_number else int)  # fmt: skip
-    except RecursionError:
-        raise JSONInputError(f"The JSON is nested more than {max_depth} deep.") from None
-    except json.JSONDecodeError as exc:
-        raise JSONInputError(f"Not valid JSON: {str(exc)[:120]}", line=exc.lineno) from None
-    except ValueError as exc:  # what a JSON number can still do to int() or float()
-        raise JSONInputError(f"Not valid JSON: {str(exc)[:120]}") from None
-    if marked:
-        path = _path_of_unusable(value)
-        what = "a finite number"
-        if long_number:
-            what = f"a finite number of at most {MAX_NUMBER_DIGITS} digits"
-        raise JSONInputError(f"{path or 'The value'} must be {what}.", field=path)
-    return value
+    value = json.loads(text, parse_constant=unusable, parse_float=number,
+                       parse_int=whole if count_digits else int)  # fmt: skip
+    return value, bool(marked)
 
 
 def request_json(request: HttpRequest, *, max_bytes: int = MAX_BODY_BYTES) -> dict:
