@@ -9,7 +9,8 @@ Each file is `{"images":[],"categories":[],"annotations":[0,0,0,…]}` grown to 
 (200,000 zeros at 400 KB), plus, at the largest size, one deeply nested file, one of long
 numbers, one string of escaped quotes that never ends, and one with the most entries
 allowed (50,000), each wrong and on its own line (every one checked, reported and given
-its line number). Prints the best of `--repeats`
+its line number), and a YOLO text file of as many lines as fit, each a box outside the
+picture. Prints the best of `--repeats`
 CPU times (process time, one thread) and the ratio to `json.loads`.
 
 `--web`: the whole request instead, against a real daphne (started as the tests start it)
@@ -75,12 +76,22 @@ def cpu(fn, repeats: int) -> float:
     return best
 
 
+def file_name(data: bytes) -> str:
+    """l.json for COCO, a.txt for YOLO lines (the picture is a.png)."""
+    return "l.json" if data.startswith(b"{") else "a.txt"
+
+
+def yolo_lines(size: int) -> bytes:
+    """Lines of boxes outside the picture, filling `size`: each one a problem."""
+    return b"0 2 2 2 2\n" * (size // 10)
+
+
 def check(data: bytes) -> str:
     """What the detection form does with one label file: the answer's first problem."""
     limits = UploadLimits(max_bytes=len(data) + 1)
     try:
-        files = label_files([("l.json", data)], limits)
-        read_labels(files, [PictureSize("photo.jpg", 640, 480)], ["person", "dog"])
+        files = label_files([(file_name(data), data)], limits)
+        read_labels(files, [PictureSize("a.png", 640, 480)], ["person", "dog"])
     except LabelError as exc:
         return exc.problems[0][:70]
     except Exception as exc:  # what the web process would answer with a 500
@@ -125,7 +136,7 @@ def measure_web(cases: list[tuple[str, bytes]]) -> None:
                     before, started = server_cpu_s(daphne.pid), time.perf_counter()
                     status = client.post_form(
                         "/detect/", {"conf": "0.25", "iou": "0.45"},
-                        [("pictures", "photo.png", picture), ("labels", "l.json", data)],
+                        [("pictures", "a.png", picture), ("labels", file_name(data), data)],
                         timeout=3600,
                     )  # fmt: skip
                     wall = time.perf_counter() - started
@@ -150,7 +161,8 @@ def main() -> None:
     cases += [(f"nested [ {largest:,} B", nested(largest)),
               (f"401-digit numbers {largest:,} B", long_numbers(largest)),
               (f"unterminated string {largest:,} B", unterminated(largest)),
-              ("50,000 wrong entries", wrong_annotations(largest))]  # fmt: skip
+              ("50,000 wrong entries", wrong_annotations(largest)),
+              (f"YOLO txt lines {largest:,} B", yolo_lines(largest))]  # fmt: skip
     cases = [(f"{name} {len(data):,} B" if name.startswith("50,000") else name, data)
              for name, data in cases]  # fmt: skip
     if args.web:
@@ -160,6 +172,9 @@ def main() -> None:
     for name, data in cases:
         answer = check(data)
         ours = cpu(lambda d=data: check(d), args.repeats)
+        if file_name(data) != "l.json":  # not JSON: no peer to compare with
+            print(f"{name:32} {ours:13.3f} {'-':>13} {'-':>7}  {answer}")
+            continue
         theirs = cpu(lambda d=data: stdlib(d), args.repeats)
         print(f"{name:32} {ours:13.3f} {theirs:13.3f} {ours / max(theirs, 1e-6):7.1f}  {answer}")
 

@@ -34,6 +34,7 @@ from webapp.pictures import UploadError, UploadLimits, is_zip, zip_members
 MAX_PROBLEMS = 20  # reported one by one; more are counted
 MAX_LABEL_BYTES = 20 * 2**20  # all label files together
 MAX_BOXES = 50_000  # all labelled objects together
+MAX_LINES = 2 * MAX_BOXES  # of YOLO text files together, blank ones included
 EDGE_SLACK = 0.01  # how far (relative, YOLO) or in pixels / 100 (COCO) a box may poke out
 LIST_FILES = {"train.txt", "valid.txt", "val.txt", "test.txt"}
 NAMES_FILES = {"classes.txt", "obj.names"}
@@ -137,6 +138,9 @@ def _yolo(
     pictures: Sequence[PictureSize],
     class_names: Sequence[str],
 ) -> dict[str, list[Truth]]:
+    lines = sum(data.count(b"\n") + 1 for _, data in files)
+    if lines > MAX_LINES:  # refused before any line is read: the cost stays bounded
+        raise LabelError([f"the label files hold {lines:,} lines; at most {MAX_LINES:,}"])
     by_stem = _pictures_by_stem(pictures)
     problems: list[str] = []
     names = [
