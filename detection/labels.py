@@ -28,11 +28,13 @@ import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from webapp.jsoninput import JSONInputError, json_parse
 from webapp.pictures import UploadError, UploadLimits, is_zip, zip_members
 
 MAX_PROBLEMS = 20  # reported one by one; more are counted
 MAX_LABEL_BYTES = 20 * 2**20  # all label files together
 MAX_BOXES = 50_000  # all labelled objects together
+MAX_LINES = 2 * MAX_BOXES  # of YOLO text files together, blank ones included
 EDGE_SLACK = 0.01  # how far (relative, YOLO) or in pixels / 100 (COCO) a box may poke out
 LIST_FILES = {"train.txt", "valid.txt", "val.txt", "test.txt"}
 NAMES_FILES = {"classes.txt", "obj.names"}
@@ -136,6 +138,9 @@ def _yolo(
     pictures: Sequence[PictureSize],
     class_names: Sequence[str],
 ) -> dict[str, list[Truth]]:
+    lines = sum(data.count(b"\n") + 1 for _, data in files)
+    if lines > MAX_LINES:  # refused before any line is read: the cost stays bounded
+        raise LabelError([f"the label files hold {lines:,} lines; at most {MAX_LINES:,}"])
     by_stem = _pictures_by_stem(pictures)
     problems: list[str] = []
     names = [
@@ -233,9 +238,11 @@ def _yolo(
 
 def _element_lines(text: str, keys: Sequence[str]) -> dict[str, list[int]]:
     """For each top-level list named in `keys`, the line on which each element starts
-    (the JSON is already known to be valid; anything unexpected gives no lines)."""
+    (the JSON is already known to be valid; anything unexpected gives no lines). One pass:
+    the line count runs along with the position."""
     decoder = json.JSONDecoder()
     out: dict[str, list[int]] = {}
+    line, counted = 1, 0  # the line of position `counted`
 
     def skip(i: int) -> int:
         while i < len(text) and text[i] in " \t\r\n":
@@ -254,7 +261,8 @@ def _element_lines(text: str, keys: Sequence[str]) -> dict[str, list[int]]:
                 starts = []
                 i = skip(i + 1)
                 while text[i] != "]":
-                    starts.append(text.count("\n", 0, i) + 1)
+                    line, counted = line + text.count("\n", counted, i), i
+                    starts.append(line)
                     _, i = decoder.raw_decode(text, i)
                     i = skip(i)
                     if text[i] == ",":
@@ -276,13 +284,16 @@ def _coco(
 ) -> dict[str, list[Truth]]:
     text = _text(name, data)
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise LabelError([f"{name}:{exc.lineno}: not valid JSON ({exc.msg})"]) from exc
-    lines = _element_lines(text, ("images", "annotations", "categories"))
+        doc = json_parse(text)
+    except JSONInputError as exc:
+        raise LabelError([exc.within(name)]) from exc
+    lines: dict[str, list[int]] = {}
 
     def at(key: str, i: int) -> str:
-        """"file:line: key[i]" – where element i of a top-level list starts."""
+        """"file:line: key[i]" – where element i of a top-level list starts (the lines
+        found on the first problem: a file that is right costs no second reading)."""
+        if not lines:
+            lines.update(_element_lines(text, ("images", "annotations", "categories")))
         found = lines.get(key, [])
         return f"{name}:{found[i]}: {key}[{i}]" if i < len(found) else f"{name}: {key}[{i}]"
 
@@ -292,6 +303,10 @@ def _coco(
         raise LabelError(
             [f"{name}: a COCO file has lists “images”, “annotations” and “categories”"]
         )
+    crowded = [f"{name}: “{key}” holds {len(doc[key]):,} entries; at most {MAX_BOXES:,}"
+               for key in ("images", "annotations", "categories") if len(doc[key]) > MAX_BOXES]
+    if crowded:  # refused before any entry is looked at: the cost stays bounded
+        raise LabelError(crowded)
     problems: list[str] = []
     categories: dict[int, int] = {}  # COCO category id -> the model's class id
     for i, cat in enumerate(doc["categories"]):
@@ -332,9 +347,13 @@ def _coco(
         if not isinstance(ann, dict):
             problems.append(f"{where}: not an object")
             continue
-        picture = images.get(ann.get("image_id"))
+        image_id, category_id = ann.get("image_id"), ann.get("category_id")
+        if not isinstance(image_id, int) or not isinstance(category_id, int):
+            problems.append(f"{where}: “image_id” and “category_id” must be integers")
+            continue
+        picture = images.get(image_id)
         bbox = ann.get("bbox")
-        if ann.get("image_id") in elsewhere:
+        if image_id in elsewhere:
             continue
         if picture is None:
             problems.append(f"{where}: image_id {ann.get('image_id')!r} is not a listed picture")

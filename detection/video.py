@@ -3,7 +3,8 @@ and the annotated clip written back. PyAV (FFmpeg) does the reading and writing.
 
 - `probe_video(data, name, limits)`: the container and its video stream's declared size,
   frame rate, length and frame count, checked against `VideoLimits` before any frame is
-  decoded (what the web process does);
+  decoded (what the web process does); a clip that declares no length (a browser's
+  recording) has its packets counted instead, still without decoding;
 - `read_frames(data, name, limits)`: the frames as RGB arrays, one at a time, each checked
   again (a stream may declare one size and carry another), at most `max_frames`;
 - `ClipWriter`: annotated frames -> a WebM (VP9) the browser plays.
@@ -94,6 +95,8 @@ def probe_video(data: bytes, name: str, limits: VideoLimits = VideoLimits()) -> 
         else:
             seconds = 0.0
         frames = stream.frames or (round(seconds * fps) if fps else 0)
+        if frames <= 0 and fps:  # a recording in progress declares no length: count it
+            frames, seconds = _count_packets(container, stream, fps, name, limits)
         codec = stream.codec_context.name
     if not width or not height:
         raise VideoError(f"{name}: the video stream declares no picture size")
@@ -109,6 +112,31 @@ def probe_video(data: bytes, name: str, limits: VideoLimits = VideoLimits()) -> 
     if frames <= 0:
         raise VideoError(f"{name}: the video declares no frames")
     return VideoInfo(name, kind, codec, width, height, fps, seconds, frames)
+
+
+def _count_packets(container, stream, fps: float, name: str, limits: VideoLimits):
+    """(frames, seconds) of a stream that declares neither – a browser's MediaRecorder
+    writes its WebM while recording, so no duration or cues – from its packets (one per
+    frame), demuxed but none decoded, and refused once past `max_frames`."""
+    frames, first, last = 0, None, None
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0:  # the demuxer's end-of-stream marker
+                continue
+            frames += 1
+            if frames > limits.max_frames:
+                raise VideoError(f"{name}: more than {limits.max_frames:,} frames; at most "
+                                 f"{limits.max_frames:,} are processed")  # fmt: skip
+            if packet.pts is not None:
+                end = packet.pts + (packet.duration or 0)
+                first = packet.pts if first is None else min(first, packet.pts)
+                last = end if last is None else max(last, end)
+    except av.error.FFmpegError as exc:
+        raise VideoError(f"{name}: the video is damaged after {frames} frames "
+                         f"({_reason(exc)})") from exc  # fmt: skip
+    if first is None or not stream.time_base:
+        return frames, frames / fps
+    return frames, float((last - first) * stream.time_base)
 
 
 def read_frames(
@@ -177,12 +205,18 @@ class ClipWriter:
 
 
 def encode_clip(
-    frames: list[np.ndarray], fps: float, *, container: str = "mp4", codec: str = "libx264"
+    frames: list[np.ndarray],
+    fps: float,
+    *,
+    container: str = "mp4",
+    codec: str = "libx264",
+    options: dict[str, str] | None = None,
 ) -> bytes:
     """A clip from RGB frames in any container and codec PyAV writes (for tests and benches:
-    the clips a person might send)."""
+    the clips a person might send). `options` go to the muxer: {"live": "1"} for WebM writes
+    it as a browser's MediaRecorder does, with no duration and no cues."""
     buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format=container) as out:
+    with av.open(buffer, mode="w", format=container, options=options or {}) as out:
         stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         h, w = frames[0].shape[:2]
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"

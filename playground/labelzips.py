@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -28,6 +27,7 @@ from PIL import Image
 
 from playground.classfolders import is_picture_name
 from playground.limits import LIMITS, Limits
+from webapp.jsoninput import JSONInputError, json_parse
 from webapp.pictures import (
     UploadError,
     UploadLimits,
@@ -57,7 +57,7 @@ def _base(path: str) -> str:
 def _number(text: object, where: str, what: str) -> float:
     try:
         value = float(text)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float() of 10**400
         raise UploadError(f"{where}: {what} must be a number, got {str(text)[:20]!r}") from None
     if not math.isfinite(value):
         raise UploadError(f"{where}: {what} must be a finite number, got {str(text)[:20]!r}")
@@ -142,9 +142,9 @@ def parse_labels(task: str, filename: str, text: str, limits: Limits = LIMITS) -
 
 def _parse_json(task: str, filename: str, text: str, limits: Limits) -> Labels:
     try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise UploadError(f"{filename}: not valid JSON ({exc})") from None
+        doc = json_parse(text)
+    except JSONInputError as exc:
+        raise UploadError(exc.within(filename, line=False)) from None  # the text says where
     if not isinstance(doc, dict) or not isinstance(doc.get("labels"), list):
         raise UploadError(f'{filename}: expected an object with a "labels" list')
     if len(doc["labels"]) > limits.max_dataset_samples:
@@ -262,6 +262,14 @@ def _labels_of(task: str, pictures, label_files, masks, class_names, limits: Lim
     return labels
 
 
+def _same_size(mask_path: str, mask: tuple[int, int], picture: tuple[int, int]) -> None:
+    """A mask labels its picture's pixels one for one: (width, height) must agree."""
+    if mask != picture:
+        raise UploadError(
+            f"{mask_path} is {mask[0]}×{mask[1]}, its picture {picture[0]}×{picture[1]}"
+        )
+
+
 def labelled_zip_probe(
     data: bytes, name: str, task: str, limits: UploadLimits, counts: Limits = LIMITS
 ) -> LabelledZip:
@@ -274,6 +282,10 @@ def labelled_zip_probe(
     for path, content in pictures:
         info = probe_picture(content, path, limits)
         infos.append(info)
+        if task == "segment":  # the mask's header against its picture's
+            mpath, mcontent = masks[PurePosixPath(_base(path)).stem]
+            mask = probe_picture(mcontent, mpath, limits)
+            _same_size(mpath, (mask.width, mask.height), (info.width, info.height))
         values = labels.by_file.get(_base(path))
         if values is not None and (
             max(values[0::2]) > info.width or max(values[1::2]) > info.height
@@ -306,10 +318,7 @@ def labelled_zip_read(
         if task == "segment":
             mpath, mcontent = masks[PurePosixPath(_base(path)).stem]
             mask = np.asarray(read_picture(mcontent, mpath, limits).image)
-            if mask.shape[:2] != (h, w):
-                raise UploadError(
-                    f"{mpath} is {mask.shape[1]}×{mask.shape[0]}, its picture {w}×{h}"
-                )
+            _same_size(mpath, (mask.shape[1], mask.shape[0]), (w, h))
             if not (mask[..., :1] == mask).all():
                 raise UploadError(f"{mpath} is in colour: a mask is grey, its value the class")
             small = Image.fromarray(mask[..., 0]).resize((image_size, image_size), Image.NEAREST)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("compare/", train.compare, name="compare"),
     path("runs/<uuid:job_id>/share/", train.share, name="share"),
     path("shared/<str:token>/", train.shared, name="shared"),
+    path("shared/<str:token>/views/<int:epoch>.json", train.shared_view, name="shared_view"),
     path("transfer/", transfer.transfer, name="transfer"),
     path("vgg19/gallery/", explain.gallery, name="gallery"),
     path("runs/<uuid:job_id>/predict/", explain.predict, name="predict"),

@@ -23,8 +23,10 @@ Pure PyTorch/PIL: no Django here. `stylize` is the one entry point.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -592,6 +594,40 @@ def _tiled_level(
                 old.add_(blend * (window.detach().clamp(0, 1) - old))
 
 
+# ----------------------------------------------------------------------------- cancel
+
+
+class _Stopped(Exception):
+    """should_stop() said True in the middle of a step or a sweep over the tiles."""
+
+
+@contextmanager
+def _stop_between_layers(net: nn.Module, should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Ask `should_stop` before every convolution of `net`, forwards and backwards, and
+    raise _Stopped when it says True. One step on a 1024 px tile is a minute on a CPU and a
+    sweep of a print's tiles longer: a cancel then takes effect within one layer of one
+    tile, wherever the run is. Backward hooks ask only on the calling thread (CUDA runs
+    backward on a thread of its own, where a step is short anyway)."""
+    caller = threading.get_ident()
+
+    def check(*_: object) -> None:
+        if should_stop():
+            raise _Stopped
+
+    def on_output(_module: nn.Module, _inputs: object, output: torch.Tensor) -> None:
+        if output.requires_grad:
+            output.register_hook(lambda _grad: check() if threading.get_ident() == caller else None)
+
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    handles = [m.register_forward_pre_hook(check) for m in convs]
+    handles += [m.register_forward_hook(on_output) for m in convs]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 # ----------------------------------------------------------------------------- stylize
 
 
@@ -612,8 +648,9 @@ def stylize(
     With `labels` (a label map: pixel value = region number) and one `regions` entry per
     label, each region gets its own style picture and strength, or keeps the photo.
     `init` (an earlier result) is the starting picture instead of config.init.
-    `should_stop` is asked before every step; when it says True the picture so far is
-    returned with `stopped=True`. `on_progress` is called after every step.
+    `should_stop` is asked before every step and every layer of VGG inside one (forwards
+    and backwards), so it also ends a sweep over a print's tiles; when it says True the
+    picture so far is returned with `stopped=True`. `on_progress` is called after every step.
     """
     if not styles:
         raise ValueError("at least one style picture is needed")
@@ -639,61 +676,65 @@ def stylize(
     keep: torch.Tensor | None = None
     stopped = False
     step = 0
-    for index, lp in enumerate(levels):
-        photo = to_tensor(content, lp.size, device)
-        side = round(max(lp.size) * config.style_scale)
-        paintings = [to_tensor(s, fit(s.size, side), device) for s in styles]
-        if config.preserve_color == "match":
-            paintings = [match_color(p, photo) for p in paintings]
-        elif config.preserve_color == "luminance":
-            paintings = [luminance(p, like=photo) for p in paintings]
-            photo = luminance(photo)
-        weights, indices, strengths = None, None, [1.0]
-        if labels is not None and regions is not None:
-            masks = region_masks(labels, len(regions), lp.size).to(device)
-            styled = [i for i, r in enumerate(regions) if r.style is not None]
-            weights = masks[styled]
-            indices = [regions[i].style for i in styled]
-            strengths = [regions[i].strength for i in styled]
-            kept = [i for i, r in enumerate(regions) if r.style is None]
-            keep = masks[kept].sum(0, keepdim=True) if kept else None
-        targets = style_targets(net, paintings, blend, indices, config, autocast)
-        level = _Level(net, config, autocast, photo, targets, strengths, weights)
-        if image is None:
-            image = _initial_image(config, photo, paintings[0], init)
-        else:  # upscale the coarser solution and refine it
-            image = F.interpolate(image, size=photo.shape[-2:], mode="bicubic", align_corners=False)
-        image = image.detach().clamp(0, 1).contiguous(memory_format=memory_format)
-        if lp.grids is None:
-            image.requires_grad_(True)
-            solver = _whole_level(level, image, lp.steps)
-        else:
-            solver = _tiled_level(level, image, lp.grids, lp.tile_steps)
-        for done in range(lp.total_steps):
-            if should_stop is not None and should_stop():
+    with _stop_between_layers(net, should_stop) if should_stop else nullcontext():
+        for index, lp in enumerate(levels):
+            photo = to_tensor(content, lp.size, device)
+            side = round(max(lp.size) * config.style_scale)
+            paintings = [to_tensor(s, fit(s.size, side), device) for s in styles]
+            if config.preserve_color == "match":
+                paintings = [match_color(p, photo) for p in paintings]
+            elif config.preserve_color == "luminance":
+                paintings = [luminance(p, like=photo) for p in paintings]
+                photo = luminance(photo)
+            if image is None:
+                image = _initial_image(config, photo, paintings[0], init)
+            else:  # upscale the coarser solution and refine it
+                image = F.interpolate(
+                    image, size=photo.shape[-2:], mode="bicubic", align_corners=False
+                )
+            image = image.detach().clamp(0, 1).contiguous(memory_format=memory_format)
+            weights, indices, strengths = None, None, [1.0]
+            if labels is not None and regions is not None:
+                masks = region_masks(labels, len(regions), lp.size).to(device)
+                styled = [i for i, r in enumerate(regions) if r.style is not None]
+                weights = masks[styled]
+                indices = [regions[i].style for i in styled]
+                strengths = [regions[i].strength for i in styled]
+                kept = [i for i, r in enumerate(regions) if r.style is None]
+                keep = masks[kept].sum(0, keepdim=True) if kept else None
+            try:
+                targets = style_targets(net, paintings, blend, indices, config, autocast)
+                level = _Level(net, config, autocast, photo, targets, strengths, weights)
+                if lp.grids is None:
+                    image.requires_grad_(True)
+                    solver = _whole_level(level, image, lp.steps)
+                else:
+                    solver = _tiled_level(level, image, lp.grids, lp.tile_steps)
+                for done in range(lp.total_steps):
+                    if should_stop is not None and should_stop():
+                        raise _Stopped
+                    history.append(next(solver))
+                    step += 1
+                    if on_progress is not None:
+                        snapshot = image.detach().clone()
+                        on_progress(
+                            StyleProgress(
+                                step=step,
+                                total_steps=total_steps,
+                                level=index,
+                                size=lp.size,
+                                losses=history[-1],
+                                seconds=time.perf_counter() - started,
+                                level_done=done == lp.total_steps - 1,
+                                _render=lambda snap=snapshot, k=keep: to_pil(
+                                    _finish(snap, content, config, k)
+                                ),
+                            )
+                        )
+                solver.close()
+            except _Stopped:
                 stopped = True
                 break
-            history.append(next(solver))
-            step += 1
-            if on_progress is not None:
-                snapshot = image.detach().clone()
-                on_progress(
-                    StyleProgress(
-                        step=step,
-                        total_steps=total_steps,
-                        level=index,
-                        size=lp.size,
-                        losses=history[-1],
-                        seconds=time.perf_counter() - started,
-                        level_done=done == lp.total_steps - 1,
-                        _render=lambda snap=snapshot, k=keep: to_pil(
-                            _finish(snap, content, config, k)
-                        ),
-                    )
-                )
-        solver.close()
-        if stopped:
-            break
 
     assert image is not None
     out_size = fit(content.size, config.size)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from webapp.pictures import UploadError, UploadLimits, read_picture
+from webapp.pictures import UploadError, UploadLimits, read_label_map, read_picture
 
 CHILD_MEMORY_MB = 2048  # one 40 Mpx picture, decoded and converted, needs under 1 GB
 CHILD_TIMEOUT_S = 60
@@ -34,11 +34,17 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def reencode_pictures(
-    pictures: list[tuple[str, bytes]], *, limits: UploadLimits, longest: int
+    pictures: list[tuple[str, bytes]],
+    *,
+    limits: UploadLimits,
+    longest: int,
+    label_maps: dict[int, int] | None = None,
 ) -> list[bytes]:
     """PNG bytes of each (name, data), upright 8-bit RGB, longest side at most `longest`.
+    `label_maps` {index: regions}: those pictures are painted regions, refused when they
+    have colours or mark a region that is not described (webapp.pictures.read_label_map).
 
-    Raises UploadError naming the first picture that cannot be decoded."""
+    Raises UploadError naming the first picture that cannot be decoded or used."""
     if not pictures:
         return []
     with tempfile.TemporaryDirectory(prefix="reencode-") as folder:
@@ -49,6 +55,7 @@ def reencode_pictures(
             "names": [name for name, _ in pictures],
             "limits": dataclasses.asdict(limits),
             "longest": longest,
+            "label_maps": {str(i): n for i, n in (label_maps or {}).items()},
         }
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
         try:
@@ -85,9 +92,14 @@ def shrink(picture: Image.Image, *, longest: int) -> Image.Image:
 
 def _child(request: dict) -> None:
     limits = UploadLimits(**request["limits"])
+    label_maps = request.get("label_maps", {})
     for i, name in enumerate(request["names"]):
         data = Path(request["folder"], f"{i}.in").read_bytes()
-        picture = shrink(read_picture(data, name, limits).image, longest=request["longest"])
+        if str(i) in label_maps:  # checked as the worker will read it, stored as RGB
+            picture = read_label_map(data, name, limits, label_maps[str(i)]).convert("RGB")
+        else:
+            picture = read_picture(data, name, limits).image
+        picture = shrink(picture, longest=request["longest"])
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
         Path(request["folder"], f"{i}.png").write_bytes(buffer.getvalue())

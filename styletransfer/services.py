@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 
@@ -134,6 +135,13 @@ def _stored(job: Job, name: str) -> bytes:
         return fh.read()
 
 
+def config_with_tiles(knobs: dict[str, Any]) -> dict[str, Any]:
+    """The form's knobs and the site's tiles (STYLE_TILE_SIZE, STYLE_TILE_OVERLAP): what a
+    job is made and costed with."""
+    return {**knobs, "tile_size": settings.STYLE_TILE_SIZE,
+            "tile_overlap": settings.STYLE_TILE_OVERLAP}  # fmt: skip
+
+
 def stylize_create(
     *,
     user,
@@ -166,6 +174,7 @@ def stylize_create(
             [(u.name or "upload", upload_read(u, limits)) for u in uploads],
             limits=limits,
             longest=MAX_SIZE,
+            label_maps={len(uploads) - 1: len(regions or [])} if labels is not None else None,
         )
     )
     if content is not None:
@@ -185,7 +194,7 @@ def stylize_create(
             files[f"style{i}"] = gallery_png(style.gallery)
     params: dict[str, Any] = {
         "preset": preset_name,
-        "config": dict(config),
+        "config": config_with_tiles(config),
         "styles": [
             {"label": s.label[:120], "gallery": s.gallery, "weight": s.weight} for s in styles
         ],

@@ -20,6 +20,7 @@ from styletransfer.services import (
     MAX_SIZE,
     MAX_STRENGTH,
     MAX_TOTAL_STEPS,
+    config_with_tiles,
     estimate,
     largest_size,
     preset_table,
@@ -135,7 +136,7 @@ def estimate_json(request: HttpRequest) -> JsonResponse:
     preset_name = request.GET.get("preset", "standard")
     if preset_name not in preset_table():
         preset_name = "standard"
-    params = {"preset": preset_name, "config": knobs, "styles": [{}] * styles}
+    params = {"preset": preset_name, "config": config_with_tiles(knobs), "styles": [{}] * styles}
     budget = job_budget(queue=get_kind(KIND).queue)
     try:
         cost = estimate(params, budget)

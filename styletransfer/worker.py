@@ -33,6 +33,9 @@ def run(ctx: JobContext) -> dict[str, Any]:
     extras = load_extras(ctx, len(styles))
     net = load_vgg(ctx, config.last_layer)
     result = paint(ctx, config, content, styles, net, **extras)
+    if result.stopped:  # cancelled: no picture is kept, and none is encoded (seconds at print size)
+        return {"stopped": True, "steps": result.steps, "seconds": round(result.seconds, 2),
+                "device": result.device}  # fmt: skip
     return export(ctx, result, config)
 
 

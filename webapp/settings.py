@@ -200,6 +200,11 @@ JOB_PUBLISH_INTERVAL_S = float(env("JOB_PUBLISH_INTERVAL_S", "0.25"))  # progres
 # A teach job stops serving (and frees its worker) this long after its page sent a frame.
 TEACH_IDLE_S = float(env("TEACH_IDLE_S", "10"))
 JOB_CANCEL_POLL_S = float(env("JOB_CANCEL_POLL_S", "0.5"))
+# Style transfer refines a print larger than this in tiles of this many pixels, sharing
+# STYLE_TILE_OVERLAP px with each neighbour (both multiples of 16): what a job is made with
+# is stored in its recipe, so changing these changes new jobs only.
+STYLE_TILE_SIZE = env_int("STYLE_TILE_SIZE", 1024)
+STYLE_TILE_OVERLAP = env_int("STYLE_TILE_OVERLAP", 128)
 DASHBOARD_PUSH_INTERVAL_S = float(env("DASHBOARD_PUSH_INTERVAL_S", "2"))
 DASHBOARD_HISTORY_INTERVAL_S = float(env("DASHBOARD_HISTORY_INTERVAL_S", "10"))  # the charts
 # A queue whose oldest job has waited longer than this is shown in red on the dashboard.

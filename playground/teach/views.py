@@ -3,8 +3,6 @@ playground/teach/services.py."""
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from playground.teach import services
 from webapp.jobs import JobRefused
+from webapp.jsoninput import JSONInputError, json_parse
 from webapp.models import Job
 from webapp.pictures import UploadError, read_bytes
 from webapp.tools import earlier_job, refused_json, upload_limits
@@ -33,11 +32,13 @@ def teach(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return JsonResponse({"error": "Log in to train."}, status=401)
     try:
-        classes = json.loads(request.POST.get("classes") or "[]")
-        if not isinstance(classes, list):
-            raise ValueError
-    except ValueError:
+        classes = json_parse(request.POST.get("classes") or "[]")
+    except JSONInputError as exc:
+        return JsonResponse({"error": f"The class names were not sent as a list: {exc}"},
+                            status=400)
+    if not isinstance(classes, list):
         return JsonResponse({"error": "The class names were not sent as a list."}, status=400)
+    classes = classes[: services.TEACH_MAX_CLASSES + 1]  # more is refused by teach_create
     pictures = [request.FILES.getlist(f"pictures-{i}") for i in range(len(classes))]
     try:
         job = services.teach_create(user=request.user, classes=classes, pictures=pictures)

@@ -172,5 +172,26 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
     snapshot = events.job_snapshot(job)
     snapshot["result"] = {k: v for k, v in (job.result or {}).items() if k != "files"}
     snapshot["params"] = {k: v for k, v in job.params.items() if k != "inputs"}
+    # the epochs' filters and activations, from the share's own address (the job's file
+    # URLs are for its owner and would send a visitor to the log-in page)
+    views = (job.metrics or {}).get("views") or []
+    snapshot["metrics"] = {**(job.metrics or {}), "views": [
+        {**v, "url": reverse("playground:shared_view", args=[token[:64], v["epoch"]])}
+        for v in views]}  # fmt: skip
     return render(request, "playground/shared.html", {
         "job": job, "kind": get_kind(job.kind), "snapshot": snapshot, "shared": True})
+
+
+def shared_view(request: HttpRequest, token: str, epoch: int) -> HttpResponse:
+    """One epoch's filters and activations (view-<epoch>.json) of a shared run."""
+    from webapp.storage import storage_read
+
+    job = services.shared_run(token=token[:64])
+    if job is None or epoch not in {v["epoch"] for v in (job.metrics or {}).get("views") or []}:
+        raise Http404
+    data = storage_read(f"{job.storage_prefix}/view-{epoch}.json")
+    if data is None:
+        raise Http404
+    response = HttpResponse(data, content_type="application/json")
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

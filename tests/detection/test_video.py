@@ -81,6 +81,27 @@ def test_frames_past_the_limit_are_not_decoded():
     assert len(list(read_frames(data, "c.mp4", VideoLimits(max_frames=5)))) == 5
 
 
+def recorded_webm(n: int) -> bytes:
+    """A WebM as a browser's MediaRecorder writes it: no duration, no cues."""
+    return encode_clip(moving_oranges(n, (320, 240)), 10, container="webm", codec="libvpx",
+                       options={"live": "1"})  # fmt: skip
+
+
+def test_a_recording_that_declares_no_length_is_counted_and_read():
+    data = recorded_webm(12)
+    with av.open(io.BytesIO(data)) as clip:  # what the browser's file declares: nothing
+        assert clip.duration is None and not clip.streams.video[0].frames
+    info = probe_video(data, "recording.webm")
+    assert (info.container, info.frames, info.fps) == ("WebM/MKV", 12, 10)
+    assert info.seconds == pytest.approx(1.2, abs=0.11)
+    assert [i for i, _, _ in read_frames(data, "recording.webm")] == list(range(12))
+
+
+def test_a_recording_past_the_frame_cap_is_refused_from_its_packets():
+    with pytest.raises(VideoError, match="recording.webm: more than 10 frames; at most 10"):
+        probe_video(recorded_webm(12), "recording.webm", VideoLimits(max_frames=10))
+
+
 def test_the_annotated_clip_is_a_webm_the_frames_come_back_from():
     writer = ClipWriter(481, 271, 10)  # odd sides: cropped to even
     for frame in moving_oranges(5, (481, 271)):

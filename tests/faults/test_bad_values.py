@@ -1,8 +1,9 @@
 """Hostile values to every endpoint: no 5xx, and a 4xx that names the field.
 
 Property-based (hypothesis): non-finite, huge, wrong-typed and truncated values, sent
-through Django's test client to the real views on the real test database. Pictures are
-not varied here (the shared picture reader has its own tests).
+through Django's test client to the real views on the real test database; label files
+(COCO, YOLO txt, the playground's boxes, points and masks) and teach's class list too.
+Pictures are not varied here (the shared picture reader has its own tests).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from urllib.parse import quote
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -295,3 +297,122 @@ def test_action_next_of_any_value(logged_in, user, action, nxt):
     assert resp.status_code in (302, 409)
     if resp.status_code == 302:
         assert resp["Location"].startswith("/")
+
+
+# --- label files and teach's fields (issue 21: five 500s, and seconds of CPU each) ----------
+
+# A hostile JSON text: one of the values above, or one nested too deeply for anything.
+HOSTILE_JSON = JSON_VALUES | st.sampled_from(
+    ["[" * 100_000, "[" * 70 + "]" * 70, "9" * 401, "-" + "7" * 5000, '{"a": [{}]}']
+)
+
+
+def _picture_bytes(size=(64, 48), mode="RGB", value=128) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new(mode, size, value).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@fast
+@given(image_id=HOSTILE_JSON, category_id=HOSTILE_JSON,
+       bbox=st.lists(HOSTILE_JSON, min_size=0, max_size=5), extra=HOSTILE_JSON)  # fmt: skip
+def test_coco_labels_of_any_value_are_a_label_error(image_id, category_id, bbox, extra):
+    from detection.labels import LabelError, PictureSize, label_files, read_labels
+    from webapp.pictures import UploadLimits
+
+    text = (f'{{"images": [{{"id": 1, "file_name": "a.png", "width": {extra}}}], '
+            f'"categories": [{{"id": {category_id}, "name": "person"}}], '
+            f'"annotations": [{{"image_id": {image_id}, "category_id": {category_id}, '
+            f'"bbox": [{", ".join(bbox)}]}}, {extra}]}}')  # fmt: skip
+    files = label_files([("l.json", text.encode())], UploadLimits())
+    try:
+        read_labels(files, [PictureSize("a.png", 64, 48)], ["person", "dog"])
+    except LabelError as exc:
+        assert exc.problems and all(p.startswith(("l.json", "a.png")) for p in exc.problems)
+
+
+@fast
+@given(lines=st.lists(st.lists(TEXT_VALUES | HOSTILE_JSON, max_size=6).map(" ".join),
+                      max_size=6))  # fmt: skip
+def test_yolo_labels_of_any_value_are_a_label_error(lines):
+    from detection.labels import LabelError, PictureSize, label_files, read_labels
+    from webapp.pictures import UploadLimits
+
+    files = label_files([("a.txt", "\n".join(lines).encode())], UploadLimits())
+    try:
+        truth = read_labels(files, [PictureSize("a.png", 64, 48)], ["person", "dog"])
+    except LabelError as exc:
+        assert exc.problems and all(p.startswith(("a.txt", "a.png")) for p in exc.problems)
+    else:
+        assert all(0 <= t.box[0] < t.box[2] <= 64 for t in truth["a.png"])
+
+
+@fast
+@given(value=HOSTILE_JSON, text=TEXT_VALUES, data=st.data())
+def test_the_playgrounds_box_point_and_mask_labels_of_any_value_are_an_upload_error(
+    value, text, data
+):
+    import io
+    import zipfile
+
+    from playground.labelzips import labelled_zip_probe
+    from webapp.pictures import UploadError
+    from webapp.tools import upload_limits
+
+    task = data.draw(st.sampled_from(["localise", "landmarks", "segment"]))
+    files = {"a.png": _picture_bytes((12, 12), "L")}
+    if task == "localise":
+        files["labels.json" if data.draw(st.booleans()) else "labels.csv"] = data.draw(
+            st.sampled_from([
+                f'{{"labels": [{{"file": "a.png", "class": {value}, "box": [1, {value}, 5, 6]}}]}}',
+                f'{{"labels": {value}}}',
+                f"file,class,x0,y0,x1,y1\na.png,cat,1,{text},5,6\n",
+            ]))  # fmt: skip
+    elif task == "landmarks":
+        points = f"[[1, {value}], [2, 3]]"
+        files["labels.json"] = (f'{{"points": ["eye", {value}], '
+                                f'"labels": [{{"file": "a.png", "points": {points}}}]}}')
+    else:  # a mask of any size and mode, its classes any text
+        size = data.draw(st.tuples(st.integers(1, 20), st.integers(1, 20)))
+        mode = data.draw(st.sampled_from(["L", "RGB", "1", "I;16"]))
+        files["masks/a.png"] = _picture_bytes(size, mode, 1)
+        files["classes.txt"] = text
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    try:
+        labelled_zip_probe(buffer.getvalue(), "d.zip", task, upload_limits())
+    except UploadError as exc:
+        assert str(exc)
+
+
+@fast
+@given(classes=HOSTILE_JSON | TEXT_VALUES, pictures=st.integers(0, 3))
+def test_teach_refuses_any_class_list_with_a_message(logged_in, classes, pictures):
+    data = {"classes": classes}
+    for i in range(pictures):
+        data[f"pictures-{i}"] = [SimpleUploadedFile("a.png", _picture_bytes((24, 24)), "image/png")]
+    before = Job.objects.count()
+    resp = logged_in.post("/playground/teach/", data)
+    assert resp.status_code in (200, 400)  # 200: a good list and pictures, queued
+    if resp.status_code == 400:
+        assert resp.json()["error"] and Job.objects.count() == before
+
+
+@fast
+@given(labels=HOSTILE_JSON)
+def test_the_detection_form_answers_any_coco_file_with_a_form_error(logged_in, labels):
+    before = Job.objects.count()
+    resp = logged_in.post("/detect/", {
+        "conf": "0.25", "iou": "0.45",
+        "pictures": [SimpleUploadedFile("a.png", _picture_bytes(), "image/png")],
+        "labels": [SimpleUploadedFile("l.json", labels.encode(), "application/json")],
+    })  # fmt: skip
+    assert resp.status_code in (302, 400)
+    if resp.status_code == 400:
+        assert "Nothing was started." in resp.content.decode() and Job.objects.count() == before

@@ -110,3 +110,15 @@ def test_frames_of_a_serving_model_are_checked_by_header_and_queued(client, make
         assert client.post(url, {"frame": picture(), "id": f"f{n}"}).status_code == 202
     waiting = redis.Redis.from_url(settings.REDIS_URL).lrange(teach_frames_key(job.id), 0, -1)
     assert [json.loads(w)["id"] for w in waiting] == ["f2", "f3"]  # only the newest wait
+
+
+@pytest.mark.parametrize("classes, message", [
+    ("[" * 50_000, "nested more than 64 deep"),  # issue 21: was a 500 (RecursionError)
+    ('["cup", ' + "7" * 5000 + "]", "[1] must be a finite number of at most 30 digits"),
+    ('["cup", "pen"' + ', "x"' * 100_000 + "]", "Give 2 to"),
+])  # fmt: skip
+def test_hostile_class_lists_are_refused_and_nothing_starts(client, make_user, classes, message):
+    client.force_login(make_user())
+    resp = client.post(reverse("playground:teach"), {"classes": classes})
+    assert resp.status_code == 400 and message in resp.json()["error"]
+    assert Job.objects.count() == 0

@@ -374,3 +374,67 @@ class PeakMemory:
     def _rss() -> int:
         with open("/proc/self/status") as fh:
             return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+@pytest.mark.parametrize("labels, message", [
+    # issue 21: both were 500s (RecursionError, OverflowError)
+    ('{"labels": ' + "[" * 100_000, "nested more than 64 deep"),
+    (json.dumps({"labels": [{"file": "a.png", "class": "cat", "box": [1, 1, "BIG", 4]}]})
+     .replace('"BIG"', "9" * 401), "labels[0].box[2] must be a finite number of at most 30"),
+])  # fmt: skip
+def test_hostile_labels_json_of_a_localise_zip_is_a_form_error(client, make_user, labels, message):
+    client.force_login(make_user())
+    data = zip_of({"a.png": png(0), "b.png": png(9), "labels.json": labels.encode()})
+    upload = SimpleUploadedFile("boxes.zip", data, content_type="application/zip")
+    resp = client.post(reverse("playground:new"),
+                       form_data(dataset="upload", task="localise", dataset_zip=upload))
+    assert resp.status_code == 400 and message in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_a_segmentation_mask_of_the_wrong_size_is_refused_by_the_form(client, make_user):
+    """From the two headers, before anything is queued (issue 21: it was queued, then the
+    worker failed it)."""
+    client.force_login(make_user())
+    files = {"a.png": png(0), "masks/a.png": png(1), "b.png": png(9), "masks/b.png": png(1, 10),
+             "classes.txt": b"sky\nsea\n"}  # fmt: skip
+    upload = SimpleUploadedFile("masks.zip", zip_of(files), content_type="application/zip")
+    resp = client.post(reverse("playground:new"),
+                       form_data(dataset="upload", task="segment", dataset_zip=upload))
+    assert resp.status_code == 400
+    assert "masks/b.png is 10×10, its picture 12×12" in resp.content.decode()
+    assert Job.objects.count() == 0
+
+
+def test_a_shared_run_serves_its_epoch_views_to_a_visitor_without_an_account(client, make_user):
+    """The shared page links each epoch's filters and activations; they used to point at the
+    owner's job files, which send a visitor to the log-in page (issue 21)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    me, other = make_user("me"), make_user("other")
+    run = _finished_run(me, [0.6, 0.8])
+    for epoch in (1, 2):
+        default_storage.save(f"{run.storage_prefix}/view-{epoch}.json",
+                             ContentFile(json.dumps({"epoch": epoch, "filters": [[epoch]]})))
+    run.metrics["views"] = [  # as the worker lists them: the owner's job files
+        {"epoch": e, "step": 10 * e, "url": f"/jobs/{run.id}/files/view-{e}.json"} for e in (1, 2)
+    ]
+    run.save()
+    client.force_login(me)
+    url = client.post(reverse("playground:share", args=[run.id]), "{}",
+                      content_type="application/json").json()["url"]
+    client.logout()
+    page = client.get(url)
+    views = page.context["snapshot"]["metrics"]["views"]
+    assert [v["epoch"] for v in views] == [1, 2]
+    for v in views:
+        assert v["url"] in page.content.decode()
+        resp = client.get(v["url"])
+        assert resp.status_code == 200 and resp["Content-Type"] == "application/json"
+        assert json.loads(resp.content) == {"epoch": v["epoch"], "filters": [[v["epoch"]]]}
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert client.get(f"/playground/shared/{token}/views/3.json").status_code == 404
+    assert client.get("/playground/shared/guessed/views/1.json").status_code == 404
+    client.force_login(other)  # another account holding the link reads them the same way
+    assert client.get(views[0]["url"]).status_code == 200

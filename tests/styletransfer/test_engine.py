@@ -9,9 +9,11 @@ from styletransfer.engine import (
     PRESETS,
     STYLE_LAYERS,
     StyleConfig,
+    fit,
     gram_matrix,
     match_color,
     pick_device,
+    plan,
     rgb_to_yiq,
     stylize,
     to_tensor,
@@ -110,6 +112,55 @@ def test_cancel_stops_within_one_step(tiny_net, photo, red_painting):
     assert result.stopped
     assert result.steps == 3 and len(events) == 3
     assert result.image.size == (32, 21)
+
+
+class LayerCounter:
+    """Counts the net's convolutions run forwards and backwards (hooks registered before
+    the engine's own, so they run first)."""
+
+    def __init__(self, net) -> None:
+        self.forward = self.backward = 0
+        for conv in (m for m in net.modules() if isinstance(m, torch.nn.Conv2d)):
+            conv.register_forward_pre_hook(self._forward)
+            conv.register_forward_hook(self._output)
+
+    def _forward(self, *_) -> None:
+        self.forward += 1
+
+    def _output(self, _module, _inputs, output) -> None:
+        if output.requires_grad:
+            output.register_hook(self._backward)
+
+    def _backward(self, _grad) -> None:
+        self.backward += 1
+
+
+def test_cancel_in_a_sweep_over_the_tiles_stops_at_the_next_layer(tiny_net, photo, red_painting):
+    """A print's level first reads every tile of the painting and the photo (no step in
+    between): a cancel there used to wait for the whole sweep (issue 21: 160-182 s)."""
+    layers = LayerCounter(tiny_net)
+    config = small(size=96, tile_size=48, tile_overlap=16, steps=4)
+    assert plan(photo.size, config)[0].grids is not None, "the level is tiled"
+    result = stylize(photo, [red_painting], config, net=tiny_net,
+                     should_stop=lambda: layers.forward >= 5)  # fmt: skip
+    assert result.stopped and result.steps == 0
+    assert layers.forward == 5, "no convolution ran after the cancel"
+    assert result.image.size == fit(photo.size, 96)
+
+
+def test_cancel_inside_a_step_stops_within_one_layer_backwards(tiny_net, photo, red_painting):
+    layers = LayerCounter(tiny_net)
+    events = []
+    stop = {}
+
+    def step_done(event) -> None:
+        events.append(event)
+        stop["backward"] = layers.backward  # the cancel comes in step 2's backward pass
+
+    result = stylize(photo, [red_painting], small(steps=6), net=tiny_net, on_progress=step_done,
+                     should_stop=lambda: bool(stop) and layers.backward > stop["backward"])
+    assert result.stopped and result.steps == 1 and len(events) == 1
+    assert layers.backward == stop["backward"] + 1, "no layer's gradient after the cancel"
 
 
 def test_style_blend_moves_towards_the_heavier_style(tiny_net, photo, red_painting, blue_painting):

@@ -136,3 +136,35 @@ def test_cancel_stops_a_running_job(stack, make_user):
     )
     assert job.status == JobStatus.CANCELLED
     assert job.result["stopped"] and job.result["steps"] < 400
+
+
+def test_cancel_in_the_middle_of_a_tile_ends_the_job_with_no_result_file(
+    stack, make_user, settings
+):
+    """Small tiles (STYLE_TILE_SIZE) so that the real VGG19 tiles a 256 px picture on the
+    CPU: the cancel lands inside a tile's work and the job ends at the next layer, keeping
+    no picture (issue 21: a 4096 px job took 160-182 s to stop, then wrote its result)."""
+    import time
+    from pathlib import Path
+
+    settings.STYLE_TILE_SIZE, settings.STYLE_TILE_OVERLAP = 128, 32
+    client = Client()
+    client.force_login(make_user("tiles"))
+    job = _start(client, size=256, steps=40, content=_upload("photo.png", (256, 192)))
+    assert job.params["config"]["tile_size"] == 128
+    wait_for(lambda: Job.objects.get(pk=job.id).metrics.get("step", 0) >= 2, timeout=120,
+             what="the tiles' steps to start")  # fmt: skip
+    asked = time.monotonic()
+    assert client.post(f"/jobs/{job.id}/cancel/").status_code == 302
+    job = wait_for(
+        lambda: (j := Job.objects.get(pk=job.id)).status != JobStatus.RUNNING and j,
+        timeout=60,
+        what="the job to stop",
+    )
+    latency = time.monotonic() - asked
+    print(f"cancel latency with 128 px tiles at 256 px: {latency:.2f} s")
+    assert job.status == JobStatus.CANCELLED
+    assert job.result["stopped"] and 2 <= job.result["steps"] < 40
+    assert "files" not in job.result and "image_url" not in job.result
+    folder = Path(settings.MEDIA_ROOT) / job.storage_prefix
+    assert not (folder / "result.png").exists() and not (folder / "recipe.json").exists()

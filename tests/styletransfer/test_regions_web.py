@@ -69,6 +69,11 @@ HOSTILE = {
     "strength too high": ({"regions": '[{"style": 0, "strength": 1e9}]'}, "strength must be"),
     "regions without a map": ({"labels": None}, "Paint the regions"),
     "not JSON": ({"regions": "[{style"}, "cannot be read"),
+    # issue 21: these two were queued, then failed in the worker
+    "a coloured map": ({"labels": _file("regions.png", Image.new("RGB", (60, 40), (200, 30, 30)))},
+                       "regions.png: not a label map (it has colours; region numbers are greys)"),
+    "an undescribed region": ({"labels": _labels(regions=3)},
+                              "regions.png: it marks region 3, but only 2 are described"),
 }
 
 
