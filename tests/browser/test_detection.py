@@ -327,6 +327,9 @@ def test_a_clip_plays_back_annotated_with_counts_over_time(page, make_user, tmp_
     assert without == low - oranges
     page.click("#det-all")
     expect(page.locator("#det-video-boxes")).to_contain_text("orange")
+    page.click("#det-reset")  # back to the job's settings: the job's count again
+    expect(page.locator("#det-conf-value")).to_have_text("0.10")
+    assert frame_count(page) == (at_job, 1)
 
     # Seeking shows that frame's boxes; the X-ray is the key frame's.
     page.evaluate("document.getElementById('det-video-clip').currentTime = 10.5 / 8")
