@@ -40,7 +40,7 @@ export function videoSnapshot(job, pageHooks) {
   $("det-video").hidden = false;
   const m = job.metrics || {};
   const r = job.result || {};
-  if (m.video) $("det-video-facts").textContent = facts(m.video);
+  if (m.video && !finished) $("det-video-facts").textContent = facts(m.video);
   const status = $("det-video-status");
   if (job.status === "queued") status.textContent = "Waiting for a worker…";
   else if (job.status === "running") {
