@@ -4,7 +4,8 @@ Pages load scripts only as modules from our own static files and take their data
 `json_script` blocks, so no inline script and no `eval` is allowed; styles come from our
 stylesheets only (scripts still set `element.style`, which a policy does not govern).
 Pictures may be `data:` URLs (the playground's live filter grids) or `blob:` URLs
-(previews of files the user is about to upload).
+(previews of files the user is about to upload); media may be `blob:` URLs (a clip the
+detection page fetched whole, so that it can seek without range requests).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
         "connect-src 'self'",
         "object-src 'none'",
         "base-uri 'self'",

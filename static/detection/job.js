@@ -3,10 +3,13 @@
 // a slider runs the same filter + per-class greedy NMS as detection.yolo.refilter, here.
 import { $, make } from "../webapp/dom.js";
 import { currentJob, watchJob } from "../webapp/jobpage.js";
-import { classColour, refilter } from "./refilter.js";
+import { classColour, shownBoxes } from "./refilter.js";
 import { showComparison } from "./comparison.js";
+import { paintBoxes } from "./paint.js";
 import { showEvaluation } from "./evaluation.js";
-import { isVideo, videoEvent, videoSnapshot } from "./videoview.js";
+import {
+  isVideo, videoClasses, videoEvent, videoLoaded, videoRefilter, videoSnapshot,
+} from "./videoview.js";
 import { showWindows } from "./windowsview.js";
 import { XrayView } from "./xray.js";
 
@@ -18,7 +21,13 @@ const state = {
   classNames: [],
   pictures: new Map(), // index -> {entry, candidates, shown, card, frame, count}
   configured: false, // sliders set from the job's params (once: then they are the user's)
+  video: false, // a clip's job (videoview.js shows it; the controls are the same)
 };
+
+// What the sliders, the classes' own boxes and the ticks say now.
+const sliders = () => ({
+  conf: state.conf, iou: state.iou, classConf: state.classConf, allowed: state.allowed,
+});
 
 // ------------------------------------------------------------------ pictures
 
@@ -67,9 +76,7 @@ function pictureCard(entry) {
   card.append(head, frame, foot);
   let xray = null;
   if (entry.xray_url) {
-    xray = new XrayView(entry, () => ({
-      conf: state.conf, iou: state.iou, classConf: state.classConf, allowed: state.allowed,
-    }));
+    xray = new XrayView(entry, sliders);
     const button = document.createElement("button");
     button.type = "button";
     button.className = "linklike small det-xray-toggle";
@@ -149,19 +156,23 @@ function redraw() {
     for (const d of pic.candidates) {
       if (!perClass.has(d.class)) perClass.set(d.class, { id: d.class_id, count: 0 });
     }
-    const all = refilter(pic.candidates, state.conf, state.iou, null, state.classConf);
+    const { all, shown } = shownBoxes(pic.candidates, sliders());
     for (const d of all) perClass.get(d.class).count++;
-    // Per-class NMS: hiding a class never changes the boxes of another.
-    pic.shown = state.allowed ? all.filter((d) => state.allowed.has(d.class)) : all;
+    pic.shown = shown;
     total += pic.shown.length;
     pic.count.textContent = `${pic.shown.length} object${pic.shown.length === 1 ? "" : "s"}`;
     pic.count.className = "badge det-count" + (pic.shown.length ? " succeeded" : "");
     drawBoxes(pic);
     if (pic.xray) pic.xray.draw();
   }
-  $("det-total").textContent = loaded
-    ? `${total} object${total === 1 ? "" : "s"} in ${loaded} picture${loaded === 1 ? "" : "s"}`
-    : "–";
+  if (state.video) {  // the frame on screen's count goes in det-total
+    videoRefilter(sliders(), perClass);
+    $("det-app").classList.toggle("det-no-controls", !videoLoaded());
+  } else {
+    $("det-total").textContent = loaded
+      ? `${total} object${total === 1 ? "" : "s"} in ${loaded} picture${loaded === 1 ? "" : "s"}`
+      : "–";
+  }
   renderClasses(perClass);
 }
 
@@ -189,6 +200,7 @@ function renderClasses(perClass) {
     const n = document.createElement("span");
     n.className = "det-n";
     n.textContent = row.count;
+    n.title = state.video ? "most boxes on one frame" : "boxes in all pictures";
     label.append(input, swatch, text, n);
     box.append(label, ownConfInput(row.name));
   }
@@ -222,6 +234,7 @@ function ownConfInput(name) {
 function presentClasses() {
   const names = new Set();
   for (const pic of state.pictures.values()) for (const d of pic.candidates) names.add(d.class);
+  for (const name of videoClasses()) names.add(name);
   return names;
 }
 
@@ -325,24 +338,7 @@ function downloadAnnotated(index) {
   const g = canvas.getContext("2d");
   const draw = () => {
     g.drawImage(pic.img, 0, 0, W, H);
-    const line = Math.max(2, Math.round(Math.min(W, H) / 300));
-    const size = Math.max(12, Math.round(Math.min(W, H) / 40));
-    g.font = `${size}px sans-serif`;
-    g.textBaseline = "top";
-    for (const d of [...pic.shown].reverse()) {
-      const [x1, y1, x2, y2] = d.box;
-      const colour = classColour(d.class_id);
-      g.strokeStyle = colour;
-      g.lineWidth = line;
-      g.strokeRect(x1, y1, x2 - x1, y2 - y1);
-      const label = `${d.class} ${d.score.toFixed(2)}`;
-      const w = g.measureText(label).width + 2 * line, h = size + 2 * line;
-      const tx = Math.max(0, Math.min(x1, W - w)), ty = y1 >= h ? y1 - h : y1;
-      g.fillStyle = colour;
-      g.fillRect(tx, ty, w, h);
-      g.fillStyle = "#000";
-      g.fillText(label, tx + line, ty + line);
-    }
+    paintBoxes(g, pic.shown, W, H);
     const base = pic.entry.name.split("/").pop().replace(/\.[^.]+$/, "");
     canvas.toBlob((blob) => download(`${base}.detected.png`, blob), "image/png");
   };
@@ -373,18 +369,22 @@ function showWaiting(job) {
 }
 
 function onSnapshot(job) {
-  if (isVideo(job)) {
-    $("det-waiting").hidden = true;
-    videoSnapshot(job);
-    return;
-  }
-  showWaiting(job);
   const result = job.result || {};
   if (!state.configured) {
     applySettings(job.params || {});
     state.configured = true;
   }
   if (result.model && !state.classNames.length) describeModel(result);
+  if (isVideo(job)) {
+    state.video = true;
+    $("det-waiting").hidden = true;
+    $("det-app").hidden = false;
+    $("det-app").classList.add("det-video-mode");
+    videoSnapshot(job, { sliders, redraw });
+    redraw();
+    return;
+  }
+  showWaiting(job);
   const pictures = result.pictures || [];
   if (pictures.length || state.pictures.size) $("det-app").hidden = false;
   pictures.forEach(addPicture);

@@ -42,6 +42,14 @@ export function refilter(candidates, conf, iou, allowed, classConf = null) {
   return out;
 }
 
+/** What the page shows of some candidates at the sliders ({conf, iou, classConf, allowed}):
+ *  `all` re-filtered with every class, `shown` those of the allowed classes. NMS is per
+ *  class, so hiding a class never changes the boxes of another. */
+export function shownBoxes(candidates, { conf, iou, classConf = null, allowed = null }) {
+  const all = refilter(candidates, conf, iou, null, classConf);
+  return { all, shown: allowed ? all.filter((d) => allowed.has(d.class)) : all };
+}
+
 /** The same colour per class as the server's PNGs (detection.annotate.class_colour). */
 export function classColour(id) {
   const h = (id * 0.618034) % 1, s = 0.85, v = 0.95;

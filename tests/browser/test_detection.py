@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -239,6 +240,32 @@ def test_map_on_own_labels_with_the_gallery_of_errors(page, make_user, tmp_path)
     assert page.js_errors == []
 
 
+def wait_true(page, expression: str, timeout: float = 30) -> None:
+    """Poll `expression` until true (page.wait_for_function polls with eval, which the
+    site's policy refuses)."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        page.wait_for_timeout(100)
+
+
+def frame_count(page) -> tuple[int, int]:
+    """(boxes, frame number) of the video page's "N objects on frame F of M"."""
+    text = page.locator("#det-video-frame").inner_text()
+    found = re.match(r"(\d+) objects? on frame (\d+) of \d+", text)
+    assert found, text
+    return int(found.group(1)), int(found.group(2))
+
+
+PAINTED = """() => {
+  const c = document.getElementById('det-video-overlay');
+  const px = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < px.length; i += 4) n += px[i] > 0;
+  return n;
+}"""
+
+
 def test_a_clip_plays_back_annotated_with_counts_over_time(page, make_user, tmp_path):
     from detection.video import encode_clip
     from tests.detection.test_video import moving_oranges
@@ -256,14 +283,61 @@ def test_a_clip_plays_back_annotated_with_counts_over_time(page, make_user, tmp_
     video = page.locator("#det-video-clip")
     expect(video).to_be_visible()
     # Chromium reads the annotated WebM: 16 frames at 8 a second is 2 s.
-    page.wait_for_function("document.getElementById('det-video-clip').readyState >= 1")
+    wait_true(page, "document.getElementById('det-video-clip').readyState >= 1")
     duration = page.evaluate("document.getElementById('det-video-clip').duration")
     assert abs(duration - 2.0) < 0.2
     expect(page.locator("#det-video-counts svg")).to_be_visible()
     expect(page.locator("#det-video-counts")).to_contain_text("orange")
     expect(page.locator("#det-video-files a")).to_have_count(2)
+    expect(page.locator("#det-video-files a").first).to_have_attribute(
+        "href", re.compile(r"annotated\.webm\?download=1$")
+    )
+
+    # The plain clip plays under a canvas with the boxes of the frame on screen, at the
+    # job's settings first: as many as the job found on that frame.
+    clip_el = page.locator("#det-video-clip")
+    expect(clip_el).to_have_attribute("data-from", re.compile(r"/clip\.webm$"))
+    assert clip_el.evaluate("v => v.src").startswith("blob:")  # seekable without ranges
+    expect(page.locator("#det-video-frame")).to_contain_text("on frame 1 of 16")
+    frames_url = page.evaluate("document.querySelectorAll('#det-video-files a')[1].href")
+    frames = page.request.get(frames_url).json()["frames"]
+    at_job, _ = frame_count(page)
+    assert at_job == len(frames[0]["detections"]) >= 1
+    assert page.evaluate(PAINTED) > 0
+    expect(page.locator("#det-conf-value")).to_have_text("0.10")
+
+    # The confidence slider re-filters the frame on screen: none at 1, more at 0.05.
+    page.locator("#det-conf").fill("1")
+    expect(page.locator("#det-video-frame")).to_contain_text("0 objects on frame 1")
+    assert page.evaluate(PAINTED) == 0
+    page.locator("#det-conf").fill("0.05")
+    expect(page.locator("#det-video-frame")).not_to_contain_text("0 objects on frame 1")
+    low, _ = frame_count(page)
+    assert low >= at_job
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "detection_video.png"), full_page=True)
+
+    # The class filter hides a class on the frame and in the chart.
+    expect(page.locator("#det-video-boxes")).to_contain_text("orange")
+    oranges = page.locator("#det-video-boxes").inner_text().count("orange ")
+    page.locator("#det-classes input[type=checkbox][value=orange]").uncheck()
+    expect(page.locator("#det-video-boxes")).not_to_contain_text("orange")
+    expect(page.locator("#det-video-counts svg")).not_to_contain_text("orange")
+    without, _ = frame_count(page)
+    assert without == low - oranges
+    page.click("#det-all")
+    expect(page.locator("#det-video-boxes")).to_contain_text("orange")
+    page.click("#det-reset")  # back to the job's settings: the job's count again
+    expect(page.locator("#det-conf-value")).to_have_text("0.10")
+    assert frame_count(page) == (at_job, 1)
+
+    # Seeking shows that frame's boxes; the X-ray is the key frame's.
+    page.evaluate("document.getElementById('det-video-clip').currentTime = 10.5 / 8")
+    expect(page.locator("#det-video-frame")).to_contain_text("on frame 11 of 16")
+    page.click("#det-video-xray-toggle")
+    expect(page.locator("#det-video-xray-box .det-xray-svg")).to_be_visible()
+    expect(page.locator("#det-video-xray-what")).to_contain_text("X-ray of frame")
+    page.screenshot(path=str(SHOTS / "detection_video_xray.png"), full_page=True)
     assert page.js_errors == []
 
 

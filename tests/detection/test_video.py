@@ -22,6 +22,8 @@ from detection.video import (
     probe_video,
     read_frames,
 )
+from detection.videojob import _public
+from detection.yolo import refilter
 from tests.conftest import session_cookie, ws_collect
 from tests.detection.test_worker import _get, oranges_png
 from webapp.models import Job
@@ -227,6 +229,37 @@ def test_a_video_job_streams_previews_and_gives_clip_frames_and_counts(
     assert all(
         f["detections"] and f["detections"][0]["class"] == "orange" for f in frames["frames"]
     )
+
+    # The page's data: the plain clip (no boxes) and every frame's candidates, which
+    # re-filter at the job's settings to exactly the boxes the job found and drew.
+    plain = _get(client, result["video"]["plain_url"])
+    assert len(list(read_frames(plain, "clip.webm"))) == 20
+    assert result["video"]["bytes"]["plain"] == len(plain)
+    stored = json.loads(_get(client, result["video"]["candidates_url"]))
+    assert stored["floor"] == 0.05 and stored["times"] == [f["time"] for f in frames["frames"]]
+    assert len(stored["frames"]) == 20
+    lowest = []
+    for found, flat in zip(frames["frames"], stored["frames"], strict=True):
+        cands = stored_candidates(flat, stored["class_names"])
+        assert len(cands) <= stored["per_frame"]
+        lowest.append(min(d.score for d in cands))
+        again = refilter(cands, conf=0.1, iou=0.45, classes=None, class_conf={})
+        assert [_public(d) for d in again] == found["detections"]
+        assert len(refilter(cands, conf=0.6, iou=0.45)) <= len(found["detections"])
+    assert min(lowest) < 0.1  # below the job's confidence: the page's slider can go lower
+    key = result["key_frame"]
+    assert key["found"] == max(len(f["detections"]) for f in frames["frames"])
+    assert len(frames["frames"][key["index"]]["detections"]) == key["found"]
+    assert json.loads(_get(client, key["xray_url"]))["candidates"]
+    assert Image.open(io.BytesIO(_get(client, key["url"]))).size == (480, 270)
+
+
+def stored_candidates(flat: list[float], names: list[str]):
+    """One frame of candidates.json back as Detections (class_id, score, x1, y1, x2, y2)."""
+    from detection.yolo import Detection
+
+    rows = [flat[i : i + 6] for i in range(0, len(flat), 6)]
+    return [Detection(int(c), names[int(c)], s, (x1, y1, x2, y2)) for c, s, x1, y1, x2, y2 in rows]
 
 
 @pytest.mark.django_db
