@@ -23,6 +23,9 @@ TEACH_MAX_CLASSES = 10
 TEACH_MAX_PICTURES = 600  # all classes together
 TEACH_EPOCHS = 12
 TEACH_FRAMES_WAITING = 2  # older frames are dropped: the answer is for the newest one
+# A frame is a camera picture shrunk to 224 px on the worker: 4 Mpx (a 2560 × 1600 frame)
+# is more than any camera sends, and a few KB of PNG cannot make the worker decode 40 Mpx.
+TEACH_FRAME_MAX_PIXELS, TEACH_FRAME_MAX_SIDE = 4_000_000, 4096
 
 
 def teach_frames_key(job_id) -> str:
@@ -80,7 +83,8 @@ def teach_frame(*, job: Job, frame: bytes, frame_id: str) -> None:
     if job.kind != KIND or job.status != "running" or not (job.metrics or {}).get("teach"):
         raise TeachError("This model is not taking pictures now: train it again.")
     try:
-        probe_upload(frame, "the frame", upload_limits())
+        probe_upload(frame, "the frame", upload_limits(
+            max_pixels=TEACH_FRAME_MAX_PIXELS, max_side=TEACH_FRAME_MAX_SIDE))  # fmt: skip
     except UploadError as exc:
         raise TeachError(str(exc)) from None
     item = json.dumps({"id": frame_id[:40], "data": base64.b64encode(frame).decode()})

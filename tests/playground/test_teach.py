@@ -112,6 +112,21 @@ def test_frames_of_a_serving_model_are_checked_by_header_and_queued(client, make
     assert [json.loads(w)["id"] for w in waiting] == ["f2", "f3"]  # only the newest wait
 
 
+def test_a_tiny_file_of_a_huge_frame_is_refused_from_its_header(client, make_user):
+    """Issue 21: a 4.9 KB blank 1-bit PNG of 6324 × 6324 made the worker decode 40 Mpx."""
+    user = make_user()
+    client.force_login(user)
+    job = job_create(user=user, kind="teach", params={"teach": {"classes": ["a", "b"],
+                                                                "files": [[], []]}})  # fmt: skip
+    Job.objects.filter(pk=job.pk).update(status="running", metrics={"teach": {"ready": True}})
+    buffer = io.BytesIO()
+    Image.new("1", (6324, 6324)).save(buffer, format="PNG")
+    assert len(buffer.getvalue()) < 10_000
+    huge = SimpleUploadedFile("f.png", buffer.getvalue(), "image/png")
+    resp = client.post(reverse("playground:teach_frame", args=[job.id]), {"frame": huge})
+    assert resp.status_code == 400 and "pixels" in resp.json()["error"]
+
+
 @pytest.mark.parametrize("classes, message", [
     ("[" * 50_000, "nested more than 64 deep"),  # issue 21: was a 500 (RecursionError)
     ('["cup", ' + "7" * 5000 + "]", "[1] must be a finite number of at most 30 digits"),
