@@ -151,9 +151,11 @@ PRESETS: dict[str, Callable[[Shape], list[dict]]] = {
 
 # The training settings each preset trains well with; the builder fills them in and
 # `manage.py train --preset` uses them unless told otherwise. Measured on MNIST-5k
-# (4,000 to train, 1,000 held out): see docs/benchmarks-playground.md.
+# (4,000 to train, 1,000 held out): see docs/benchmarks-playground.md. Augmentation is
+# stated for 28-pixel pictures and scaled to the picture's side by `training`.
 _NO_AUGMENT = {"hflip": False, "vflip": False, "rotate": 0.0, "shift": 0, "color": 0.0}
 _DIGIT_JITTER = {**_NO_AUGMENT, "rotate": 10.0, "shift": 2}  # small moves keep a digit a digit
+AUGMENT_SIDE = 28  # the picture side the augmentation above is tuned for
 
 TRAINING: dict[str, dict] = {
     "lenet5": {"optimizer": "adam", "lr": 3e-3, "batch_size": 32, "epochs": 20,
@@ -175,13 +177,27 @@ TRAINING: dict[str, dict] = {
 }  # fmt: skip
 
 
-def training(name: str) -> dict:
+def augment_for_side(augment: dict, side: int) -> dict:
+    """Augmentation stated for AUGMENT_SIDE-pixel pictures, as strong on `side` pixels:
+    the shift is the same share of the side, rounded down to whole pixels (±2 at 28 px
+    is ±1 at 16 and none at 8, where one pixel is an eighth of the digit); a rotation's
+    angle moves a picture the same share whatever its size and stays."""
+    scaled = dict(augment)
+    scaled["shift"] = augment.get("shift", 0) * side // AUGMENT_SIDE
+    return scaled
+
+
+def training(name: str, input_shape: Shape | None = None) -> dict:
     """The training settings of a named preset (a copy: optimizer, lr, batch_size,
-    epochs, schedule, augment)."""
+    epochs, schedule, augment), the augmentation scaled to the pictures of shape
+    (C, H, W) when given (see augment_for_side), else as stated for 28 px."""
     if name not in TRAINING:
         raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
     settings = TRAINING[name]
-    return {"schedule": "constant", **settings, "augment": dict(settings["augment"])}
+    augment = dict(settings["augment"])
+    if input_shape is not None:
+        augment = augment_for_side(augment, min(input_shape[1:]))
+    return {"schedule": "constant", **settings, "augment": augment}
 
 
 def preset(name: str, input_shape: Shape) -> list[dict]:
