@@ -292,7 +292,7 @@ def compare(detector: Detector, image: Image.Image, *, conf: float = 0.25, iou: 
     crop_macs = conv_macs(detector, CROP, CROP)
     one_macs = conv_macs(detector, net_w, net_h)
     return {
-        "crop": CROP, "conf": conf, "iou": iou,
+        "width": image.width, "height": image.height, "crop": CROP, "conf": conf, "iou": iou,
         "proposals": [[round(v, 1) for v in b] for b in boxes.tolist()],
         "two_stage": {"detections": two, "passes": len(boxes), "macs": crop_macs * len(boxes),
                       "propose_seconds": propose_s, "classify_seconds": classify_s,

@@ -52,6 +52,7 @@ def new(request: HttpRequest) -> HttpResponse:
                         class_conf=form.cleaned_data["class_conf"],
                         labels=form.cleaned_data["labels"],
                         windows=form.cleaned_data["windows"] or 0,
+                        proposals=form.cleaned_data["proposals"],
                     )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)

@@ -24,6 +24,7 @@ from PIL import Image
 from detection.annotate import annotate
 from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.modelcard import MODEL_CARD
+from detection.proposals import compare as compare_two_stage
 from detection.services import KIND, model_card
 from detection.thresholds import format_class_conf, threshold
 from detection.windows import compare
@@ -56,6 +57,7 @@ class DetectRequest:
     limits: UploadLimits
     labels: list[tuple[str, bytes]]  # label files (zips opened), when the job measures mAP
     windows: int  # window side of the sliding-window comparison (first picture); 0: none
+    proposals: bool = False  # the two-stage comparison (region proposals) on the first picture
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ def parse(ctx: JobContext) -> DetectRequest:
         limits=limits,
         labels=labels,
         windows=int(params.get("windows") or 0),
+        proposals=bool(params.get("proposals")),
     )
 
 
@@ -234,9 +237,13 @@ def export(
     }
     evaluation = evaluate_labels(ctx, detector, request, done) if request.labels else None
     windows = compare_windows(ctx, detector, request, done) if request.windows and done else None
+    two_stage = (
+        compare_proposals(ctx, detector, request, done) if request.proposals and done else None
+    )
     return {
         **({"evaluation": evaluation} if evaluation else {}),
         **({"windows": windows} if windows else {}),
+        **({"proposals": two_stage} if two_stage else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
         **made_with(detector, request),
@@ -295,6 +302,19 @@ def compare_windows(
         raise JobError(str(exc)) from exc
     doc = {"picture": first.name, "index": done[0].entry["index"], **doc}
     url = ctx.save_file("windows.json", json.dumps(doc, allow_nan=False).encode())
+    return {**doc, "url": url}
+
+
+def compare_proposals(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """The two-stage detector vs YOLO's one pass on the first picture (detection.proposals),
+    at the job's thresholds; stores proposals.json and returns it for Job.result."""
+    ctx.report(1.0, metrics={"comparing_proposals": True}, force=True)
+    first = next(pictures(request))
+    doc = compare_two_stage(detector, first.image, conf=request.conf, iou=request.iou)
+    doc = {"picture": first.name, "index": done[0].entry["index"], **doc}
+    url = ctx.save_file("proposals.json", json.dumps(doc, allow_nan=False).encode())
     return {**doc, "url": url}
 
 

@@ -6,6 +6,7 @@ import { currentJob, watchJob } from "../webapp/jobpage.js";
 import { classColour, refilter } from "./refilter.js";
 import { showEvaluation } from "./evaluation.js";
 import { isVideo, videoEvent, videoSnapshot } from "./videoview.js";
+import { showProposals } from "./proposalsview.js";
 import { showWindows } from "./windowsview.js";
 import { XrayView } from "./xray.js";
 
@@ -363,6 +364,8 @@ function showWaiting(job) {
   else if (job.status === "running") {
     $("det-waiting-text").textContent = m.comparing_windows
       ? "Comparing sliding windows with the convolutional pass on the first picture…"
+      : m.comparing_proposals
+      ? "Proposing regions on the first picture and classifying each one…"
       : m.pictures
       ? `Detecting… ${m.done || 0} of ${m.pictures} picture${m.pictures === 1 ? "" : "s"} done`
       : "Loading the model and reading the pictures…";
@@ -388,6 +391,7 @@ function onSnapshot(job) {
   redraw();
   if (result.evaluation) showEvaluation(result.evaluation, state.pictures);
   if (result.windows) showWindows(result.windows, state.pictures, state.classNames);
+  if (result.proposals) showProposals(result.proposals, state.pictures, state.classNames);
 }
 
 function onEvent(ev) {

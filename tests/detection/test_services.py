@@ -106,3 +106,11 @@ def test_the_sliding_window_comparison_adds_its_cost():
     base = {"picture_count": 1, "pixels": 640 * 480, "largest_pixels": 640 * 480}
     plain = estimate(base, BUDGET).runtime_s
     assert estimate({**base, "windows": 224}, BUDGET).runtime_s > plain + 20
+
+
+def test_the_two_stage_comparison_adds_its_cost():
+    from detection.services import PROPOSALS_S, estimate
+
+    base = {"picture_count": 1, "pixels": 640 * 480, "largest_pixels": 640 * 480}
+    plain = estimate(base, BUDGET).runtime_s
+    assert estimate({**base, "proposals": True}, BUDGET).runtime_s == plain + PROPOSALS_S
