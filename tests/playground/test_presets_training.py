@@ -64,13 +64,15 @@ def test_train_command_uses_the_presets_settings_unless_told(capsys):
 
 
 def test_augmentation_follows_the_picture_side():
-    """Stated for 28 px (±2 px, ±10°): the shift keeps its share of the side in whole
-    pixels, the angle stays; no shift at all is left alone."""
+    """Stated for 28 px (±2 px, ±10°): each move shrinks with the side, and one under a
+    whole pixel goes – a shift rounded down; a rotation while the edge, side/2 from the
+    centre, moves ≥ 1 px (28 px: 14 · 10° in radians = 2.4 px; 16 px: 8 · 5.7° = 0.8 px)."""
     stated = training("lenet5")["augment"]
     assert (stated["shift"], stated["rotate"]) == (2, 10.0)
-    by_side = {side: training("lenet5", (1, side, side))["augment"] for side in (8, 16, 28, 32)}
-    assert {side: a["shift"] for side, a in by_side.items()} == {8: 0, 16: 1, 28: 2, 32: 2}
-    assert {a["rotate"] for a in by_side.values()} == {10.0}
+    moves = {side: training("lenet5", (1, side, side))["augment"] for side in (8, 16, 20, 28, 32)}
+    assert {side: (a["shift"], a["rotate"]) for side, a in moves.items()} == {
+        8: (0, 0.0), 16: (1, 0.0), 20: (1, 7.1), 28: (2, 10.0), 32: (2, 10.0)
+    }  # 20 px: 10 · 7.1° in radians = 1.25 px
     assert augment_for_side({"shift": 0, "rotate": 0.0}, 8) == {"shift": 0, "rotate": 0.0}
     assert training("deep_sigmoid", (1, 8, 8))["augment"] == TRAINING["deep_sigmoid"]["augment"]
 
@@ -80,8 +82,8 @@ def test_the_builder_gets_the_augmentation_for_the_chosen_datasets_pictures(clie
     url = reverse("playground:preset", args=["lenet5"])
     digits = client.get(url, {"dataset": "digits"}).json()["training"]["augment"]
     shapes = client.get(url, {"dataset": "shapes"}).json()["training"]["augment"]
-    assert (digits["shift"], digits["rotate"]) == (0, 10.0)
-    assert (shapes["shift"], shapes["rotate"]) == (1, 10.0)
+    assert (digits["shift"], digits["rotate"]) == (0, 0.0)
+    assert (shapes["shift"], shapes["rotate"]) == (1, 0.0)
 
 
 def test_lenet5_on_the_8x8_digits_reaches_its_floor_with_its_defaults(capsys):
