@@ -12,7 +12,7 @@ from detection.proposals import CROP, compare, group, propose, segment
 from detection.windows import conv_macs
 from detection.yolo import Detector, box_iou
 
-from .test_xray import flower
+from .test_xray import flower, tiny_detector
 
 RED, BLUE = (220, 30, 30), (30, 40, 200)
 RED_BOX, BLUE_BOX = (15, 10, 70, 60), (90, 50, 150, 110)  # x1, y1, x2, y2 (exclusive)
@@ -85,3 +85,13 @@ def test_two_stages_count_one_pass_per_region_beside_yolos_single_pass(real_file
     assert "orange" in {d["class"] for d in one["detections"]}
     assert "orange" in {d["class"] for d in two["detections"]}
     assert 0 <= doc["yolo_found"] <= len(one["detections"])
+
+
+def test_a_picture_too_small_for_any_proposal_gives_none_and_a_clean_comparison(tiny_files):
+    """Every region of a 6 × 6 picture is under the 8-pixel side: no proposal, no pass."""
+    picture = Image.fromarray(two_rectangles()).resize((6, 6), Image.NEAREST)
+    assert propose(picture).shape == (0, 4)
+    doc = compare(tiny_detector(tiny_files), picture)
+    assert doc["proposals"] == [] and doc["two_stage"]["passes"] == 0
+    assert doc["two_stage"]["detections"] == [] and doc["two_stage"]["macs"] == 0
+    assert doc["one_pass"]["passes"] == 1 and doc["mac_ratio"] == 0
