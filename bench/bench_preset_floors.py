@@ -57,6 +57,7 @@ def cell(name: str, dataset: str, *, augment: bool, seed: int) -> dict:
     return {
         "preset": name, "dataset": dataset, "val_accuracy": result.val_accuracy,
         "best": max(h["val_accuracy"] for h in result.history), "epochs": result.epochs,
+        "train_accuracy": result.train_accuracy,
         "augment": config.augment.__dict__ if augment else {}, "floor": floor,
         "passed": None if floor is None else result.val_accuracy >= floor,
         "seconds": time.perf_counter() - started,
