@@ -203,7 +203,7 @@ def propose(image: Image.Image, *, scales: tuple[float, ...] = SCALES,
     boxes: list[tuple[float, ...]] = []
     for rank in range(max(len(r) for r in ranked)):
         for regions in ranked:
-            if rank >= len(regions):
+            if rank >= len(regions) or len(boxes) == max_proposals:
                 continue
             x1, y1, x2, y2 = regions[rank].box
             box = (x1 / factor, y1 / factor, x2 / factor, y2 / factor)
@@ -212,7 +212,7 @@ def propose(image: Image.Image, *, scales: tuple[float, ...] = SCALES,
             if min(box[2] - box[0], box[3] - box[1]) < min_side or _near(box, boxes):
                 continue
             boxes.append(box)
-    return np.array(boxes[:max_proposals], dtype=np.float64).reshape(-1, 4)
+    return np.array(boxes, dtype=np.float64).reshape(-1, 4)
 
 
 def _near(box: tuple[float, ...], kept: list[tuple[float, ...]], same: float = 0.9) -> bool:
@@ -227,7 +227,7 @@ def _near(box: tuple[float, ...], kept: list[tuple[float, ...]], same: float = 0
 # ----------------------------------------------------------------------------- two stages
 
 
-def _best_class(detector: Detector, rows: torch.Tensor) -> tuple[int, float]:
+def _best_class(rows: torch.Tensor) -> tuple[int, float]:
     """A crop's class: the best objectness × p(class) of any of its anchor boxes."""
     scores = rows[:, 5:].float() * rows[:, 4:5].float()  # (N, C)
     best, cls = scores.max(dim=1)
@@ -249,7 +249,7 @@ def classify_regions(detector: Detector, image: Image.Image, boxes: np.ndarray,
             crops.append(F.interpolate(region[None], size=(CROP, CROP), mode="bilinear",
                                        align_corners=False))  # fmt: skip
         rows = detector.forward(torch.cat(crops))
-        out += [_best_class(detector, r) for r in rows]
+        out += [_best_class(r) for r in rows]
     return out
 
 
