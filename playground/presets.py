@@ -173,7 +173,8 @@ TRAINING: dict[str, dict] = {
                      "augment": _NO_AUGMENT},
     "resnet_small": {"optimizer": "adam", "lr": 2e-3, "batch_size": 64, "epochs": 15,
                      "schedule": "cosine", "augment": _DIGIT_JITTER},
-    "inception_small": {"optimizer": "adam", "lr": 2e-3, "batch_size": 64, "epochs": 15,
+    # 25 epochs: after 15 it was still learning (MNIST-5k: train 95 %, validation 94.7 %)
+    "inception_small": {"optimizer": "adam", "lr": 2e-3, "batch_size": 64, "epochs": 25,
                         "schedule": "cosine", "augment": _DIGIT_JITTER},
 }  # fmt: skip
 
