@@ -25,10 +25,9 @@ from playground.presets import PRESETS, preset, training
 from playground.trainer import TrainConfig, train
 
 # The floor each cell must reach (final validation accuracy, seed 0), by dataset: chance is
-# 25 % on the 4-class generated sets and 10 % on the others. The two deep plain nets are
-# the vanishing-gradient lesson's pair: the sigmoid one is meant not to learn, so its floor
-# is "no better than chance" turned around – it is listed, with no floor, as the lesson's
-# observation, not a failure.
+# 25 % on the 4-class generated sets and 10 % on the others. The deep sigmoid net is the
+# vanishing-gradient lesson's net that is meant not to learn: it is listed with no floor,
+# its row the lesson's observation rather than a failure.
 FLOORS: dict[str, float] = {
     "stripes": 0.95,
     "shapes": 0.90,
