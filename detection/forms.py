@@ -87,6 +87,13 @@ class DetectForm(forms.Form):
         "(a window cropped around it, the network run on each) and compare time and "
         "multiply-adds with the one convolutional pass.",
     )
+    proposals = forms.BooleanField(
+        label="Region proposals (two stages) vs one pass",
+        required=False,
+        help_text="On the first picture, also detect the R-CNN way: regions proposed from a "
+        "segmentation of the picture, each one cropped and classified by its own network pass; "
+        "compared in passes, multiply-adds and time with YOLO's single pass.",
+    )
 
     def __init__(
         self, *args, class_names: list[str], floor: float, max_iou: float, **kwargs

@@ -123,6 +123,7 @@ def detect_create(
     labels: Sequence[UploadedFile] = (),
     windows: int = 0,
     compare: Sequence[str] = (),
+    proposals: bool = False,
 ) -> Job:
     """Store the uploads (checked from their headers: `pictures` is what they declare)
     and queue a detection job for them; raises JobRefused when over a limit or budget.
@@ -155,6 +156,7 @@ def detect_create(
         "upload_names": names,
         "label_names": [u.name for u in labels],  # any: the job also measures mAP on them
         "windows": int(windows),  # window side of the sliding-window comparison; 0: none
+        "proposals": bool(proposals),  # the two-stage (region proposals) comparison
         # what the cost estimate reads: how many pictures, their pixels, the largest one
         "picture_count": len(pictures),
         "pixels": sum(p.pixels for p in pictures),
@@ -218,6 +220,9 @@ PER_PIXEL_S = 0.6e-6
 # The sliding-window comparison on one picture: 169 windows through the network, by window
 # side (measured on the 2-core machine, `bench/bench_detection_windows.py`).
 WINDOWS_S = {96: 8.0, 160: 18.0, 224: 28.0}
+# The two-stage comparison: segmenting, grouping and up to 100 passes at 160 px (measured
+# 7–10 s on the shared 2-core machine, `bench/bench_detection_proposals.py`).
+PROPOSALS_S = 15.0
 
 # A clip: per frame the network on a batch, the drawing and VP9 encoding (per pixel);
 # memory holds one batch of frames, drawn copies and the encoded clip. Rough, not fitted
@@ -283,6 +288,7 @@ def estimate(params: dict[str, Any], budget: Budget) -> JobCost:
         smaller = "send fewer and smaller pictures"
     runtime_s += WINDOWS_S.get(int(params.get("windows") or 0), 0.0) * factor
     runtime_s += compare_runtime_s(params, count)
+    runtime_s += PROPOSALS_S * factor if params.get("proposals") else 0.0
     per_picture_s = PER_PICTURE_S * factor + PER_PIXEL_S * pixels / count
     fewer = max(0, math.floor((budget.runtime_s - LOAD_S) / per_picture_s))
     return JobCost(

@@ -57,6 +57,7 @@ def new(request: HttpRequest) -> HttpResponse:
                         labels=form.cleaned_data["labels"],
                         windows=form.cleaned_data["windows"] or 0,
                         compare=form.cleaned_data["compare"],
+                        proposals=form.cleaned_data["proposals"],
                     )
             except JobRefused as exc:
                 status = refused_on_form(form, exc)

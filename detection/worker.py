@@ -27,6 +27,7 @@ from PIL import Image
 from detection.annotate import annotate
 from detection.labels import LabelError, PictureSize, label_files, read_labels
 from detection.modelcard import ModelCard, model_card_for
+from detection.proposals import compare as compare_two_stage
 from detection.services import KIND, model_card
 from detection.thresholds import format_class_conf, threshold
 from detection.windows import compare
@@ -61,6 +62,7 @@ class DetectRequest:
     labels: list[tuple[str, bytes]]  # label files (zips opened), when the job measures mAP
     windows: int  # window side of the sliding-window comparison (first picture); 0: none
     compare: list[ModelCard]  # other models run over the same labelled pictures
+    proposals: bool = False  # the two-stage comparison (region proposals) on the first picture
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ def parse(ctx: JobContext) -> DetectRequest:
         labels=labels,
         windows=int(params.get("windows") or 0),
         compare=[job_model({"model": k}) for k in params.get("compare") or []] if labels else [],
+        proposals=bool(params.get("proposals")),
     )
 
 
@@ -252,10 +255,14 @@ def export(
     windows = compare_windows(ctx, detector, request, done) if request.windows and done else None
     compared = evaluation and request.compare
     models = compare_models(ctx, detector, request, done) if compared else None
+    two_stage = (
+        compare_proposals(ctx, detector, request, done) if request.proposals and done else None
+    )
     return {
         **({"evaluation": evaluation} if evaluation else {}),
         **({"comparison": models} if models else {}),
         **({"windows": windows} if windows else {}),
+        **({"proposals": two_stage} if two_stage else {}),
         "files": [summary, *(d.annotated for d in done)],
         "pictures": [d.entry for d in done],
         **made_with(detector, request),
@@ -351,6 +358,19 @@ def compare_models(
     summary = [{**r, "classes": [{k: v for k, v in c.items() if k != "pr"} for c in r["classes"]]}
                for r in rows]  # fmt: skip
     return {"url": url, "models": summary}
+
+
+def compare_proposals(
+    ctx: JobContext, detector: Detector, request: DetectRequest, done: list[PictureDone]
+) -> dict[str, Any]:
+    """The two-stage detector vs YOLO's one pass on the first picture (detection.proposals),
+    at the job's thresholds; stores proposals.json and returns it for Job.result."""
+    ctx.report(1.0, metrics={"comparing_proposals": True}, force=True)
+    first = next(pictures(request))
+    doc = compare_two_stage(detector, first.image, conf=request.conf, iou=request.iou)
+    doc = {"picture": first.name, "index": done[0].entry["index"], **doc}
+    url = ctx.save_file("proposals.json", json.dumps(doc, allow_nan=False).encode())
+    return {**doc, "url": url}
 
 
 def made_with(detector: Detector, request: Any) -> dict[str, Any]:

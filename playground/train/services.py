@@ -122,14 +122,15 @@ def preset_spec(*, name: str, input_shape: tuple[int, int, int]) -> list[dict]:
     return preset(name, input_shape)
 
 
-def preset_training(*, name: str) -> dict:
+def preset_training(*, name: str, input_shape: tuple[int, int, int] | None = None) -> dict:
     """A preset's training settings (optimizer, lr, batch_size, epochs, schedule,
-    augment), or {} for a task preset that has none of its own."""
+    augment, scaled to pictures of input_shape when given), or {} for a task preset that
+    has none of its own."""
     from playground.presets import TRAINING, training
 
     if name in TASK_TRAINING:
         return {**TASK_TRAINING[name], "augment": dict(TASK_TRAINING[name]["augment"])}
-    return training(name) if name in TRAINING else {}
+    return training(name, input_shape) if name in TRAINING else {}
 
 
 def dataset_zip_limits() -> UploadLimits:

@@ -129,7 +129,7 @@ def preset(request: HttpRequest, name: str) -> JsonResponse:
         spec = services.preset_spec(name=name, input_shape=shape)
     except (KeyError, ValueError) as exc:
         return JsonResponse({"error": str(exc), "field": "name"}, status=400)
-    training = services.preset_training(name=name)
+    training = services.preset_training(name=name, input_shape=shape)
     return JsonResponse({"name": name, "spec": spec, "training": training})
 
 

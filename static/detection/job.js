@@ -10,6 +10,7 @@ import { showEvaluation } from "./evaluation.js";
 import {
   isVideo, videoClasses, videoEvent, videoLoaded, videoRefilter, videoSnapshot,
 } from "./videoview.js";
+import { showProposals } from "./proposalsview.js";
 import { showWindows } from "./windowsview.js";
 import { XrayView } from "./xray.js";
 
@@ -362,6 +363,8 @@ function showWaiting(job) {
       ? `Comparing the models on your labels: ${m.comparing_models}…`
       : m.comparing_windows
       ? "Comparing sliding windows with the convolutional pass on the first picture…"
+      : m.comparing_proposals
+      ? "Proposing regions on the first picture and classifying each one…"
       : m.pictures
       ? `Detecting… ${m.done || 0} of ${m.pictures} picture${m.pictures === 1 ? "" : "s"} done`
       : "Loading the model and reading the pictures…";
@@ -392,6 +395,7 @@ function onSnapshot(job) {
   if (result.evaluation) showEvaluation(result.evaluation, state.pictures);
   if (result.comparison) showComparison(result.comparison);
   if (result.windows) showWindows(result.windows, state.pictures, state.classNames);
+  if (result.proposals) showProposals(result.proposals, state.pictures, state.classNames);
 }
 
 function onEvent(ev) {

@@ -21,7 +21,9 @@ def test_a_preset_fills_in_its_training_settings(page, make_user):
     expect(page.locator("input[name=lr]")).to_have_value("0.002")
     expect(page.locator("input[name=epochs]")).to_have_value("15")
     expect(page.locator("select[name=schedule]")).to_have_value("cosine")
-    expect(page.locator("input[name=shift]")).to_have_value("2")
+    # the builder starts on stripes, 16 px: the ±2 px, ±10° stated for 28 px become ±1 px
+    expect(page.locator("input[name=shift]")).to_have_value("1")
+    expect(page.locator("input[name=rotate]")).to_have_value("0")
     page.click("button[data-preset=deep_sigmoid]")
     expect(page.locator("input[name=shift]")).to_have_value("0")
     expect(page.locator("select[name=schedule]")).to_have_value("constant")

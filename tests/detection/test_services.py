@@ -148,3 +148,11 @@ def test_comparing_models_costs_each_models_pass_over_the_pictures():
     both = estimate({**base, "compare": ["yolov4-tiny"]}, BUDGET).runtime_s
     v3, v4 = MODELS["yolov3-tiny"], MODELS["yolov4-tiny"]
     assert both - plain == pytest.approx(2 * 1.0 + 10 * 0.1 * (1 + v4.network_ms / v3.network_ms))
+
+
+def test_the_two_stage_comparison_adds_its_cost():
+    from detection.services import PROPOSALS_S, estimate
+
+    base = {"picture_count": 1, "pixels": 640 * 480, "largest_pixels": 640 * 480}
+    plain = estimate(base, BUDGET).runtime_s
+    assert estimate({**base, "proposals": True}, BUDGET).runtime_s == plain + PROPOSALS_S

@@ -150,3 +150,15 @@ def test_an_experiment_over_the_users_limit_queues_nothing(make_user, settings):
 def test_a_lesson_without_an_experiment_has_nothing_to_run(make_user):
     resp = logged_in(make_user()).post(reverse("learn:run", args=["edges"]))
     assert resp.status_code == 404
+
+
+def test_the_region_proposals_lesson_names_detections_two_stage_option(client):
+    """The lesson sends the student to the detection form's own option, by its label."""
+    from detection.forms import DetectForm
+
+    lesson = next(lesson for lesson in LESSONS if lesson.slug == "region-proposals")
+    label = DetectForm.base_fields["proposals"].label
+    assert label in lesson.tool_label and lesson.see
+    page = client.get(reverse("learn:lesson", args=[lesson.slug])).content.decode()
+    assert 'id="see"' in page and "network passes" in page
+    assert reverse("detection:new") in page

@@ -103,7 +103,7 @@ class Command(BaseCommand):
             )
         except (DatasetError, SpecError, OSError, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        settings = training(opts["preset"]) if opts["preset"] in TRAINING else {}
+        settings = training(opts["preset"], data.input_shape) if opts["preset"] in TRAINING else {}
         general = {"epochs": 5, "batch_size": 64, "lr": 1e-3, "optimizer": "adam"}
         for knob, value in general.items():
             if opts[knob] is None:
