@@ -3,19 +3,9 @@
 // pass on the same picture, with each way's network passes, multiply-adds and time.
 import { $ } from "../webapp/dom.js";
 import { classColour } from "./refilter.js";
+import { gmac, secs, svg } from "./costview.js";
 
-const SVG = "http://www.w3.org/2000/svg";
 let shown = null;
-
-function svg(name, attrs = {}, text = "") {
-  const el = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v);
-  if (text) el.textContent = text;
-  return el;
-}
-
-const gmac = (n) => `${(n / 1e9).toFixed(1)} G multiply-adds`;
-const secs = (s) => (s < 1 ? `${Math.round(s * 1000)} ms` : `${s.toFixed(1)} s`);
 
 function boxesView(doc, pictureURL, detections, classIds, proposals = []) {
   const root = svg("svg", { viewBox: `0 0 ${doc.width} ${doc.height}`, class: "det-windows-svg", role: "img" });
