@@ -131,6 +131,19 @@ def download(client: Client, job: Job, name: str) -> bytes:
     return b"".join(client.get(url).streaming_content)
 
 
+def assert_same_run(client: Client, job: Job, twin: Job) -> None:
+    """`job` (paused or yielded, then resumed) ended exactly as `twin`, run in one go: the
+    same history, the same weights to the bit, the same curve where both have points."""
+    assert timeless(job.result["history"]) == timeless(twin.result["history"])
+    resumed = torch.load(io.BytesIO(download(client, job, "model.pt")), weights_only=True)
+    plain = torch.load(io.BytesIO(download(client, twin, "model.pt")), weights_only=True)
+    for name, weights in plain["state_dict"].items():
+        assert torch.equal(resumed["state_dict"][name], weights), name
+    curve = {point[0]: point for point in twin.metrics["curve"]}
+    shared = [point for point in job.metrics["curve"] if point[0] in curve]
+    assert shared and all(curve[point[0]] == point for point in shared)
+
+
 def timeless(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in epoch.items() if k != "seconds"} for epoch in history]
 
@@ -169,14 +182,7 @@ def test_a_paused_run_frees_the_worker_and_resumes_to_the_same_curve(stack, make
 
     twin = job_create(user=user, kind="train", params=run)  # never paused
     wait_job_done(twin, timeout=120)
-    assert timeless(job.result["history"]) == timeless(twin.result["history"])
-    resumed = torch.load(io.BytesIO(download(client, job, "model.pt")), weights_only=True)
-    plain = torch.load(io.BytesIO(download(client, twin, "model.pt")), weights_only=True)
-    for name, weights in plain["state_dict"].items():
-        assert torch.equal(resumed["state_dict"][name], weights), name
-    curve = {point[0]: point for point in twin.metrics["curve"]}
-    shared = [point for point in job.metrics["curve"] if point[0] in curve]
-    assert shared and all(curve[point[0]] == point for point in shared)
+    assert_same_run(client, job, twin)
 
 
 def test_a_long_pause_ends_the_run_as_cancelled_and_keeps_the_checkpoint(

@@ -4,17 +4,15 @@ the same result; a job that cannot yield, or one of the same user, is left alone
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 
 import pytest
-import torch
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
 from tests.conftest import Stack, countdown_on, wait_for, wait_job_done
-from tests.playground.test_job import DROPOUT_NET, download, params, timeless
+from tests.playground.test_job import DROPOUT_NET, assert_same_run, params
 from webapp.dashboard import dashboard_stats
 from webapp.jobs import job_cancel, job_claim, job_yield_check
 from webapp.models import Job, JobStatus, Worker
@@ -154,16 +152,9 @@ def test_a_training_run_yields_and_resumes_to_the_same_losses_and_weights(
 
     twin = countdown_on(QUEUE, user=ada, kind="train", **run)  # alone: it never yields
     wait_job_done(twin, timeout=180)
-    assert timeless(job.result["history"]) == timeless(twin.result["history"])
     client = Client()
     client.force_login(ada)
-    resumed = torch.load(io.BytesIO(download(client, job, "model.pt")), weights_only=True)
-    plain = torch.load(io.BytesIO(download(client, twin, "model.pt")), weights_only=True)
-    for name, weights in plain["state_dict"].items():
-        assert torch.equal(resumed["state_dict"][name], weights), name
-    curve = {point[0]: point for point in twin.metrics["curve"]}
-    shared = [point for point in job.metrics["curve"] if point[0] in curve]
-    assert shared and all(curve[point[0]] == point for point in shared)
+    assert_same_run(client, job, twin)
 
 
 # -- the decision, from rows (no worker) ----------------------------------------------------
