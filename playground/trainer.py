@@ -482,7 +482,7 @@ class _LiveRun:
             "val_accuracy": evaluation.accuracy,
             "seconds": at.seconds + time.monotonic() - self.started,
         }  # fmt: skip
-        if task.name != "classify":  # its headline metric is the accuracy already
+        if task.metric != Task.metric:  # a classifier's headline metric is its accuracy
             record.update(metric=task.metric, val_metric=evaluation.metric)
         at.history.append(record)
         self.pictures()  # each epoch ends with its own pictures: the run page's step scrubber
