@@ -125,11 +125,12 @@ async function train() {
     onSnapshot: (j) => {
       if (j.status === "failed") { showError(`${j.error} Your pictures are still here.`); $("teach-status").textContent = ""; }
       if (j.metrics?.teach && !job.ready && j.status === "running") ready(j.metrics.teach);
-      if (job.ready && (j.status === "succeeded" || j.status === "cancelled")) ended();
+      if (job.ready && (j.status === "succeeded" || j.status === "cancelled")) ended(j.result?.teach?.ended);
     },
     onEvent: (ev) => {
       if (ev.type === "teach_ready") ready(ev);
       if (ev.type === "prediction") prediction(ev);
+      if (ev.type === "teach_ended" && job.ready) ended(ev.reason);
     },
     isActive: () => true,
   });
@@ -161,11 +162,19 @@ async function stop() {
   ended();
 }
 
-function ended() {
+// `reason` "yielded": fair share gave the worker to another user's waiting job; the
+// pictures are still here, so serving again is one click (it trains again in seconds).
+function ended(reason) {
   job.ready = false;
   live?.stop?.();
-  $("teach-status").textContent = "The model has stopped serving: train again to try more pictures.";
-  $("teach-status").dataset.ready = "stopped";
+  streaming = false;
+  $("live-toggle").textContent = "Classify the camera live";
+  const yielded = reason === "yielded";
+  $("teach-status").textContent = yielded
+    ? "Another user needed the worker, so the model stopped serving; start serving again when you like."
+    : "The model has stopped serving: train again to try more pictures.";
+  $("teach-status").dataset.ready = yielded ? "yielded" : "stopped";
+  $("teach-again").hidden = !yielded;
   $("teach-try").hidden = true;
 }
 
@@ -229,6 +238,7 @@ $("live-toggle").addEventListener("click", () => {
   if (streaming) liveLoop();
 });
 $("teach-stop").addEventListener("click", stop);
+$("teach-again")?.addEventListener("click", () => { $("teach-again").hidden = true; train(); });
 // "run again" from a teach job brings its class names back; the pictures are captured again
 const again = readJSON("teach-data").classes || [];
 (again.length >= 2 ? again : ["class 1", "class 2"]).forEach(addClass);
