@@ -31,12 +31,12 @@ function thumbs(c) {
 
 function drawClasses() {
   $("classes").replaceChildren(...classes.map((c, i) => {
-    const name = make("input", { type: "text", value: c.name, maxLength: 40, className: "pg-class-name" });
+    const name = make("input", { type: "text", value: c.name, maxLength: 40, className: "pg-class-name", id: `class-name-${i}` });
     name.addEventListener("input", () => { c.name = name.value; });
     const hold = make("button", { type: "button", className: "button small", textContent: "Hold to record" });
     hold.dataset.class = i;
     bindHold(hold, c);
-    const files = make("input", { type: "file", multiple: true, accept: "image/*" });
+    const files = make("input", { type: "file", multiple: true, accept: "image/*", id: `class-files-${i}` });
     files.dataset.class = i;
     files.addEventListener("change", () => { c.pictures.push(...files.files); drawClasses(); });
     const remove = make("button", { type: "button", className: "linklike small", textContent: "remove class" });
@@ -44,7 +44,9 @@ function drawClasses() {
     const clear = make("button", { type: "button", className: "linklike small", textContent: "clear pictures" });
     clear.addEventListener("click", () => { c.pictures = []; drawClasses(); });
     const box = make("div", { className: "pg-teach-class" },
-      make("div", { className: "pg-controls" }, name, hold, files,
+      make("div", { className: "pg-controls" },
+        make("label", { className: "pg-teach-field", htmlFor: name.id }, "Class name"), name, hold,
+        make("label", { className: "pg-teach-field", htmlFor: files.id }, "Add pictures"), files,
         make("span", { className: "hint pg-count", textContent: `${c.pictures.length} pictures` }), clear, remove),
       make("div", { className: "pg-thumbs" }, ...thumbs(c)));
     box.dataset.class = i;
@@ -144,7 +146,9 @@ function ready(info) {
   $("teach-status").textContent = `Ready after ${seconds} s (training ${info.train_seconds} s on the worker), accuracy ${formatPercent(info.val_accuracy)}${info.held_out ? " on held-out pictures" : " on the training pictures"}.`;
   $("teach-status").dataset.ready = "yes";
   $("teach-try").hidden = false;
-  $("teach-files").replaceChildren("Export: ", ...info.files.map((f) => make("a", { href: `${f.url}?download=1`, textContent: f.label, className: "pg-export" })));
+  // one item per file, so the links never run together
+  $("teach-files").replaceChildren(...info.files.map((f) => make("li", {},
+    make("a", { href: `${f.url}?download=1`, textContent: f.label, className: "pg-export" }))));
   drawBars(info.classes.map(() => 0), info.classes);
 }
 

@@ -39,6 +39,20 @@ def png(colour, path):
     return str(path)
 
 
+# A file input as wide as an unstyled one: its "Choose files" button and the chosen
+# names are not cut off.
+_FILE_INPUT_FITS = """(input) => {
+  const box = document.createElement("div");  // block layout: the input keeps its own width
+  const plain = document.createElement("input");
+  plain.type = "file";
+  box.append(plain);
+  document.body.append(box);
+  const natural = plain.getBoundingClientRect().width;
+  box.remove();
+  return input.getBoundingClientRect().width >= natural - 1;
+}"""
+
+
 @pytest.fixture
 def camera_page(browser, stack):
     """A second Chromium of the session's Playwright, with a fake camera that needs no
@@ -68,6 +82,10 @@ def test_teach_from_a_fake_camera_train_and_see_live_predictions(camera_page, ma
     page.click("button[type=submit]")
     page.wait_for_url("**/")
     page.goto("/playground/teach/")
+    # each class's name and picture inputs are labelled, and the file input is not clipped
+    expect(page.get_by_label("Class name")).to_have_count(2)
+    expect(page.get_by_label("Add pictures")).to_have_count(2)
+    assert page.locator(".pg-teach-class input[type=file]").first.evaluate(_FILE_INPUT_FITS)
 
     # empty classes: refused on the page
     page.click("#teach-train")
@@ -104,6 +122,12 @@ def test_teach_from_a_fake_camera_train_and_see_live_predictions(camera_page, ma
     expect(page.locator("#teach-status")).to_have_attribute("data-ready", "yes", timeout=180_000)
     ready_s = time.monotonic() - started
     expect(page.locator("#teach-files a.pg-export")).to_have_count(2)
+    first, second = (page.locator("#teach-files a.pg-export").nth(i).bounding_box() for i in (0, 1))
+    apart = second["x"] - (first["x"] + first["width"]) >= 8 or second["y"] >= first["y"] + 10
+    assert apart, (first, second)  # the two export links do not run together
+    # the bars say that the net must pick one of its classes
+    expect(page.locator("#bars-note")).to_be_visible()
+    expect(page.locator("#bars-note")).to_contain_text("must pick one of your classes")
 
     # live: camera frames go to the worker and come back as confidence bars
     page.click("#live-toggle")
