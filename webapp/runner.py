@@ -110,6 +110,7 @@ class JobContext:
         self._last_poll = 0.0
         self._cancel = False
         self._control: dict[str, Any] = dict(job.control)
+        self.inbox_used = False  # the runner empties a used inbox when the job ends
 
     @property
     def device(self) -> str:
@@ -238,6 +239,7 @@ class JobContext:
     def inbox(self, timeout: float = 1.0) -> dict[str, Any] | None:
         """The next message the job's page sent (webapp/inbox.py), waiting up to `timeout`
         seconds; None when none came. The message is untrusted: check what it holds."""
+        self.inbox_used = True
         return job_inbox_receive(self.job.id, timeout=timeout)
 
     @property
@@ -404,7 +406,8 @@ def job_execute(job_id: str, worker: str) -> str:
     finally:
         beat.done.set()
         beat.join()
-        job_inbox_clear(job.id)
+        if ctx.inbox_used:
+            job_inbox_clear(job.id)
     # Out of the except blocks, the exception and its frames are gone; with the context
     # gone too, the job's tensors are free for the release to give back.
     del ctx
