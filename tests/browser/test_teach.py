@@ -1,6 +1,7 @@
 """Teach it your own objects, in real headless Chromium with a fake camera
 (`--use-fake-device-for-media-stream`) against the live stack: refusals that lose
-nothing, a burst recorded from the camera, training on the worker, live predictions."""
+nothing, a burst recorded from the camera, training on the worker, live predictions, and
+the session that fair share ends."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shutil
 import time
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -143,3 +145,15 @@ def test_teach_from_a_fake_camera_train_and_see_live_predictions(camera_page, ma
     print(f"\nteach: train click -> ready {ready_s:.1f} s; {rtt}")
     job = Job.objects.get()
     assert job.params["teach"]["classes"] == ["camera", "blue card"]
+
+    # fair share asks for the worker (as webapp.jobs.job_yield_check does): the session
+    # ends, the page says why and serves again from the pictures it still holds
+    Job.objects.filter(pk=job.pk).update(yield_requested_at=timezone.now())
+    status = page.locator("#teach-status")
+    expect(status).to_have_attribute("data-ready", "yielded", timeout=30_000)
+    expect(status).to_contain_text("Another user needed the worker")
+    page.click("#teach-again")
+    expect(status).to_have_attribute("data-ready", "yes", timeout=180_000)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result["teach"]["ended"] == "yielded"
+    assert Job.objects.count() == 2
