@@ -31,6 +31,7 @@ class PlaygroundConfig(AppConfig):
                 name=services.KIND, label=label, run=f"playground.{services.KIND}.worker:run",
                 estimate=services.estimate, template=f"playground/{services.KIND}_job.html",
                 new_url_name=new_url_name, blurb=blurb,
-                # a pause checkpoints (train.worker): fair share may yield it
-                can_yield=services.KIND == train.KIND,
+                # fair share may ask for the worker: a training run pauses with a
+                # checkpoint (train.worker), a teach session ends (teach.worker)
+                can_yield=services.KIND in (train.KIND, teach.KIND),
             ))  # fmt: skip

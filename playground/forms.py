@@ -7,7 +7,15 @@ from typing import Any
 from django import forms
 
 from playground.limits import LIMITS
-from playground.taskcatalogue import SCENE_SHAPES, SCENES, TASK_HELP, TASKS, VERIFY_LOSSES
+from playground.taskcatalogue import (
+    SCENE_SHAPES,
+    SCENES,
+    TASK_DATA,
+    TASK_HELP,
+    TASKS,
+    VERIFY_LOSSES,
+    task_scenes,
+)
 from playground.train.services import (
     BUILTIN_SHAPES,
     LABELLED_ZIP_HELP,
@@ -73,8 +81,8 @@ class TrainForm(forms.Form):
         if name is None or "spec" not in data:
             return data
         self.zip_dataset = None
-        task = data.get("task") or "classify"
-        if task != "classify":
+        task = data.get("task") or TASKS[0]  # runs from before tasks classify
+        if TASK_DATA[task] == "scenes":  # the task's own datasets and head
             return self._clean_task(data, task, name)
         if name in SCENES:
             self.add_error("dataset", f"{name} is a dataset for the {SCENES[name][0]} task: "
@@ -142,7 +150,7 @@ class TrainForm(forms.Form):
             self.add_error("rotate", f"Augmentation ({', '.join(moving)}) would move the "
                                      f"pictures but not their {task} labels: turn it off.")
             return data
-        ours = [n for n, (t, _) in SCENES.items() if t == task]
+        ours = task_scenes(task)
         if name == UPLOAD and task in LABELLED_ZIP_HELP:
             return self._clean_task_upload(data, task)
         if name not in ours:

@@ -15,13 +15,23 @@ exclusive (x1 = last column + 1), points are pixel centres.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
-from playground.datasets import Dataset, DatasetError, mnist5k_arrays, split
+from playground.classfolders import UPLOAD
+from playground.datasets import (
+    Dataset,
+    DatasetError,
+    dataset_from_zip,
+    dataset_load,
+    mnist5k_arrays,
+    split,
+)
 from playground.labelzips import labelled_zip_read
 from playground.limits import LIMITS, Limits
-from playground.taskcatalogue import SCENES
+from playground.taskcatalogue import SCENES, TASK_DATA
 from webapp.pictures import UploadError, UploadLimits
 
 SIDE = 32
@@ -205,3 +215,31 @@ def labelled_dataset(
     y = torch.from_numpy(targets)
     y = y.long() if task == "segment" else y.float()
     return split("upload", list(names), x.contiguous(), y, val_fraction, seed)
+
+
+# How each kind of task data (taskcatalogue.TASK_DATA) loads: (a built-in dataset by
+# name, an uploaded zip's bytes).
+_LOADERS: dict[str, tuple[Callable[..., Dataset], Callable[..., Dataset]]] = {
+    "folders": (dataset_load, lambda data, *, task, **rest: dataset_from_zip(data, **rest)),
+    "scenes": (scene_load, labelled_dataset),
+}
+
+
+def task_dataset(
+    task: str,
+    name: str,
+    *,
+    read_zip: Callable[[], bytes],
+    zip_limits: UploadLimits,
+    image_size: int = 32,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    max_samples: int | None = None,
+) -> Dataset:
+    """The dataset `name` of a task: a built-in one, or (UPLOAD) the zip `read_zip` gives,
+    decoded at `image_size` under `zip_limits`, loaded as the task's kind of data."""
+    builtin, upload = _LOADERS[TASK_DATA[task]]
+    if name == UPLOAD:
+        return upload(read_zip(), task=task, image_size=image_size, val_fraction=val_fraction,
+                      seed=seed, limits=zip_limits)  # fmt: skip
+    return builtin(name, val_fraction=val_fraction, seed=seed, max_samples=max_samples)

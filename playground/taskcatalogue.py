@@ -20,6 +20,23 @@ SCENES = {
     "digits_heldout": ("verify", "8×8 digits: trained on 0–6, verified on unseen 7, 8, 9"),
     "mnist5k_heldout": ("verify", "28×28 MNIST digits: trained on 0–6, verified on 7, 8, 9"),
 }
+# The data each task trains on: "folders" – pictures of classes (the built-in picture
+# sets, or a zip with one folder per class; playground/datasets.py) – or "scenes" – its
+# SCENES above, or a zip of pictures with their labels (playground/scenes.py).
+TASK_DATA = {"classify": "folders", "localise": "scenes", "landmarks": "scenes",
+             "segment": "scenes", "verify": "scenes"}  # fmt: skip
+
+
+def task_scenes(task: str) -> list[str]:
+    """The built-in datasets made for `task` (none for a task that trains on folders)."""
+    return [name for name, (t, _) in SCENES.items() if t == task]
+
+
+def task_title(task: str, title: str) -> str:
+    """A run's title, led by its task where that is not classification (the default)."""
+    return title if TASK_DATA[task] == "folders" else f"{task}: {title}"
+
+
 # (C, H, W) and classes (or points) of each, for the builder's table without loading
 SCENE_SHAPES: dict[str, tuple[tuple[int, int, int], int]] = {
     "boxes": ((1, 32, 32), 4),

@@ -50,7 +50,13 @@ from playground.liveview import (
     gradient_norms,
     layer_names,
 )
-from playground.loop import Controls, OnEvent, evaluate  # noqa: F401 - evaluate: benches
+from playground.loop import (  # noqa: F401 - evaluate: benches
+    Controls,
+    EpochTally,
+    OnEvent,
+    evaluate,
+    train_one_epoch,
+)
 from playground.netspec import Net, batch_size_check, summarize
 from playground.objectives import Task
 
@@ -247,9 +253,29 @@ class _Position:
     seconds: float = 0.0  # training time, pauses excluded
     history: list[dict] = field(default_factory=list)  # the "epoch" events
     order: torch.Tensor | None = None  # this epoch's sample order; None between epochs
-    loss_sum: torch.Tensor | None = None  # this epoch's summed loss, on the device
-    correct: torch.Tensor | None = None
-    seen: int = 0  # pictures trained on this epoch
+    tally: EpochTally = field(default_factory=EpochTally)  # this epoch's sums, on the device
+
+    @classmethod
+    def resumed(cls, saved: dict[str, Any], device: torch.device) -> "_Position":
+        order, loss_sum, correct = (saved[k].to(device) for k in ("order", "loss_sum", "correct"))
+        at = cls(**{k: saved[k] for k in ("epoch", "batch", "step", "seconds")})
+        at.history, at.order = list(saved["history"]), order
+        # the score was a count in checkpoints from before the tasks
+        at.tally = EpochTally(loss_sum, correct.float(), saved["seen"])
+        return at
+
+    def saved(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "batch": self.batch,
+            "step": self.step,
+            "seconds": self.seconds,
+            "history": self.history,
+            "order": self.order.cpu(),
+            "loss_sum": self.tally.loss_sum.cpu(),
+            "correct": self.tally.correct.cpu(),
+            "seen": self.tally.seen,
+        }
 
 
 @dataclass
@@ -335,20 +361,156 @@ def _checkpoint(
         "state_dict": model.state_dict(),
         # where training goes on from
         "optimizer": optimizer.state_dict(),
-        "position": {
-            "epoch": at.epoch,
-            "batch": at.batch,
-            "step": at.step,
-            "seconds": at.seconds,
-            "history": at.history,
-            "order": at.order.cpu(),
-            "loss_sum": at.loss_sum.cpu(),
-            "correct": at.correct.cpu(),
-            "seen": at.seen,
-        },
+        "position": at.saved(),
         "last_finite": watch.last_finite,
         "generators": generators.state(),
     }
+
+
+class _LiveRun:
+    """One run's state between batches: where it is, the live view's clocks, the
+    divergence watch and the controls. Its `before_step`/`after_step` are the hooks
+    `train_one_epoch` calls; the epoch's start and end are its other two moments."""
+
+    def __init__(self, model, data, config, task, optimizer, generators, at, emit, live,
+                 controls, last_finite):  # fmt: skip
+        self.model, self.data, self.config, self.task = model, data, config, task
+        self.optimizer, self.generators, self.at = optimizer, generators, at
+        self.emit, self.live = emit, live
+        device = torch.device(config.device)
+        self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)
+        self.val_x, self.val_y = data.val_x.to(device), data.val_y.to(device)
+        self.sample = self.val_x[min(config.activation_sample, len(self.val_x) - 1)]
+        self.names = layer_names(model)
+        self.plan = batches(len(self.train_y), config.batch_size)
+        self.watch = _LossWatch(at.step + 1, last_finite)
+        self.poller = _Controls(controls, config.controls_interval)
+        self.run, self.reported, self.report = _Run(), False, False
+        self.last_metrics = self.last_pictures = self.started = time.monotonic()
+        self.window_from = at.tally.seen  # pictures seen when the last metrics event went
+
+    def pictures(self) -> None:
+        """The filters and one picture's activations, as they are now."""
+        if not self.live:
+            return
+        model, step = self.model, self.at.step
+        for event in (filters_event(model, step), activations_event(model, self.sample, step)):
+            if event is not None:
+                self.emit(event)
+        self.last_pictures = time.monotonic()
+
+    def epoch_start(self) -> None:
+        """A new epoch's sample order, sums and learning rate (a resumed one keeps its own)."""
+        at, device = self.at, self.train_y.device
+        if at.order is not None:
+            return
+        at.order = torch.randperm(len(self.train_y), generator=self.generators.shuffle).to(device)
+        zero = torch.zeros((), device=device)
+        at.tally, at.batch, self.window_from = EpochTally(zero, zero.clone(), 0), 0, 0
+        if self.config.schedule != "constant":  # the person's set_lr moves the base
+            for group in self.optimizer.param_groups:
+                base = group.setdefault("base_lr", group["lr"])
+                group["lr"] = base * schedule_factor(self.config, at.epoch)
+
+    def epoch_batches(self):
+        """This epoch's batches from where the run is, augmented when asked."""
+        at, augment = self.at, self.config.augment
+        while at.batch < len(self.plan):
+            begin, end = self.plan[at.batch]
+            idx = at.order[begin:end]
+            x, y = self.train_x[idx], self.train_y[idx]
+            if augment.active:
+                x = augment_batch(x, augment, self.generators.augment)
+            yield x, y
+
+    def before_step(self, loss: torch.Tensor) -> None:
+        self.watch.add(loss)
+        self.now = now = time.monotonic()
+        # The first step reports at once, so even a run shorter than the interval
+        # draws its curves; after that, once per interval.
+        self.report = self.live and (
+            not self.reported or now - self.last_metrics >= self.config.metrics_interval
+        )
+        if self.report:
+            self.watch.check(self.at.epoch)  # no NaN leaves in an event
+            norms = gradient_norms(self.model)
+            self.emit({"type": "gradients", "step": self.at.step, "names": self.names,
+                       "norms": norms})  # fmt: skip
+
+    def after_step(self, tally: EpochTally) -> bool:
+        """Count the step, send what is due, obey the controls: True stops the epoch."""
+        at, now = self.at, self.now
+        at.step, at.batch = at.step + 1, at.batch + 1
+        if self.report:
+            self.emit({
+                "type": "metrics", "epoch": at.epoch, "step": at.step, "samples": tally.seen,
+                "train_loss": tally.loss_sum.item() / tally.seen,
+                "train_accuracy": tally.correct.item() / tally.seen,
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "samples_per_s": (tally.seen - self.window_from) / max(now - self.last_metrics,
+                                                                      1e-6),
+            })  # fmt: skip
+            self.last_metrics, self.window_from, self.reported = now, tally.seen, True
+        if self.live and now - self.last_pictures >= self.config.pictures_interval:
+            self.pictures()
+        self.run.obey(self.poller.due(now), self.optimizer)
+        if self.run.paused:
+            self.pause()
+        return self.run.stopped
+
+    def pause(self) -> None:
+        """Raise TrainingPaused with a checkpoint to go on from the next batch."""
+        at = self.at
+        self.watch.check(at.epoch)  # a diverged run is not worth resuming
+        at.seconds += time.monotonic() - self.started
+        self.emit({"type": "status", "state": "paused", "epoch": at.epoch, "step": at.step})
+        raise TrainingPaused(_checkpoint(self.model, self.data.classes, self.optimizer, at,
+                                         self.generators, self.watch))  # fmt: skip
+
+    def epoch_end(self, train_loss: float, train_acc: float) -> None:
+        """Evaluate, refuse a diverged run, record the epoch and send its events."""
+        at, task, epoch = self.at, self.task, self.at.epoch
+        self.watch.check(epoch)
+        evaluation = task.evaluate(self.model, self.val_x, self.val_y)
+        if not math.isfinite(evaluation.loss):
+            last = self.watch.last_finite
+            raise TrainingDiverged(step=at.step, epoch=epoch, loss=evaluation.loss,
+                                   last_finite=last, what="validation loss")  # fmt: skip
+        record = {
+            "type": "epoch", "epoch": epoch, "train_loss": train_loss,
+            "train_accuracy": train_acc, "val_loss": evaluation.loss,
+            "val_accuracy": evaluation.accuracy,
+            "seconds": at.seconds + time.monotonic() - self.started,
+        }  # fmt: skip
+        if task.metric != Task.metric:  # a classifier's headline metric is its accuracy
+            record.update(metric=task.metric, val_metric=evaluation.metric)
+        at.history.append(record)
+        self.pictures()  # each epoch ends with its own pictures: the run page's step scrubber
+        self.emit(record)
+        if self.live:
+            for event in task.epoch_events(epoch, self.data.classes, self.val_x, self.val_y,
+                                           evaluation, self.config.samples_shown):  # fmt: skip
+                self.emit(event)
+
+
+def _setup(model: Net, data: Dataset, config: TrainConfig, resume: dict[str, Any] | None):
+    """Weights, generators, optimiser and position of a fresh or a resumed run."""
+    device = torch.device(config.device)
+    generators = _Generators.seeded(config.seed, device)
+    if resume is None:
+        init_weights(model, config.init)
+        mean, std = data.mean_std()
+        model.mean.copy_(mean)
+        model.std.copy_(std)
+    else:
+        model.load_state_dict(resume["state_dict"])
+    model.to(device).train()
+    optimizer = make_optimizer(model, config)
+    if resume is None:
+        return generators, optimizer, _Position()
+    optimizer.load_state_dict(resume["optimizer"])
+    generators.restore(resume["generators"])
+    return generators, optimizer, _Position.resumed(resume["position"], device)
 
 
 def train(
@@ -364,7 +526,7 @@ def train(
 ) -> TrainResult:
     """Train model on data, streaming live-view events and obeying controls. `task`
     (playground/objectives.py) gives the loss, the scores and the epoch's pictures; by default
-    the model classifies.
+    the model classifies. Each epoch is playground/loop.py's `train_one_epoch`.
 
     A pause raises TrainingPaused (its checkpoint goes back in as `resume`); a loss that
     becomes NaN or infinite raises TrainingDiverged. A batch of one picture that a batch
@@ -376,173 +538,44 @@ def train(
         config.batch_size,
     )
     emit = on_event or (lambda event: None)
-    live = on_event is not None
-    device = torch.device(config.device)
-    generators = _Generators.seeded(config.seed, device)
-    if resume is None:
-        init_weights(model, config.init)
-        mean, std = data.mean_std()
-        model.mean.copy_(mean)
-        model.std.copy_(std)
-    else:
-        model.load_state_dict(resume["state_dict"])
-    model.to(device).train()
-    optimizer = make_optimizer(model, config)
-    at = _Position()
-    if resume is not None:
-        optimizer.load_state_dict(resume["optimizer"])
-        generators.restore(resume["generators"])
-        saved = resume["position"]
-        at = _Position(**{**saved, "history": list(saved["history"])})
-        at.order, at.loss_sum, at.correct = (
-            saved[k].to(device) for k in ("order", "loss_sum", "correct")
-        )
-        at.correct = at.correct.float()  # a count in checkpoints from before the tasks
-    train_x, train_y = data.train_x.to(device), data.train_y.to(device)
-    val_x, val_y = data.val_x.to(device), data.val_y.to(device)
-    names = layer_names(model)
+    generators, optimizer, at = _setup(model, data, config, resume)
+    last_finite = resume["last_finite"] if resume else None
+    live = _LiveRun(model, data, config, task, optimizer, generators, at, emit,
+                    on_event is not None, controls, last_finite)  # fmt: skip
     task.setup(model, data)
-    sample = val_x[min(config.activation_sample, len(val_x) - 1)]
-    poller = _Controls(controls, config.controls_interval)
-    plan = batches(len(train_y), config.batch_size)
-    watch = _LossWatch(at.step + 1, resume["last_finite"] if resume else None)
-
-    run, reported = _Run(), False
-    last_metrics = last_pictures = started = time.monotonic()
-    first_epoch = at.epoch if resume else 0
-    emit({"type": "status", "state": "running", "epoch": first_epoch, "step": at.step})
-    if live:
-        for event in (filters_event(model, at.step), activations_event(model, sample, at.step)):
-            if event is not None:
-                emit(event)
+    emit({"type": "status", "state": "running", "epoch": at.epoch if resume else 0,
+          "step": at.step})  # fmt: skip
+    live.pictures()
     epoch = at.epoch
     while at.epoch <= config.epochs:
         epoch = at.epoch
-        if at.order is None:  # a new epoch
-            at.order = torch.randperm(len(train_y), generator=generators.shuffle).to(device)
-            at.loss_sum = torch.zeros((), device=device)  # summed on the device: no sync
-            at.correct = torch.zeros((), device=device)  # the task's score, summed
-            at.batch = at.seen = 0
-            if config.schedule != "constant":  # the person's set_lr moves the base
-                for group in optimizer.param_groups:
-                    base = group.setdefault("base_lr", group["lr"])
-                    group["lr"] = base * schedule_factor(config, epoch)
-        window_seen = 0
-        while at.batch < len(plan):
-            begin, end = plan[at.batch]
-            idx = at.order[begin:end]
-            x, y = train_x[idx], train_y[idx]
-            if config.augment.active:
-                x = augment_batch(x, config.augment, generators.augment)
-            logits = model(x)
-            loss = task.loss(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            watch.add(loss)
-            now = time.monotonic()
-            # The first step reports at once, so even a run shorter than the interval
-            # draws its curves; after that, once per interval.
-            report = live and (not reported or now - last_metrics >= config.metrics_interval)
-            if report:
-                watch.check(epoch)  # no NaN leaves in an event
-                emit(
-                    {
-                        "type": "gradients",
-                        "step": at.step,
-                        "names": names,
-                        "norms": gradient_norms(model),
-                    }
-                )
-            optimizer.step()
-            at.loss_sum += loss.detach() * len(y)
-            at.correct += task.correct(logits.detach(), y)
-            at.seen, window_seen = at.seen + len(y), window_seen + len(y)
-            at.step, at.batch = at.step + 1, at.batch + 1
-
-            if report:
-                emit(
-                    {
-                        "type": "metrics",
-                        "epoch": epoch,
-                        "step": at.step,
-                        "samples": at.seen,
-                        "train_loss": at.loss_sum.item() / at.seen,
-                        "train_accuracy": at.correct.item() / at.seen,
-                        "lr": optimizer.param_groups[0]["lr"],
-                        "samples_per_s": window_seen / max(now - last_metrics, 1e-6),
-                    }
-                )
-                last_metrics, window_seen, reported = now, 0, True
-            if live and now - last_pictures >= config.pictures_interval:
-                for event in (
-                    filters_event(model, at.step),
-                    activations_event(model, sample, at.step),
-                ):
-                    if event is not None:
-                        emit(event)
-                last_pictures = now
-
-            run.obey(poller.due(now), optimizer)
-            if run.stopped:
-                break
-            if run.paused:
-                watch.check(epoch)  # a diverged run is not worth resuming
-                at.seconds += time.monotonic() - started
-                emit({"type": "status", "state": "paused", "epoch": epoch, "step": at.step})
-                raise TrainingPaused(
-                    _checkpoint(model, data.classes, optimizer, at, generators, watch)
-                )
-
-        watch.check(epoch)
-        train_loss = at.loss_sum.item() / max(at.seen, 1)
-        train_acc = at.correct.item() / max(at.seen, 1)
-        evaluation = task.evaluate(model, val_x, val_y)
-        val_loss, val_acc = evaluation.loss, evaluation.accuracy
-        if not math.isfinite(val_loss):
-            raise TrainingDiverged(
-                step=at.step,
-                epoch=epoch,
-                loss=val_loss,
-                last_finite=watch.last_finite,
-                what="validation loss",
-            )
-        record = {
-            "type": "epoch",
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "train_accuracy": train_acc,
-            "val_loss": val_loss,
-            "val_accuracy": val_acc,
-            "seconds": at.seconds + time.monotonic() - started,
-        }
-        if task.name != "classify":  # its headline metric is the accuracy already
-            record.update(metric=task.metric, val_metric=evaluation.metric)
-        at.history.append(record)
-        if live:  # each epoch ends with its own pictures: the run page's step scrubber
-            for event in (filters_event(model, at.step), activations_event(model, sample, at.step)):
-                if event is not None:
-                    emit(event)
-            last_pictures = time.monotonic()
-        emit(record)
-        if live:
-            for event in task.epoch_events(
-                epoch, data.classes, val_x, val_y, evaluation, config.samples_shown
-            ):
-                emit(event)
-        if run.stopped:
+        live.epoch_start()
+        train_loss, train_acc = train_one_epoch(
+            model, optimizer, live.epoch_batches(), task.loss, score_fn=task.correct,
+            tally=at.tally, before_step=live.before_step, after_step=live.after_step,
+        )  # fmt: skip
+        if at.tally.seen == 0:  # only when stopped before the first batch: nothing to score
+            train_loss, train_acc = 0.0, 0.0
+        live.epoch_end(train_loss, train_acc)
+        if live.run.stopped:
             break
         at.epoch, at.order = at.epoch + 1, None
+    return _result(emit, live, epoch, len(data.train_y))
 
-    state = "stopped" if run.stopped else "finished"
-    emit({"type": "status", "state": state, "epoch": epoch, "step": at.step})
+
+def _result(emit: OnEvent, live: _LiveRun, epoch: int, pictures: int) -> TrainResult:
+    """Say how the run ended and sum it up from its last epoch."""
+    at, stopped = live.at, live.run.stopped
+    emit({"type": "status", "state": "stopped" if stopped else "finished", "epoch": epoch,
+          "step": at.step})  # fmt: skip
     last = at.history[-1]
     return TrainResult(
-        epochs=epoch if at.seen == len(train_y) else epoch - 1,  # a stopped epoch does not count
+        epochs=epoch if at.tally.seen == pictures else epoch - 1,  # a stopped epoch does not count
         train_loss=last["train_loss"],
         train_accuracy=last["train_accuracy"],
         val_loss=last["val_loss"],
         val_accuracy=last["val_accuracy"],
         seconds=last["seconds"],
-        stopped=run.stopped,
+        stopped=stopped,
         history=at.history,
     )

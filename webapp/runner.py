@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from webapp import events
+from webapp.inbox import job_inbox_clear, job_inbox_receive
 from webapp.jobkinds import get_kind, kind_can_yield
 from webapp.jobs import job_claim, job_finish, job_pause, job_yield_check
 from webapp.models import Job, JobStatus
@@ -109,6 +110,7 @@ class JobContext:
         self._last_poll = 0.0
         self._cancel = False
         self._control: dict[str, Any] = dict(job.control)
+        self.inbox_used = False  # the runner empties a used inbox when the job ends
 
     @property
     def device(self) -> str:
@@ -233,6 +235,12 @@ class JobContext:
         "paused" also when fair share asks the job to yield its worker."""
         self._poll()
         return dict(self._control)
+
+    def inbox(self, timeout: float = 1.0) -> dict[str, Any] | None:
+        """The next message the job's page sent (webapp/inbox.py), waiting up to `timeout`
+        seconds; None when none came. The message is untrusted: check what it holds."""
+        self.inbox_used = True
+        return job_inbox_receive(self.job.id, timeout=timeout)
 
     @property
     def cancelled(self) -> bool:
@@ -398,6 +406,8 @@ def job_execute(job_id: str, worker: str) -> str:
     finally:
         beat.done.set()
         beat.join()
+        if ctx.inbox_used:
+            job_inbox_clear(job.id)
     # Out of the except blocks, the exception and its frames are gone; with the context
     # gone too, the job's tensors are free for the release to give back.
     del ctx

@@ -197,6 +197,8 @@ JOB_STALE_AFTER_S = float(env("JOB_STALE_AFTER_S", "60"))  # no beat for this lo
 JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)  # claims before the reaper gives up
 JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "15"))  # how often beat reaps
 JOB_PUBLISH_INTERVAL_S = float(env("JOB_PUBLISH_INTERVAL_S", "0.25"))  # progress throttle
+# The largest message a page may put in a job's inbox (webapp/inbox.py): a camera frame.
+JOB_INBOX_MAX_BYTES = env_int("JOB_INBOX_MAX_BYTES", 8 * 1024 * 1024)
 # A teach job stops serving (and frees its worker) this long after its page sent a frame.
 TEACH_IDLE_S = float(env("TEACH_IDLE_S", "10"))
 JOB_CANCEL_POLL_S = float(env("JOB_CANCEL_POLL_S", "0.5"))

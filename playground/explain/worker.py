@@ -24,6 +24,7 @@ from playground.explain.engine import (
 )
 from playground.explain.services import GALLERY
 from playground.export import model_file_load
+from playground.taskcatalogue import TASKS, explain_tools
 from webapp.pictures import UploadError, read_picture
 from webapp.runner import JobContext, JobError
 from webapp.tools import upload_limits
@@ -104,7 +105,7 @@ def _run_validation(ctx: JobContext):
     p = ctx.params.get("source")
     if p is None:  # asked before explain jobs carried the run's split: ask again
         raise JobError("Ask for this again from the run's page.")
-    if (p.get("task") or "classify") != "classify":
+    if "cell" not in explain_tools(p.get("task") or TASKS[0]):
         raise JobError("The confusion drill-down is for classifiers.")
     try:
         if p["dataset"] == UPLOAD:

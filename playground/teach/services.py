@@ -1,17 +1,18 @@
 """The `teach` kind's web side: start "teach it your own objects" from the pictures the
 page captured, hand the page's frames to the job serving them, and "run again" with the
-same class names. The worker's side is playground/teach/worker.py.
+same class names. Frames go through the job's inbox (webapp/inbox.py). The worker's side
+is playground/teach/worker.py.
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 
 from playground import cost
+from webapp.inbox import InboxError, job_inbox_send
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
 from webapp.models import Job
@@ -26,11 +27,6 @@ TEACH_FRAMES_WAITING = 2  # older frames are dropped: the answer is for the newe
 # A frame is a camera picture shrunk to 224 px on the worker: 4 Mpx (a 2560 × 1600 frame)
 # is more than any camera sends, and a few KB of PNG cannot make the worker decode 40 Mpx.
 TEACH_FRAME_MAX_PIXELS, TEACH_FRAME_MAX_SIDE = 4_000_000, 4096
-
-
-def teach_frames_key(job_id) -> str:
-    """The Redis list of frames waiting for a teach job (its worker pops it)."""
-    return f"teach:{job_id}:frames"
 
 
 class TeachError(ValueError):
@@ -77,9 +73,6 @@ def teach_initial_from(job: Job | None) -> dict[str, Any]:
 def teach_frame(*, job: Job, frame: bytes, frame_id: str) -> None:
     """Hand one camera frame (or dropped picture) to the job serving it: headers checked
     here, decoded on the worker. Only the newest frames wait; TeachError when it cannot."""
-    import redis
-    from django.conf import settings
-
     if job.kind != KIND or job.status != "running" or not (job.metrics or {}).get("teach"):
         raise TeachError("This model is not taking pictures now: train it again.")
     try:
@@ -87,11 +80,11 @@ def teach_frame(*, job: Job, frame: bytes, frame_id: str) -> None:
             max_pixels=TEACH_FRAME_MAX_PIXELS, max_side=TEACH_FRAME_MAX_SIDE))  # fmt: skip
     except UploadError as exc:
         raise TeachError(str(exc)) from None
-    item = json.dumps({"id": frame_id[:40], "data": base64.b64encode(frame).decode()})
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-    key = teach_frames_key(job.id)
-    with client.pipeline() as pipe:
-        pipe.rpush(key, item).ltrim(key, -TEACH_FRAMES_WAITING, -1).expire(key, 300).execute()
+    message = {"id": frame_id[:40], "data": base64.b64encode(frame).decode()}
+    try:
+        job_inbox_send(job_id=job.id, message=message, keep=TEACH_FRAMES_WAITING)
+    except InboxError as exc:
+        raise TeachError(str(exc)) from None
 
 
 def estimate(params: dict[str, Any], budget: Budget) -> JobCost:

@@ -5,9 +5,11 @@
    VGG19 features (cut after block 2; playground/transfer.py). The model files are
    saved and a `teach_ready` event says so.
 2. Serve: the job then classifies the frames the page posts (the web process puts them
-   in a short Redis list, never decoding them) and answers each with a `prediction`
-   event, until no frame came for settings.TEACH_IDLE_S seconds (the page was left) or
-   the person stops it (the job's cancel).
+   in the job's inbox, webapp/inbox.py, never decoding them) and answers each with a
+   `prediction` event, until no frame came for settings.TEACH_IDLE_S seconds (the page
+   was left), the person stops it (the job's cancel) or fair share asks for the worker
+   (the kind can yield: the session ends, the model is saved, a `teach_ended` event
+   tells the page).
 
 Only the worker imports this module (JobKind names it as "playground.teach.worker:run").
 """
@@ -15,21 +17,18 @@ Only the worker imports this module (JobKind names it as "playground.teach.worke
 from __future__ import annotations
 
 import base64
-import json
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import redis
 import torch
 from django.conf import settings
 from PIL import Image
 
 from playground.controls import ControlsBridge
 from playground.datasets import Dataset, split_per_class
-from playground.teach.services import teach_frames_key
 from playground.transfer.engine import (
     FeatureCache,
     TransferConfig,
@@ -61,8 +60,10 @@ def run(ctx: JobContext) -> dict[str, Any]:
     net, ready = _loop(ctx, data, int(t.get("epochs", 12)), held_out)
     ready["files"] = files = _export(ctx, net, classes)
     ctx.report(1.0, event="teach_ready", data=ready, metrics={"teach": ready}, force=True)
-    served = _serve(ctx, net.to(ctx.device).eval(), classes, limits)
-    return {"teach": {**ready, "served": served}, "files": files}
+    served, ended = _serve(ctx, net.to(ctx.device).eval(), classes, limits)
+    if ended == "yielded":
+        ctx.report(event="teach_ended", data={"reason": ended}, force=True)
+    return {"teach": {**ready, "served": served, "ended": ended}, "files": files}
 
 
 def _load(ctx: JobContext, classes: list[str], lists: list[list[str]], limits):
@@ -114,22 +115,24 @@ def _export(ctx: JobContext, net, classes: list[str]) -> list[dict[str, str]]:
     return files
 
 
-def _serve(ctx: JobContext, net, classes: list[str], limits) -> int:
-    """Answer the page's frames until it goes quiet or the job is stopped."""
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
-    key, last, served = teach_frames_key(ctx.job.id), time.monotonic(), 0
-    while not ctx.should_stop() and time.monotonic() - last < settings.TEACH_IDLE_S:
-        try:
-            item = client.blpop([key], timeout=1)
-        except redis.RedisError:
-            time.sleep(1)
-            continue
-        if item is None:
+def _serve(ctx: JobContext, net, classes: list[str], limits) -> tuple[int, str]:
+    """Answer the page's frames until it goes quiet, the job is stopped or fair share
+    wants the worker for another user's job: (frames answered, why it ended – "idle",
+    "stopped" or "yielded"). Yielding ends the session: the model is saved, and the page
+    can start serving it again."""
+    last, served = time.monotonic(), 0
+    while time.monotonic() - last < settings.TEACH_IDLE_S:
+        if ctx.should_stop():
+            return served, "stopped"
+        if ctx.controls().get("paused"):  # fair share asks for the worker
+            return served, "yielded"
+        frame = ctx.inbox(timeout=1)
+        if frame is None:
             continue
         last = time.monotonic()
-        frame = json.loads(item[1])
         try:
-            picture = read_picture(base64.b64decode(frame["data"]), "the frame", limits)
+            data = base64.b64decode(str(frame.get("data", "")), validate=True)
+            picture = read_picture(data, "the frame", limits)
         except (UploadError, ValueError) as exc:
             ctx.report(event="prediction", data={"id": frame.get("id"), "error": str(exc)},
                        force=True)  # fmt: skip
@@ -137,9 +140,9 @@ def _serve(ctx: JobContext, net, classes: list[str], limits) -> int:
         with torch.inference_mode():
             probs = net(_tensor(picture.image)[None].to(ctx.device)).softmax(1)[0].cpu()
         ctx.report(event="prediction", force=True, data={
-            "id": frame.get("id"), "probabilities": [round(float(p), 4) for p in probs],
+            "id": str(frame.get("id", ""))[:40],
+            "probabilities": [round(float(p), 4) for p in probs],
             "label": classes[int(probs.argmax())],
         })  # fmt: skip
         served += 1
-    client.delete(key)
-    return served
+    return served, "idle"

@@ -26,8 +26,10 @@ from playground.taskcatalogue import (
     SCENES,
     TASK_PRESETS,
     TASK_TRAINING,
+    TASKS,
     head_for,
     task_outputs,
+    task_title,
 )
 from webapp.jobkinds import Budget, JobCost
 from webapp.jobs import job_create
@@ -178,8 +180,7 @@ def train_create(*, user, params: dict[str, Any], dataset_zip: UploadedFile | No
     """Queue a training run whose params the form already checked. Raises JobRefused
     when the user is at their limit or the run's estimated cost is over the budget."""
     title = f"{params.get('preset') or 'custom net'} on {params['dataset']}"
-    if params.get("task", "classify") != "classify":
-        title = f"{params['task']}: {title}"
+    title = task_title(params.get("task") or TASKS[0], title)  # runs from before tasks classify
     files = {"dataset.zip": dataset_zip} if dataset_zip is not None else None
     return job_create(user=user, kind=KIND, params=params, files=files, title=title)
 

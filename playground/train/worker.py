@@ -15,14 +15,13 @@ from typing import Any
 
 import torch
 
-from playground.classfolders import UPLOAD
 from playground.controls import ControlsBridge
-from playground.datasets import Augment, Dataset, DatasetError, dataset_from_zip, dataset_load
+from playground.datasets import Augment, Dataset, DatasetError
 from playground.export import model_save
 from playground.limits import LIMITS
 from playground.netspec import Net, SpecError, build
 from playground.objectives import Task, task_make
-from playground.scenes import labelled_dataset, scene_load
+from playground.scenes import task_dataset
 from playground.taskcatalogue import head_for
 from playground.trainer import (
     TrainConfig,
@@ -81,30 +80,11 @@ def _load(ctx: JobContext) -> tuple[Dataset, Net, Task]:
     p = ctx.params
     name = p.get("task", "classify")  # runs from before tasks classify
     try:
-        if name != "classify" and p["dataset"] == UPLOAD:  # pictures with their labels
-            data = labelled_dataset(
-                ctx.read_input("dataset.zip"), task=name, image_size=p["image_size"],
-                val_fraction=p["val_fraction"], seed=p["seed"],
-                limits=upload_limits(**LIMITS.zip_counts()),
-            )  # fmt: skip
-        elif name != "classify":
-            data = scene_load(p["dataset"], val_fraction=p["val_fraction"], seed=p["seed"],
-                              max_samples=p.get("max_samples"))  # fmt: skip
-        elif p["dataset"] == UPLOAD:
-            data = dataset_from_zip(
-                ctx.read_input("dataset.zip"),
-                image_size=p["image_size"],
-                val_fraction=p["val_fraction"],
-                seed=p["seed"],
-                limits=upload_limits(**LIMITS.zip_counts()),
-            )
-        else:
-            data = dataset_load(
-                p["dataset"],
-                val_fraction=p["val_fraction"],
-                seed=p["seed"],
-                max_samples=p.get("max_samples"),
-            )
+        data = task_dataset(
+            name, p["dataset"], read_zip=lambda: ctx.read_input("dataset.zip"),
+            zip_limits=upload_limits(**LIMITS.zip_counts()), image_size=p["image_size"],
+            val_fraction=p["val_fraction"], seed=p["seed"], max_samples=p.get("max_samples"),
+        )  # fmt: skip
         loss = p.get("verify_loss", "triplet")
         task = task_make(name, side=data.input_shape[-1], loss=loss, margin=p.get("margin", 0.2),
                          mining=p.get("mining", "all"))  # fmt: skip

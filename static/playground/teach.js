@@ -31,12 +31,12 @@ function thumbs(c) {
 
 function drawClasses() {
   $("classes").replaceChildren(...classes.map((c, i) => {
-    const name = make("input", { type: "text", value: c.name, maxLength: 40, className: "pg-class-name" });
+    const name = make("input", { type: "text", value: c.name, maxLength: 40, className: "pg-class-name", id: `class-name-${i}` });
     name.addEventListener("input", () => { c.name = name.value; });
     const hold = make("button", { type: "button", className: "button small", textContent: "Hold to record" });
     hold.dataset.class = i;
     bindHold(hold, c);
-    const files = make("input", { type: "file", multiple: true, accept: "image/*" });
+    const files = make("input", { type: "file", multiple: true, accept: "image/*", id: `class-files-${i}` });
     files.dataset.class = i;
     files.addEventListener("change", () => { c.pictures.push(...files.files); drawClasses(); });
     const remove = make("button", { type: "button", className: "linklike small", textContent: "remove class" });
@@ -44,7 +44,9 @@ function drawClasses() {
     const clear = make("button", { type: "button", className: "linklike small", textContent: "clear pictures" });
     clear.addEventListener("click", () => { c.pictures = []; drawClasses(); });
     const box = make("div", { className: "pg-teach-class" },
-      make("div", { className: "pg-controls" }, name, hold, files,
+      make("div", { className: "pg-controls" },
+        make("label", { className: "pg-teach-field", htmlFor: name.id }, "Class name"), name, hold,
+        make("label", { className: "pg-teach-field", htmlFor: files.id }, "Add pictures"), files,
         make("span", { className: "hint pg-count", textContent: `${c.pictures.length} pictures` }), clear, remove),
       make("div", { className: "pg-thumbs" }, ...thumbs(c)));
     box.dataset.class = i;
@@ -125,11 +127,12 @@ async function train() {
     onSnapshot: (j) => {
       if (j.status === "failed") { showError(`${j.error} Your pictures are still here.`); $("teach-status").textContent = ""; }
       if (j.metrics?.teach && !job.ready && j.status === "running") ready(j.metrics.teach);
-      if (job.ready && (j.status === "succeeded" || j.status === "cancelled")) ended();
+      if (job.ready && (j.status === "succeeded" || j.status === "cancelled")) ended(j.result?.teach?.ended);
     },
     onEvent: (ev) => {
       if (ev.type === "teach_ready") ready(ev);
       if (ev.type === "prediction") prediction(ev);
+      if (ev.type === "teach_ended" && job.ready) ended(ev.reason);
     },
     isActive: () => true,
   });
@@ -143,7 +146,9 @@ function ready(info) {
   $("teach-status").textContent = `Ready after ${seconds} s (training ${info.train_seconds} s on the worker), accuracy ${formatPercent(info.val_accuracy)}${info.held_out ? " on held-out pictures" : " on the training pictures"}.`;
   $("teach-status").dataset.ready = "yes";
   $("teach-try").hidden = false;
-  $("teach-files").replaceChildren("Export: ", ...info.files.map((f) => make("a", { href: `${f.url}?download=1`, textContent: f.label, className: "pg-export" })));
+  // one item per file, so the links never run together
+  $("teach-files").replaceChildren(...info.files.map((f) => make("li", {},
+    make("a", { href: `${f.url}?download=1`, textContent: f.label, className: "pg-export" }))));
   drawBars(info.classes.map(() => 0), info.classes);
 }
 
@@ -161,11 +166,19 @@ async function stop() {
   ended();
 }
 
-function ended() {
+// `reason` "yielded": fair share gave the worker to another user's waiting job; the
+// pictures are still here, so serving again is one click (it trains again in seconds).
+function ended(reason) {
   job.ready = false;
   live?.stop?.();
-  $("teach-status").textContent = "The model has stopped serving: train again to try more pictures.";
-  $("teach-status").dataset.ready = "stopped";
+  streaming = false;
+  $("live-toggle").textContent = "Classify the camera live";
+  const yielded = reason === "yielded";
+  $("teach-status").textContent = yielded
+    ? "Another user needed the worker, so the model stopped serving; start serving again when you like."
+    : "The model has stopped serving: train again to try more pictures.";
+  $("teach-status").dataset.ready = yielded ? "yielded" : "stopped";
+  $("teach-again").hidden = !yielded;
   $("teach-try").hidden = true;
 }
 
@@ -229,6 +242,7 @@ $("live-toggle").addEventListener("click", () => {
   if (streaming) liveLoop();
 });
 $("teach-stop").addEventListener("click", stop);
+$("teach-again")?.addEventListener("click", () => { $("teach-again").hidden = true; train(); });
 // "run again" from a teach job brings its class names back; the pictures are captured again
 const again = readJSON("teach-data").classes || [];
 (again.length >= 2 ? again : ["class 1", "class 2"]).forEach(addClass);

@@ -12,7 +12,7 @@ function draw(job) {
   const accuracy = `Trained in ${info.train_seconds} s on the worker, accuracy ${formatPercent(info.val_accuracy)} ${scored}`;
   $("teach-summary").textContent = job.status === "running"
     ? `${accuracy}. Serving the teach page's pictures now.`
-    : `${accuracy}. It answered ${info.served ?? 0} picture(s) before it ended.`;
+    : `${accuracy}. It answered ${info.served ?? 0} picture(s) before it ended${info.ended === "yielded" ? ": another user needed the worker" : ""}.`;
   $("teach-summary").dataset.state = job.status;
 }
 

@@ -1,6 +1,7 @@
 """Teach it your own objects, in real headless Chromium with a fake camera
 (`--use-fake-device-for-media-stream`) against the live stack: refusals that lose
-nothing, a burst recorded from the camera, training on the worker, live predictions."""
+nothing, a burst recorded from the camera, training on the worker, live predictions, and
+the session that fair share ends."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shutil
 import time
 
 import pytest
+from django.utils import timezone
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -37,6 +39,20 @@ def png(colour, path):
     image.save(buffer, format="PNG")
     path.write_bytes(buffer.getvalue())
     return str(path)
+
+
+# A file input as wide as an unstyled one: its "Choose files" button and the chosen
+# names are not cut off.
+_FILE_INPUT_FITS = """(input) => {
+  const box = document.createElement("div");  // block layout: the input keeps its own width
+  const plain = document.createElement("input");
+  plain.type = "file";
+  box.append(plain);
+  document.body.append(box);
+  const natural = plain.getBoundingClientRect().width;
+  box.remove();
+  return input.getBoundingClientRect().width >= natural - 1;
+}"""
 
 
 @pytest.fixture
@@ -68,6 +84,10 @@ def test_teach_from_a_fake_camera_train_and_see_live_predictions(camera_page, ma
     page.click("button[type=submit]")
     page.wait_for_url("**/")
     page.goto("/playground/teach/")
+    # each class's name and picture inputs are labelled, and the file input is not clipped
+    expect(page.get_by_label("Class name")).to_have_count(2)
+    expect(page.get_by_label("Add pictures")).to_have_count(2)
+    assert page.locator(".pg-teach-class input[type=file]").first.evaluate(_FILE_INPUT_FITS)
 
     # empty classes: refused on the page
     page.click("#teach-train")
@@ -104,6 +124,12 @@ def test_teach_from_a_fake_camera_train_and_see_live_predictions(camera_page, ma
     expect(page.locator("#teach-status")).to_have_attribute("data-ready", "yes", timeout=180_000)
     ready_s = time.monotonic() - started
     expect(page.locator("#teach-files a.pg-export")).to_have_count(2)
+    first, second = (page.locator("#teach-files a.pg-export").nth(i).bounding_box() for i in (0, 1))
+    apart = second["x"] - (first["x"] + first["width"]) >= 8 or second["y"] >= first["y"] + 10
+    assert apart, (first, second)  # the two export links do not run together
+    # the bars say that the net must pick one of its classes
+    expect(page.locator("#bars-note")).to_be_visible()
+    expect(page.locator("#bars-note")).to_contain_text("must pick one of your classes")
 
     # live: camera frames go to the worker and come back as confidence bars
     page.click("#live-toggle")
@@ -119,3 +145,15 @@ def test_teach_from_a_fake_camera_train_and_see_live_predictions(camera_page, ma
     print(f"\nteach: train click -> ready {ready_s:.1f} s; {rtt}")
     job = Job.objects.get()
     assert job.params["teach"]["classes"] == ["camera", "blue card"]
+
+    # fair share asks for the worker (as webapp.jobs.job_yield_check does): the session
+    # ends, the page says why and serves again from the pictures it still holds
+    Job.objects.filter(pk=job.pk).update(yield_requested_at=timezone.now())
+    status = page.locator("#teach-status")
+    expect(status).to_have_attribute("data-ready", "yielded", timeout=30_000)
+    expect(status).to_contain_text("Another user needed the worker")
+    page.click("#teach-again")
+    expect(status).to_have_attribute("data-ready", "yes", timeout=180_000)
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.result["teach"]["ended"] == "yielded"
+    assert Job.objects.count() == 2

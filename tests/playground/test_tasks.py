@@ -286,3 +286,40 @@ def test_a_paused_task_resumes_to_the_same_curve(name, loss):
     assert losses_per_step(events) == losses_per_step(plain_events)
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]  # noqa: E731
     assert strip(resumed.history) == strip(plain.history)
+
+
+def test_the_task_registry_says_which_datasets_each_task_takes_and_loads_them():
+    """Forms, worker and command ask taskcatalogue.TASK_DATA and scenes.task_dataset: a
+    task loads its own scenes or zips, classification its picture folders."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from playground.classfolders import UPLOAD
+    from playground.scenes import task_dataset
+    from playground.taskcatalogue import TASK_DATA, TASKS, task_scenes
+    from webapp.tools import upload_limits
+
+    assert set(TASK_DATA) == set(TASKS)
+    limits = upload_limits()
+    for task in TASKS:
+        ours = task_scenes(task)
+        assert bool(ours) == (TASK_DATA[task] == "scenes"), task
+        for name in ours[:1]:
+            data = task_dataset(task, name, read_zip=bytes, zip_limits=limits, max_samples=40)
+            assert data.input_shape == SCENE_SHAPES[name][0], name
+    stripes = task_dataset("classify", "stripes", read_zip=bytes, zip_limits=limits)
+    assert stripes.input_shape[0] == 1 and len(stripes.classes) >= 2
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        for label in ("red", "blue"):
+            for i in range(3):
+                out = io.BytesIO()
+                Image.new("RGB", (8, 8), label).save(out, "PNG")
+                z.writestr(f"{label}/{i}.png", out.getvalue())
+    read = []
+    zipped = task_dataset("classify", UPLOAD, read_zip=lambda: read.append(1) or buffer.getvalue(),
+                          zip_limits=limits, image_size=8)  # fmt: skip
+    assert read == [1] and sorted(zipped.classes) == ["blue", "red"]
+    assert zipped.input_shape == (3, 8, 8)

@@ -92,11 +92,8 @@ def test_a_good_request_queues_one_train_job_with_every_picture(client, make_use
     assert client.post(url, {"id": "f1"}).status_code == 400
 
 
-def test_frames_of_a_serving_model_are_checked_by_header_and_queued(client, make_user):
-    import redis
-    from django.conf import settings
-
-    from playground.teach.services import teach_frames_key
+def test_frames_of_a_serving_model_are_checked_by_header_and_queued(client, make_user, settings):
+    from webapp.inbox import job_inbox_receive
 
     user = make_user()
     client.force_login(user)
@@ -108,8 +105,14 @@ def test_frames_of_a_serving_model_are_checked_by_header_and_queued(client, make
     assert client.post(url, {"frame": broken, "id": "f0"}).status_code == 400
     for n in range(4):
         assert client.post(url, {"frame": picture(), "id": f"f{n}"}).status_code == 202
-    waiting = redis.Redis.from_url(settings.REDIS_URL).lrange(teach_frames_key(job.id), 0, -1)
-    assert [json.loads(w)["id"] for w in waiting] == ["f2", "f3"]  # only the newest wait
+    # the job's inbox holds only the newest frames, in order, for the worker to take
+    waiting = [job_inbox_receive(job.id, timeout=1) for _ in range(2)]
+    assert [w["id"] for w in waiting] == ["f2", "f3"]
+    assert job_inbox_receive(job.id, timeout=1) is None
+    settings.JOB_INBOX_MAX_BYTES = 40  # a frame over the inbox's cap: said, nothing queued
+    resp = client.post(url, {"frame": picture(), "id": "big"})
+    assert resp.status_code == 400 and "at most 40 at a time" in resp.json()["error"]
+    assert job_inbox_receive(job.id, timeout=1) is None
 
 
 def test_a_tiny_file_of_a_huge_frame_is_refused_from_its_header(client, make_user):

@@ -260,3 +260,56 @@ def test_the_dashboard_shows_a_job_yielding_and_the_jobs_that_yielded(make_user,
     stats = dashboard_stats()
     assert stats["queues"]["parked"]["jobs"] == 3 and stats["queues"]["parked"]["yielded"] == 1
     assert {j["user"]: j["yielding"] for j in stats["running"]} == {"ada": True, "bob": False}
+
+
+def test_a_serving_teach_session_ends_for_another_users_waiting_job(one_worker, make_user):
+    """A teach job serves a model it has already saved: when another user's job has
+    waited, the session ends (the page offers to start serving again) – even while its
+    page keeps sending frames – and the waiting job gets the worker."""
+    import threading
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image
+
+    from playground.teach.services import TeachError, teach_create, teach_frame
+    from tests.conftest import require_model_file
+
+    require_model_file("vgg19_caffe_q.bin")
+
+    def picture(colour) -> bytes:
+        buffer = io.BytesIO()
+        Image.new("RGB", (24, 24), colour).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    ada, bob = make_user("ada"), make_user("bob")
+    pictures = [[SimpleUploadedFile(f"{c}{i}.png", picture(c), "image/png") for i in range(3)]
+                for c in ("red", "blue")]  # fmt: skip
+    with transaction.atomic():
+        job = teach_create(user=ada, classes=["red", "blue"], pictures=pictures)
+        job.queue = QUEUE
+        job.save(update_fields=["queue"])
+    wait_for(lambda: Job.objects.get(pk=job.pk).metrics.get("teach"), timeout=120,
+             what="the model to serve")  # fmt: skip
+    serving, page_open = Job.objects.get(pk=job.pk), threading.Event()
+
+    def page():  # the teach page, open: a frame every 0.3 s, as the live camera sends them
+        while not page_open.wait(0.3):
+            try:
+                teach_frame(job=serving, frame=picture("red"), frame_id="f")
+            except TeachError:
+                return
+
+    sender = threading.Thread(target=page, daemon=True)
+    sender.start()
+    try:
+        theirs = countdown_on(QUEUE, user=bob, steps=3, delay=0.05)
+        wait_job_done(job, timeout=60)
+    finally:
+        page_open.set()
+        sender.join()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["teach"]["ended"] == "yielded" and job.result["teach"]["served"] > 0
+    assert {f["name"] for f in job.result["files"]} >= {"model.pt"}  # the model is kept
+    assert wait_job_done(theirs, timeout=30).status == JobStatus.SUCCEEDED
+    assert theirs.started_at >= job.finished_at
+    assert theirs.wait_seconds < WAIT_S + MIN_RUN_S + 10  # not the page's whole visit

@@ -10,14 +10,15 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from playground.datasets import Augment, DatasetError, dataset_from_zip, dataset_load
+from playground.classfolders import UPLOAD
+from playground.datasets import Augment, DatasetError
 from playground.export import model_save
 from playground.limits import LIMITS
 from playground.management.commands._transfer import transfer_arguments, transfer_command
 from playground.netspec import SpecError, build, spec_from_json
 from playground.objectives import task_make
 from playground.presets import PRESETS, TRAINING, preset, training
-from playground.scenes import scene_load
+from playground.scenes import task_dataset
 from playground.taskcatalogue import (
     SCENES,
     TASK_PRESETS,
@@ -75,20 +76,12 @@ class Command(BaseCommand):
             raise CommandError("give either a SPEC.json file or --preset NAME")
         task_name = opts["task"]
         try:
-            if task_name != "classify":
-                data = scene_load(
-                    opts["dataset"], seed=opts["seed"], max_samples=opts["max_samples"]
-                )
-            elif opts["dataset"].endswith(".zip"):
-                data = dataset_from_zip(
-                    Path(opts["dataset"]).read_bytes(),
-                    seed=opts["seed"],
-                    limits=upload_limits(**LIMITS.zip_counts()),
-                )
-            else:
-                data = dataset_load(
-                    opts["dataset"], seed=opts["seed"], max_samples=opts["max_samples"]
-                )
+            path = Path(opts["dataset"])
+            data = task_dataset(
+                task_name, UPLOAD if path.suffix == ".zip" else opts["dataset"],
+                read_zip=path.read_bytes, zip_limits=upload_limits(**LIMITS.zip_counts()),
+                seed=opts["seed"], max_samples=opts["max_samples"],
+            )  # fmt: skip
             if opts["preset"] in TASK_PRESETS:
                 spec = TASK_PRESETS[opts["preset"]][2](data.input_shape)
             elif opts["preset"]:
