@@ -4,6 +4,7 @@ the same result; a job that cannot yield, or one of the same user, is left alone
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
