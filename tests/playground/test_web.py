@@ -438,3 +438,18 @@ def test_a_shared_run_serves_its_epoch_views_to_a_visitor_without_an_account(cli
     assert client.get("/playground/shared/guessed/views/1.json").status_code == 404
     client.force_login(other)  # another account holding the link reads them the same way
     assert client.get(views[0]["url"]).status_code == 200
+
+
+def test_transfer_form_greys_out_datasets_this_server_lacks(client):
+    """As the builder does: a dataset that is not here cannot be chosen, and says why,
+    rather than being refused after submit (issue 23)."""
+    from playground.datasets import datasets_available
+    from playground.forms import TRANSFER_DATASETS
+
+    html = client.get(reverse("playground:transfer")).content.decode()
+    here = {r["name"]: r["available"] for r in datasets_available()}
+    for name in TRANSFER_DATASETS:
+        option = re.search(rf'<option value="{name}"[^>]*>([^<]*)</option>', html)
+        assert option, name
+        assert ("disabled" in option.group(0)) == (not here[name]), option.group(0)
+        assert ("not on this server" in option.group(1)) == (not here[name]), option.group(1)
