@@ -170,7 +170,9 @@ export function runView(initial, { control } = {}) {
       const g = m.gradients || { names: [], points: [] }, steps = spe();
       const series = [];
       g.names.forEach((name, i) => {
-        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [p[0] / steps, p[1][i]]);
+        // p[0] is the batch's index: its gradient is that of step p[0] + 1, so an epoch's
+        // last batch sits on the epoch's tick
+        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [(p[0] + 1) / steps, p[1][i]]);
         if (pts.length) series.push({ name, points: pts });
       });
       gradPlot.update(series);

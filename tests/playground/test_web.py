@@ -219,6 +219,29 @@ def test_compare_shows_only_my_runs(client, make_user):
     assert str(a.id) in client.get(reverse("playground:runs")).content.decode()
 
 
+def test_compare_names_runs_by_title_and_what_differs_and_carries_gradients(client, make_user):
+    """Two runs of one preset looked the same on the compare page (issue 23)."""
+    me = make_user("me")
+    a, b, c, d = (_finished_run(me, [0.5]) for _ in range(4))
+    for job, title, lr in ((a, "Deep sigmoid", 0.01), (b, "Deep sigmoid", 0.1),
+                           (c, "ReLU + BN", 0.01), (d, "ReLU + BN", 0.01)):
+        job.title, job.params = title, {**job.params, "lr": lr}
+        job.metrics = {**job.metrics, "gradients": {"names": ["0 conv2d", "1 classifier"],
+                                                    "points": [[0, [1e-5, 0.1]]]}}
+        job.save()
+    client.force_login(me)
+    ids = ",".join(str(j.id) for j in (a, b, c, d))
+    runs = client.get(reverse("playground:compare"), {"runs": ids}).context["runs"]
+    names = [r["name"] for r in runs]
+    assert names[:2] == ["Deep sigmoid (lr 0.01)", "Deep sigmoid (lr 0.1)"]
+    # the same settings: told apart by number and start time
+    assert names[2].startswith("ReLU + BN · #" + str(c.id)[:6]) and names[2] != names[3]
+    assert len(set(names)) == 4
+    assert runs[0]["gradients"]["points"] == [[0, [1e-5, 0.1]]]
+    single = client.get(reverse("playground:compare"), {"runs": f"{a.id},{c.id}"}).context["runs"]
+    assert [r["name"] for r in single] == ["Deep sigmoid", "ReLU + BN"]  # nothing to tell apart
+
+
 def test_share_link_is_read_only_and_owner_made(client, make_user):
     me, other = make_user("me"), make_user("other")
     run = _finished_run(me, [0.8])
