@@ -3,8 +3,6 @@ live stack: the compare page, the gradient chart's end, captions that fit the ru
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -70,4 +68,31 @@ def test_compare_draws_gradients_by_layer_and_tells_same_titled_runs_apart(page,
     legend = page.locator("#cmp-grad").inner_text()
     assert all(n in legend for n in names), legend
     _shoot(page, "compare")
+    assert page.js_errors == []
+
+
+def test_a_grey_gallery_unit_says_why(page, make_user):
+    """VGG19's relu2_1 unit 0 is 0 on the near-grey start picture: ReLU passes no gradient,
+    the picture never moves, and the page says so instead of showing grey without a word."""
+    from tests.conftest import require_model_file
+    from webapp.jobs import job_create
+
+    require_model_file("vgg19_caffe_q.bin")
+    user = make_user()
+    browser_login(page, user)
+    job = job_create(user=user, kind="explain", title="VGG19 units", params={
+        "tool": "gallery", "gallery": {"layers": ["relu1_1", "relu2_1"], "units": 1,
+                                       "size": 96, "steps": 12}})  # fmt: skip
+    wait_job_done(job, timeout=180)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    rows = job.result["gallery"]
+    assert max(rows[1]["units"][0]["activation"]) == 0.0  # what the note explains
+    assert max(rows[0]["units"][0]["activation"]) > 0
+    page.goto(job.get_absolute_url())
+    expect(page.locator("#gallery figure")).to_have_count(2)
+    expect(page.locator("#gallery figure.silent")).to_have_count(1)
+    expect(page.locator("#gallery figure.silent figcaption")).to_have_text("unit 0 · silent*")
+    expect(page.locator("#gallery-silent")).to_be_visible()
+    expect(page.locator("#gallery-silent")).to_contain_text("passes back no gradient")
+    _shoot(page, "gallery")
     assert page.js_errors == []
