@@ -476,3 +476,25 @@ def test_transfer_form_greys_out_datasets_this_server_lacks(client):
         assert option, name
         assert ("disabled" in option.group(0)) == (not here[name]), option.group(0)
         assert ("not on this server" in option.group(1)) == (not here[name]), option.group(1)
+
+
+@pytest.mark.parametrize("task, dataset, says, not_said", [
+    ("classify", "stripes", "oriented edge detectors", None),
+    ("classify", "digits", "They start as noise", "stripes"),
+    ("segment", "overlaps", "They start as noise", "stripes"),
+    ("verify", "digits_heldout", "They start as noise", "stripes"),
+])
+def test_run_page_captions_fit_the_run(client, make_user, task, dataset, says, not_said):
+    """"On stripes they turn into edge detectors" was under every run, and the scrubber
+    named a confusion matrix that segment and verify runs do not have (issue 23)."""
+    me = make_user("me")
+    run = _finished_run(me, [0.5])
+    run.params = {**run.params, "task": task, "dataset": dataset}
+    run.save()
+    client.force_login(me)
+    html = client.get(run.get_absolute_url()).content.decode()
+    filters = re.search(r'<p class="hint" id="filters-hint">(.*?)</p>', html).group(1)
+    scrubber = re.search(r'<span class="hint" id="scrub-hint">(.*?)</span>', html).group(1)
+    assert says in filters, filters
+    assert not_said is None or not_said not in filters, filters
+    assert ("confusion matrix" in scrubber) == (task == "classify"), scrubber
