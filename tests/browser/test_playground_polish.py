@@ -58,6 +58,14 @@ def test_compare_draws_gradients_by_layer_and_tells_same_titled_runs_apart(page,
     expect(page.locator("#plot-grad path.line").first).to_be_visible()
     end_x, tick_x = page.evaluate(_GRAD_END, 3)
     assert tick_x is not None and abs(end_x - tick_x) < 1, (end_x, tick_x)
+    # the captions fit the run: a classifier on stripes is told about edge detectors
+    expect(page.locator("#filters-hint")).to_contain_text("On stripes they turn into oriented")
+    expect(page.locator("#scrub-hint")).to_contain_text("the confusion matrix")
+    _shoot(page, "run")
+    page.goto("/playground/")
+    _shoot(page, "builder")
+    page.goto("/playground/transfer/")
+    _shoot(page, "transfer-form")
 
     page.goto(f"/playground/compare/?runs={a.id},{b.id}")
     names = page.locator("#cmp-table tbody td:first-child a").all_text_contents()
