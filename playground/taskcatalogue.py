@@ -52,16 +52,32 @@ def explain_tools(task: str) -> tuple[str, ...]:
 # so a new task or dataset gets its words here and not in a template's fixed text.
 RUN_CAPTIONS: dict[str, list[tuple[str | None, str | None, str]]] = {
     "filters": [
-        ("classify", "stripes", "On stripes they turn into oriented edge detectors, one for "
-                                "each direction the stripes run."),
-        (None, None, "They start as noise; as the net learns they usually smooth into the "
-                     "edges, strokes and blobs of contrast that the deeper layers combine."),
+        (
+            "classify",
+            "stripes",
+            "On stripes they turn into oriented edge detectors, one for "
+            "each direction the stripes run.",
+        ),
+        (
+            None,
+            None,
+            "They start as noise; as the net learns they usually smooth into the "
+            "edges, strokes and blobs of contrast that the deeper layers combine.",
+        ),
     ],
     "scrubber": [
-        ("classify", None, "moves the filters, the activation maps, the confusion matrix and "
-                           "the curves' marker together"),
-        (None, None, "moves the filters, the activation maps, the predictions shown and the "
-                     "curves' marker together"),
+        (
+            "classify",
+            None,
+            "moves the filters, the activation maps, the confusion matrix and "
+            "the curves' marker together",
+        ),
+        (
+            None,
+            None,
+            "moves the filters, the activation maps, the predictions shown and the "
+            "curves' marker together",
+        ),
     ],
 }
 

@@ -140,8 +140,9 @@ def _start_jobs(page, user, tmp_path) -> dict[str, Job]:
     page.click("#unit-form button[type=submit]")
     page.wait_for_url(lambda url: "/jobs/" in url and str(run.id) not in url)
     started["explain"] = Job.objects.get(pk=page.url.rstrip("/").rsplit("/", 1)[1])
-    started["train-again"] = job_create(user=user, kind="train", params=run.params,
-                                        title=run.title)  # compare: two runs of one preset
+    started["train-again"] = job_create(
+        user=user, kind="train", params=run.params, title=run.title
+    )  # compare: two runs of one preset
 
     started["failed"] = job_create(user=user, kind="countdown", params={"steps": 3, "crash_at": 2})
     cancelled = job_create(user=user, kind="countdown", params={"steps": 200, "delay": 0.1})
@@ -217,8 +218,9 @@ def _check_results(page, jobs: dict[str, Job]) -> None:
     assert tick_x is not None and abs(end_x - tick_x) < 1, (end_x, tick_x)
 
     # ...and so does the gradient chart; compare tells two runs of one preset apart.
-    end_x, tick_x = page.evaluate(_CURVE_END.replace("plot-loss", "plot-grad"),
-                                  jobs["train"].params["epochs"])
+    end_x, tick_x = page.evaluate(
+        _CURVE_END.replace("plot-loss", "plot-grad"), jobs["train"].params["epochs"]
+    )
     assert tick_x is not None and abs(end_x - tick_x) < 1, (end_x, tick_x)
     page.goto(f"/playground/compare/?runs={jobs['train'].id},{jobs['train-again'].id}")
     names = page.locator("#cmp-table tbody td:first-child a").all_text_contents()

@@ -117,8 +117,9 @@ def test_why_this_prediction_and_a_confusion_cell_from_the_run_page(page, make_u
     assert optimised.evaluate("img => img.getBoundingClientRect().width") >= 160
     for width in (1400, 390):
         page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=str(ROOT / "data" / "screenshots" / f"unit-page-{width}.png"),
-                        full_page=True)
+        page.screenshot(
+            path=str(ROOT / "data" / "screenshots" / f"unit-page-{width}.png"), full_page=True
+        )
     page.screenshot(path="/tmp/unit_page.png", full_page=True)
 
 

@@ -159,7 +159,7 @@ def test_confusion_cell_lists_that_pair_most_confident_first():
 
 
 def test_results_name_layers_as_the_forms_do():
-    """"layers.5" on a result where the run page's form says "layer 5: avgpool" (issue 23)."""
+    """ "layers.5" on a result where the run page's form says "layer 5: avgpool" (issue 23)."""
     from playground.explain.engine import layer_label
     from playground.netspec import build
     from playground.presets import preset
