@@ -164,7 +164,9 @@ def _loop(
     def on_event(event: dict[str, Any]) -> None:
         nonlocal step, history_saved
         if event["type"] == "epoch":
-            last_gradients(step)
+            at = step
+            last_gradients(at)
+            step = at  # the epoch's view keeps the epoch's own step
         step = event.get("step", step)
         changed = record.add(event)
         if event["type"] == "epoch":  # the epoch's pictures, for the page's step scrubber
