@@ -248,13 +248,19 @@ class TransferForm(forms.Form):
             raise forms.ValidationError("At most five sizes, each 1 to 5,000 pictures per class.")
         return sizes
 
+    def dataset_options(self) -> list[dict[str, Any]]:
+        """The dataset menu: each choice with whether this server has it (the page greys
+        out the others, as the builder does, instead of refusing them after submit)."""
+        from playground.datasets import datasets_available
+
+        here = {r["name"]: r["available"] for r in datasets_available()}
+        return [{"name": n, "available": here[n]} for n in TRANSFER_DATASETS]
+
     def clean(self):
         data = super().clean()
         name = data.get("dataset")
         if name:
-            from playground.datasets import datasets_available
-
-            if not next(r["available"] for r in datasets_available() if r["name"] == name):
+            if not next(r["available"] for r in self.dataset_options() if r["name"] == name):
                 self.add_error("dataset", f"{name} is not on this server.")
         return data
 

@@ -64,6 +64,50 @@ def explain_tools(task: str) -> tuple[str, ...]:
     return TASK_EXPLAIN.get(task, ())
 
 
+# The run page's captions that depend on what the run is: for each caption, rows of
+# (task, dataset, text), the first row that matches wins (None matches any). One table,
+# so a new task or dataset gets its words here and not in a template's fixed text.
+RUN_CAPTIONS: dict[str, list[tuple[str | None, str | None, str]]] = {
+    "filters": [
+        (
+            "classify",
+            "stripes",
+            "On stripes they turn into oriented edge detectors, one for "
+            "each direction the stripes run.",
+        ),
+        (
+            None,
+            None,
+            "They start as noise; as the net learns they usually smooth into the "
+            "edges, strokes and blobs of contrast that the deeper layers combine.",
+        ),
+    ],
+    "scrubber": [
+        (
+            "classify",
+            None,
+            "moves the filters, the activation maps, the confusion matrix and "
+            "the curves' marker together",
+        ),
+        (
+            None,
+            None,
+            "moves the filters, the activation maps, the predictions shown and the "
+            "curves' marker together",
+        ),
+    ],
+}
+
+
+def run_captions(task: str | None, dataset: str | None) -> dict[str, str]:
+    """Each of the run page's captions for a run of `task` on `dataset` (RUN_CAPTIONS)."""
+    task = task or "classify"
+    return {
+        name: next(text for t, d, text in rows if t in (None, task) and d in (None, dataset))
+        for name, rows in RUN_CAPTIONS.items()
+    }
+
+
 # What the builder says about each task: the head it adds, the loss, the output units.
 TASK_HELP = {
     "classify": {

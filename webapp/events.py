@@ -51,6 +51,7 @@ def job_snapshot(job: Job, *, staff: bool = False) -> dict[str, Any]:
         "worker": job.worker,
         "version": job.version,
         "created_at": job.created_at.isoformat(),
+        "queued_at": job.queued_at.isoformat() if job.queued_at else None,
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
         "url": reverse("job_detail", args=[job.id]),

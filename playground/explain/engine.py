@@ -93,6 +93,25 @@ def pick_layer(
     )
 
 
+def layer_label(model: nn.Module, name: str | None) -> str | None:
+    """A module's name as the run page's forms name its layer: "layers.5" -> "layer 5:
+    avgpool", "layers.2.body.0" -> "layer 2: residual (body.0)", the head -> "the
+    classifier"; a name outside the net's spec stays as it is."""
+    spec = getattr(model, "spec", None)
+    if name is None or spec is None:
+        return name
+    parts = name.split(".")
+    if parts[0] == "head":
+        return "the classifier"
+    if parts[0] != "layers" or len(parts) < 2 or not parts[1].isdigit():
+        return name
+    index = int(parts[1])
+    if index >= len(spec):
+        return name
+    inner = ".".join(parts[2:])
+    return f"layer {index}: {spec[index]['type']}" + (f" ({inner})" if inner else "")
+
+
 def _device(model: nn.Module) -> torch.device:
     p = next(iter(model.parameters()), None)
     return p.device if p is not None else torch.device("cpu")

@@ -17,6 +17,7 @@ import torch
 from playground.explain.engine import (
     ExplainError,
     grad_cam,
+    layer_label,
     overlay_png,
     picture_tensor,
     png_bytes,
@@ -85,7 +86,7 @@ def _gradcam(ctx: JobContext, run: str, model, classes, shape, e: dict) -> dict:
     top = sorted(range(len(classes)), key=lambda i: -explanation.probabilities[i])[:5]
     return {
         "explain": {
-            "run": run, "classes": classes, "layer": explanation.layer,
+            "run": run, "classes": classes, "layer": layer_label(model, explanation.layer),
             "predicted": classes[explanation.predicted], "target": classes[explanation.target],
             "top": [{"label": classes[i], "probability": explanation.probabilities[i]}
                     for i in top],
@@ -143,7 +144,7 @@ def _cell(ctx: JobContext, run: str, model, classes, shape, settings: dict) -> d
                                      overlay_png(x, item.explanation.cam, scale)),
         })  # fmt: skip
         ctx.report(0.3 + 0.7 * (n + 1) / max(1, len(items)))
-    layer = items[0].explanation.layer if items else None
+    layer = layer_label(model, items[0].explanation.layer) if items else None
     return {"cell": {"run": run, "true": classes[true], "predicted": classes[predicted],
                      "layer": layer, "items": shown}}  # fmt: skip
 
@@ -168,7 +169,8 @@ def _unit(ctx: JobContext, run: str, model, classes, shape, unit: dict) -> dict:
               "image": ctx.save_file(f"patch-{n}.png", png_bytes(p.picture, zoom * 2))}
              for n, p in enumerate(patches)]  # fmt: skip
     optimised = ctx.save_file("unit.png", png_bytes(picture, zoom))
-    return {"unit": {"run": run, "layer": layer, "channel": channel, "patches": shown,
+    return {"unit": {"run": run, "layer": layer_label(model, layer), "channel": channel,
+                     "patches": shown,
                      "optimised": optimised, "activation": [trace[0], trace[-1]]}}  # fmt: skip
 
 

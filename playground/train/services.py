@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from playground import cost
 from playground.classfolders import UPLOAD, ZipDataset, dataset_zip_probe
@@ -234,8 +235,15 @@ def runs_of(*, user) -> list[Job]:
     return list(Job.objects.filter(user=user, kind=KIND).order_by("-created_at")[:200])
 
 
+COMPARED_SETTINGS = {  # what the compare page's table shows; a run's name adds those that differ
+    "dataset": "", "optimizer": "", "lr": "lr", "batch_size": "batch", "epochs": "epochs",
+    "init": "init", "weight_decay": "weight decay", "seed": "seed",
+}
+
+
 def runs_compare(*, user, ids: list[str]) -> list[dict[str, Any]]:
-    """Per-epoch curves and settings of the user's runs with these ids (others ignored)."""
+    """Per-epoch curves, gradient norms and settings of the user's runs with these ids
+    (others ignored), each named by its title plus what tells it from same-titled runs."""
     valid = []
     for raw in ids[:12]:
         try:
@@ -244,17 +252,39 @@ def runs_compare(*, user, ids: list[str]) -> list[dict[str, Any]]:
             continue
     jobs = Job.objects.filter(user=user, kind=KIND, pk__in=valid)
     order = {v: i for i, v in enumerate(valid)}
+    jobs = sorted(jobs, key=lambda j: order[j.id])
+    names = run_names(jobs)
     runs = []
-    for job in sorted(jobs, key=lambda j: order[j.id]):
+    for job, name in zip(jobs, names, strict=True):
         epochs = (job.metrics or {}).get("epochs") or (job.result or {}).get("history") or []
         runs.append({
-            "id": str(job.id), "title": job.title or str(job.id)[:8], "status": job.status,
-            "url": job.get_absolute_url(), "epochs": epochs,
-            "settings": {k: job.params.get(k) for k in (
-                "dataset", "optimizer", "lr", "batch_size", "epochs", "init", "weight_decay")},
+            "id": str(job.id), "title": job.title or str(job.id)[:8], "name": name,
+            "status": job.status, "url": job.get_absolute_url(), "epochs": epochs,
+            "settings": {k: job.params.get(k) for k in COMPARED_SETTINGS},
             "params": (job.metrics or {}).get("total_params"),
+            "gradients": (job.metrics or {}).get("gradients") or {"names": [], "points": []},
         })
     return runs
+
+
+def run_names(jobs: list[Job]) -> list[str]:
+    """Each run's title; where titles repeat, plus the settings that differ among those runs
+    ("lr 0.01, batch 32"), and where even those agree, its number and start time."""
+    titles = [job.title or str(job.id)[:8] for job in jobs]
+    names = []
+    for job, title in zip(jobs, titles, strict=True):
+        twins = [j for j, t in zip(jobs, titles, strict=True) if t == title]
+        if len(twins) == 1:
+            names.append(title)
+            continue
+        differ = [k for k in COMPARED_SETTINGS if len({repr(j.params.get(k)) for j in twins}) > 1]
+        parts = [f"{COMPARED_SETTINGS[k]} {job.params.get(k)}".strip() for k in differ]
+        names.append(f"{title} ({', '.join(parts)})" if parts else title)
+    repeated = {name for name in names if names.count(name) > 1}
+    for i, (job, name) in enumerate(zip(jobs, names, strict=True)):
+        if name in repeated:  # nothing in the settings tells them apart
+            names[i] = f"{name} · #{str(job.id)[:6]}, {timezone.localtime(job.created_at):%H:%M:%S}"
+    return names
 
 
 def run_share(*, job: Job) -> RunShare:

@@ -19,6 +19,7 @@ from playground.controls import ControlsBridge
 from playground.datasets import Augment, Dataset, DatasetError
 from playground.export import model_save
 from playground.limits import LIMITS
+from playground.liveview import gradient_norms, layer_names
 from playground.netspec import Net, SpecError, build
 from playground.objectives import Task, task_make
 from playground.scenes import task_dataset
@@ -142,12 +143,17 @@ def _loop(
 
     def on_event(event: dict[str, Any]) -> None:
         nonlocal step, history_saved
+        if event["type"] == "epoch":
+            at = step
+            last_gradients(at)
+            step = at  # the epoch's view keeps the epoch's own step
         step = event.get("step", step)
         changed = record.add(event)
         if event["type"] == "epoch":  # the epoch's pictures, for the page's step scrubber
             changed.append(_view_save(ctx, record, event["epoch"], step))
         now = time.monotonic()
-        if event["type"] in ALWAYS_SENT or now - history_saved >= HISTORY_EVERY_S:
+        forced = event["type"] in ALWAYS_SENT or event.get("epoch_end", False)
+        if forced or now - history_saved >= HISTORY_EVERY_S:
             changed = list({*changed, "curve", "gradients"})
             history_saved = now
         else:
@@ -157,8 +163,20 @@ def _loop(
             event=event["type"],
             data=event,
             metrics=record.compact(changed),
-            force=event["type"] in ALWAYS_SENT,
+            force=forced,
         )
+
+    def last_gradients(step: int) -> None:
+        """The epoch's last batch's gradient norms (still in .grad at the epoch event), so
+        the gradient chart reaches each epoch's end: the engine's own reports are throttled."""
+        points = record.state["gradients"]["points"]
+        if step < 1 or (points and points[-1][0] >= step - 1):
+            return
+        norms = gradient_norms(model)
+        if any(n is not None for n in norms):
+            names = record.state["gradients"]["names"] or layer_names(model)
+            on_event({"type": "gradients", "step": step - 1, "names": names, "norms": norms,
+                      "epoch_end": True})  # fmt: skip
 
     try:
         return train(

@@ -54,3 +54,17 @@ export function runningCurve(curve, spe) {
   }
   return out;
 }
+
+/** A run's gradient history ({names, points: [[step, [norm per layer | null]]]}) as one
+ *  line over the layers: {names, points: [[layer index, geometric mean of its norms]]},
+ *  layers without parameters (null) or without a positive norm left out. The compare
+ *  page draws one such line per run: a deep sigmoid net's falls off toward layer 0. */
+export function gradientsByLayer(g) {
+  const names = (g && g.names) || [], history = (g && g.points) || [];
+  const points = [];
+  names.forEach((_, i) => {
+    const logs = history.map((p) => p[1][i]).filter((v) => v != null && v > 0).map(Math.log10);
+    if (logs.length) points.push([i, 10 ** (logs.reduce((a, b) => a + b, 0) / logs.length)]);
+  });
+  return { names, points };
+}

@@ -23,7 +23,7 @@ function classTable(id, rows) {
 }
 
 function drawPicture(e) {
-  $("ex-summary").textContent = `The net predicts “${e.predicted}”. The maps explain “${e.target}” at layer ${e.layer}.`;
+  $("ex-summary").textContent = `The net predicts “${e.predicted}”. The maps explain “${e.target}” at ${e.layer}.`;
   for (const key of ["input", "gradcam", "saliency"]) $(`ex-${key}`).src = e.images[key];
   classTable("ex-top", e.top);
   backLink(e.run);
@@ -44,7 +44,7 @@ function drawFailure(job) {
 
 function drawCell(c) {
   $("ex-cell-summary").textContent = c.items.length
-    ? `${c.items.length} validation picture(s) of “${c.true}” that the trained net calls “${c.predicted}”, most confident first; Grad-CAM for “${c.predicted}” at layer ${c.layer}.`
+    ? `${c.items.length} validation picture(s) of “${c.true}” that the trained net calls “${c.predicted}”, most confident first; Grad-CAM for “${c.predicted}” at ${c.layer}.`
     : `No validation picture of “${c.true}” is called “${c.predicted}” by the trained net (the matrix shown may be from an earlier epoch).`;
   $("ex-cell").replaceChildren(...c.items.map((item) => make("figure", {},
     make("img", { src: item.input, alt: `picture ${item.index}` }),
@@ -63,14 +63,20 @@ function drawUnit(u) {
 }
 
 // The VGG19 gallery: one row per layer, filled as the worker finishes each unit.
+// A unit whose activation stayed 0 on every step (u.activation: [first, last]) left its
+// picture where it began: near-grey.
+const silent = (u) => Array.isArray(u.activation) && Math.max(...u.activation) <= 0;
+
 function drawGallery(rows) {
   const box = $("gallery");
   if (!box) return;
   box.replaceChildren(...rows.map((row) => make("div", { className: "pg-gallery-row" },
     make("h3", { textContent: row.layer }),
-    ...row.units.map((u) => make("figure", {},
-      make("img", { src: u.image, alt: `${row.layer} unit ${u.channel}` }),
-      make("figcaption", { textContent: `unit ${u.channel}` }))))));
+    ...row.units.map((u) => make("figure", { className: silent(u) ? "silent" : "" },
+      make("img", { src: u.image, alt: `${row.layer} unit ${u.channel}${silent(u) ? " (stayed grey)" : ""}` }),
+      make("figcaption", { textContent: `unit ${u.channel}${silent(u) ? " · silent*" : ""}` }))))));
+  const note = $("gallery-silent");
+  if (note) note.hidden = !rows.some((row) => row.units.some(silent));
 }
 
 watchJob({

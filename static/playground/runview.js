@@ -170,7 +170,9 @@ export function runView(initial, { control } = {}) {
       const g = m.gradients || { names: [], points: [] }, steps = spe();
       const series = [];
       g.names.forEach((name, i) => {
-        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [p[0] / steps, p[1][i]]);
+        // p[0] is the batch's index: its gradient is that of step p[0] + 1, so an epoch's
+        // last batch sits on the epoch's tick
+        const pts = g.points.filter((p) => p[1][i] != null && p[1][i] > 0).map((p) => [(p[0] + 1) / steps, p[1][i]]);
         if (pts.length) series.push({ name, points: pts });
       });
       gradPlot.update(series);
@@ -262,10 +264,32 @@ export function runView(initial, { control } = {}) {
       $("ctl-pause").textContent = paused ? "Resume" : "Pause";
       if (document.activeElement !== $("ctl-lr") && !$("ctl-lr").value) $("ctl-lr").value = (job.control || {}).lr ?? (job.params || {}).lr ?? "";
       $("pg-live-controls").hidden = !["running", "queued", "paused"].includes(job.status);
-      if (stopping && running) $("ctl-note").textContent = "Stopping after this batch; the model is kept.";
-      else if (job.status === "paused") $("ctl-note").textContent = "Paused: the run is saved (checkpoint.pt below) and holds no worker. Resume queues it to go on exactly where it stopped.";
+      // the note follows the run's state; a message of an action (a new learning rate)
+      // stays until the state next changes
+      const [key, text] = controlNote(stopping && running);
+      if (key !== noteKey) { noteKey = key; if (text) $("ctl-note").textContent = text; }
+      const summary = (job.result || {}).summary || {};
+      const stoppedBox = $("pg-stopped");
+      if (stoppedBox) {
+        stoppedBox.hidden = !(job.status === "succeeded" && summary.stopped);
+        if (!stoppedBox.hidden) {
+          const of = (job.params || {}).epochs;
+          stoppedBox.textContent = `Stopped ${summary.epochs ? `after epoch ${summary.epochs} of ${of}` : `during its first epoch (of ${of})`}: the model as it was then is kept below.`;
+        }
+      }
     },
   };
+  const NOTE_AT_START = $("ctl-note")?.textContent || "";
+  let noteKey = null;
+  function controlNote(stopping) {
+    const saved = job.result || {};
+    if (stopping) return ["stopping", "Stopping after this batch; the model is kept."];
+    if (job.status === "paused") return ["paused", "Paused: the run is saved (checkpoint.pt below) and holds no worker. Resume queues it to go on exactly where it stopped."];
+    if (job.status === "queued" && saved.paused) return ["resuming", `Resuming: queued to go on from its checkpoint (epoch ${saved.epoch}, step ${saved.step}).`];
+    if (job.status === "running" && saved.paused) return ["resumed", `Resumed from its checkpoint (epoch ${saved.epoch}, step ${saved.step}). ${NOTE_AT_START}`];
+    if (job.status === "running") return ["running", NOTE_AT_START];
+    return [job.status, null];
+  }
   const ACCURACY_MEANS = {
     localise: "share of pictures with the right class and a box of IoU ≥ 0.5",
     landmarks: "share of points found within 2 pixels",

@@ -44,3 +44,21 @@ export function formatNumber(x, digits = 4) {
 export function formatBytes(n) {
   return n >= 2 ** 20 ? `${(n / 2 ** 20).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1024))} KB`;
 }
+
+/** The job page's line of facts: worker, device, how long it waited and ran, time left,
+ *  attempt. "waited" is since it was last queued (`queued_at`: a resumed run's pause is
+ *  not waiting, Job.wait_seconds measures the same), not since it was created. */
+export function jobMeta(j) {
+  const started = j.started_at ? new Date(j.started_at) : null;
+  const finished = j.finished_at ? new Date(j.finished_at) : null;
+  const queued = new Date(j.queued_at || j.created_at);
+  const parts = [];
+  if (j.worker) parts.push(`worker ${j.worker}`);
+  if (j.metrics && j.metrics.device) parts.push(`device ${j.metrics.device}`);
+  if (started) parts.push(`waited ${formatSeconds(Math.max(0, (started - queued) / 1000))}`);
+  if (started && finished) parts.push(`ran ${formatSeconds((finished - started) / 1000)}`);
+  const eta = j.metrics && j.metrics.eta_s;  // measured by the worker (webapp/runner.py)
+  if (j.status === "running" && eta != null) parts.push(`about ${formatSeconds(eta)} left`);
+  if (j.attempts > 1) parts.push(`attempt ${j.attempts}`);
+  return parts;
+}

@@ -1,7 +1,7 @@
 // The parts of every job page: status, progress, error, actions, result files, and the
 // live connection. A kind's module calls `watchJob` to draw its own parts.
 import { $, make, readJSON, whenLoaded } from "./dom.js";
-import { formatSeconds } from "./format.js";
+import { jobMeta } from "./format.js";
 import { getJSON, postJSON } from "./http.js";
 import { JobSocket } from "./jobsocket.js";
 import { isActive, siteURL } from "./site.js";
@@ -60,20 +60,6 @@ function render(j) {
   renderFiles(j);
   renderFailure(j);
   for (const w of watchers) w.onSnapshot?.(j);
-}
-
-function jobMeta(j) {
-  const started = j.started_at ? new Date(j.started_at) : null;
-  const finished = j.finished_at ? new Date(j.finished_at) : null;
-  const parts = [];
-  if (j.worker) parts.push(`worker ${j.worker}`);
-  if (j.metrics && j.metrics.device) parts.push(`device ${j.metrics.device}`);
-  if (started) parts.push(`waited ${formatSeconds((started - new Date(j.created_at)) / 1000)}`);
-  if (started && finished) parts.push(`ran ${formatSeconds((finished - started) / 1000)}`);
-  const eta = j.metrics && j.metrics.eta_s;  // measured by the worker (webapp/runner.py)
-  if (j.status === "running" && eta != null) parts.push(`about ${formatSeconds(eta)} left`);
-  if (j.attempts > 1) parts.push(`attempt ${j.attempts}`);
-  return parts;
 }
 
 function renderFiles(j) {

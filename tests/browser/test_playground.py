@@ -80,12 +80,24 @@ def test_pause_frees_the_worker_and_resume_goes_on_from_the_page(page, make_user
     expect(page.locator("#job-result")).to_contain_text("checkpoint.pt")
     assert Job.objects.get(pk=job.pk).worker == ""
 
+    page.wait_for_timeout(2500)  # a pause of some seconds: not "waited" once it runs again
     page.click("#ctl-pause")
     expect(page.locator("#job-status")).to_have_text("running", timeout=30_000)
     expect(page.locator("#ctl-pause")).to_have_text("Pause")
+    # the note follows the state: no "Paused…" under a running run
+    expect(page.locator("#ctl-note")).to_contain_text("Resumed from its checkpoint")
+    expect(page.locator("#ctl-note")).not_to_contain_text("Paused")
+    resumed = Job.objects.get(pk=job.pk)
+    waited = re.search(r"waited (\d+) s", page.locator("#job-meta").inner_text())
+    assert waited and int(waited.group(1)) <= resumed.wait_seconds + 1, waited
     page.click("#ctl-stop")
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=30_000)
-    assert Job.objects.get(pk=job.pk).result["summary"]["stopped"]
+    summary = Job.objects.get(pk=job.pk).result["summary"]
+    assert summary["stopped"]
+    said = (f"after epoch {summary['epochs']} of 50" if summary["epochs"]
+            else "during its first epoch (of 50)")
+    expect(page.locator("#pg-stopped")).to_have_text(
+        f"Stopped {said}: the model as it was then is kept below.")
     assert page.js_errors == []
 
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import browser_login, require_model_file
+from tests.conftest import ROOT, browser_login, require_model_file
 
 pytestmark = [pytest.mark.browser, pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -84,6 +84,9 @@ def test_why_this_prediction_and_a_confusion_cell_from_the_run_page(page, make_u
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
     expect(page.locator("#ex-cell figure").first).to_be_visible()
     expect(page.locator("#ex-cell-summary")).to_contain_text("most confident first")
+    # results name layers as the forms do ("layer 5: avgpool"), not by module ("layers.5")
+    expect(page.locator("#ex-cell-summary")).to_contain_text(re.compile(r"at layer \d+: \w+"))
+    expect(page.locator("#ex-cell-summary")).not_to_contain_text("layers.")
 
     picture = tmp_path / "stroke.png"
     image = Image.new("L", (40, 40), 0)
@@ -97,6 +100,7 @@ def test_why_this_prediction_and_a_confusion_cell_from_the_run_page(page, make_u
     page.wait_for_url(lambda url: "/jobs/" in url and str(run.id) not in url)
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=60_000)
     expect(page.locator("#ex-summary")).to_contain_text("The net predicts")
+    expect(page.locator("#ex-summary")).to_contain_text(re.compile(r"at layer \d+: \w+\."))
     expect(page.locator("#ex-top tbody tr")).to_have_count(5)
     assert page.locator("#ex-gradcam").evaluate("img => img.naturalWidth") > 0
     page.screenshot(path="/tmp/explain_page.png", full_page=True)
@@ -108,7 +112,16 @@ def test_why_this_prediction_and_a_confusion_cell_from_the_run_page(page, make_u
     page.wait_for_url(lambda url: "/jobs/" in url and str(run.id) not in url)
     expect(page.locator("#job-status")).to_have_text("succeeded", timeout=90_000)
     expect(page.locator("#ex-patches figure")).to_have_count(9)
-    expect(page.locator("#ex-unit-summary")).to_contain_text("Unit 2 of layers.3")
+    expect(page.locator("#ex-unit-summary")).to_contain_text("Unit 2 of layer 3: conv2d")
+    # the optimised picture, upscaled crisply to a size one can see
+    optimised = page.locator("#ex-optimised")
+    expect(optimised).to_have_css("image-rendering", re.compile("pixelated|crisp-edges"))
+    assert optimised.evaluate("img => img.getBoundingClientRect().width") >= 160
+    for width in (1400, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(
+            path=str(ROOT / "data" / "screenshots" / f"unit-page-{width}.png"), full_page=True
+        )
     page.screenshot(path="/tmp/unit_page.png", full_page=True)
 
 

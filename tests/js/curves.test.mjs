@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { runningCurve, stepsPerEpoch, withEpochEnds } from "../../static/playground/curves.js";
+import { gradientsByLayer, runningCurve, stepsPerEpoch, withEpochEnds } from "../../static/playground/curves.js";
 
 // A run whose loss falls steadily, reported every `every` steps as the trainer does.
 function reported(spe, epochs, every, loss = (s) => 2 / (1 + s / 10)) {
@@ -60,4 +60,18 @@ test("the curve reaches the run's end: each epoch's summary closes it (3 of 3, n
   assert.ok(Math.abs(full.at(-1)[1] - 1.2) < 1e-9);  // epoch 3's own mean
   assert.deepEqual(withEpochEnds(curve, [], spe), curve);
   assert.equal(withEpochEnds([[8, 1, 0.5]], [{ epoch: 1, train_loss: 1, train_accuracy: 0.5 }], spe).length, 1);
+});
+
+test("gradientsByLayer: one point per layer with parameters, the geometric mean of its norms", () => {
+  const g = {
+    names: ["0 conv2d", "1 sigmoid", "2 conv2d", "3 classifier"],
+    points: [[0, [1e-6, null, 1e-3, 0.1]], [39, [1e-4, null, 1e-1, 0.1]], [40, [null, null, 0, 0.1]]],
+  };
+  const { names, points } = gradientsByLayer(g);
+  assert.deepEqual(names, g.names);
+  assert.deepEqual(points.map((p) => p[0]), [0, 2, 3]); // the sigmoid has no weights
+  assert.ok(Math.abs(points[0][1] - 1e-5) < 1e-12, points[0][1]);
+  assert.ok(Math.abs(points[1][1] - 1e-2) < 1e-9); // a zero norm is left out, not log(0)
+  assert.ok(Math.abs(points[2][1] - 0.1) < 1e-12);
+  assert.deepEqual(gradientsByLayer(undefined), { names: [], points: [] });
 });

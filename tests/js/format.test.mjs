@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { test } from "node:test";
 
 import {
-  formatBytes, formatCompact, formatCount, formatNumber, formatPercent, formatSeconds,
+  formatBytes, formatCompact, formatCount, formatNumber, formatPercent, formatSeconds, jobMeta,
 } from "../../static/webapp/format.js";
 
 test("formatSeconds writes what the `seconds` template filter writes", () => {
@@ -33,4 +33,19 @@ test("counts, compact counts, percentages, significant digits, bytes", () => {
   assert.equal(formatBytes(10), "1 KB");
   assert.equal(formatBytes(2048), "2 KB");
   assert.equal(formatBytes(3 * 2 ** 20), "3.0 MB");
+});
+
+test("jobMeta: a resumed run waited from its last queueing, its pause is not waiting", () => {
+  const resumed = {
+    status: "succeeded", worker: "w1", attempts: 1,
+    created_at: "2026-01-01T10:00:00Z", // paused for an hour in between
+    queued_at: "2026-01-01T11:00:00Z", started_at: "2026-01-01T11:00:04Z",
+    finished_at: "2026-01-01T11:00:34Z",
+  };
+  const parts = jobMeta(resumed);
+  assert.ok(parts.includes("waited 4 s"), parts.join(" · "));
+  assert.ok(parts.includes("ran 30 s"), parts.join(" · "));
+  // a snapshot from before queued_at was sent: since creation, as before
+  const old = { ...resumed, queued_at: undefined, created_at: "2026-01-01T11:00:00Z" };
+  assert.ok(jobMeta(old).includes("waited 4 s"));
 });

@@ -49,3 +49,14 @@ def test_the_builder_page_sends_the_catalogue_and_its_urls(client):
     assert data["catalogue"] == layer_catalogue()
     assert data["summary_url"] == reverse("playground:summary")
     assert data["preset_urls"]["lenet5"] == reverse("playground:preset", args=["lenet5"])
+
+
+def test_every_task_and_dataset_gets_each_run_caption():
+    from playground.taskcatalogue import RUN_CAPTIONS, SCENES, TASKS, run_captions
+
+    for task in TASKS:
+        for dataset in (*SCENES, "stripes", "digits", "upload", None):
+            captions = run_captions(task, dataset)
+            assert set(captions) == set(RUN_CAPTIONS) and all(captions.values()), (task, dataset)
+    assert "stripes" in run_captions("classify", "stripes")["filters"]
+    assert "stripes" not in run_captions("classify", "digits")["filters"]

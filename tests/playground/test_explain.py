@@ -156,3 +156,18 @@ def test_confusion_cell_lists_that_pair_most_confident_first():
     assert all(i.explanation.target == predicted for i in items)
     firsts = confusion_cell(net, pictures, labels, true, predicted, limit=2)
     assert [i.index for i in firsts] == [i.index for i in items[:2]]
+
+
+def test_results_name_layers_as_the_forms_do():
+    """ "layers.5" on a result where the run page's form says "layer 5: avgpool" (issue 23)."""
+    from playground.explain.engine import layer_label
+    from playground.netspec import build
+    from playground.presets import preset
+
+    model = build(preset("lenet5", (1, 8, 8)), (1, 32, 32), 10)
+    assert layer_label(model, "layers.3") == "layer 3: conv2d"
+    assert layer_label(model, "layers.5") == "layer 5: avgpool"
+    assert layer_label(model, "layers.3.weight") == "layer 3: conv2d (weight)"
+    assert layer_label(model, "head") == "the classifier"
+    assert layer_label(model, "layers.99") == "layers.99"  # not in the spec: as it was
+    assert layer_label(model, None) is None

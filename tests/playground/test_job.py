@@ -69,6 +69,11 @@ def test_training_run_streams_the_live_view_and_learns(stack, make_user):
     # what a reloaded page draws from: the whole history, kept in the row
     assert [e["epoch"] for e in job.metrics["epochs"]] == [1, 2]
     assert job.metrics["curve"] and job.metrics["activations"]["layers"]
+    # the gradient chart reaches each epoch's end (640 pictures / 16 = 40 steps an epoch),
+    # however the throttled reports fell
+    steps = [point[0] for point in job.metrics["gradients"]["points"]]
+    assert {39, 79} <= set(steps), steps[-5:]
+    assert all(n is not None for n in job.metrics["gradients"]["points"][-1][1][:1])
     assert job.metrics["confusion"][-1]["epoch"] == 2 and job.metrics["samples"]["items"]
     assert len(json.dumps(job.metrics)) < 400_000
 

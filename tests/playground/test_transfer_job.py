@@ -171,7 +171,7 @@ def test_why_this_prediction_runs_on_the_worker_for_the_owner_only(stack, make_u
     unit_job = wait_job_done(unit_job, timeout=120)
     assert unit_job.status == JobStatus.SUCCEEDED, unit_job.error
     unit = unit_job.result["unit"]
-    assert unit["layer"] == "layers.3" and len(unit["patches"]) == 9
+    assert unit["layer"] == "layer 3: conv2d" and len(unit["patches"]) == 9  # the form's naming
     values = [p["activation"] for p in unit["patches"]]
     assert values == sorted(values, reverse=True)
     assert unit["activation"][1] > unit["activation"][0]

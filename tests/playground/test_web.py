@@ -219,6 +219,29 @@ def test_compare_shows_only_my_runs(client, make_user):
     assert str(a.id) in client.get(reverse("playground:runs")).content.decode()
 
 
+def test_compare_names_runs_by_title_and_what_differs_and_carries_gradients(client, make_user):
+    """Two runs of one preset looked the same on the compare page (issue 23)."""
+    me = make_user("me")
+    a, b, c, d = (_finished_run(me, [0.5]) for _ in range(4))
+    for job, title, lr in ((a, "Deep sigmoid", 0.01), (b, "Deep sigmoid", 0.1),
+                           (c, "ReLU + BN", 0.01), (d, "ReLU + BN", 0.01)):
+        job.title, job.params = title, {**job.params, "lr": lr}
+        job.metrics = {**job.metrics, "gradients": {"names": ["0 conv2d", "1 classifier"],
+                                                    "points": [[0, [1e-5, 0.1]]]}}
+        job.save()
+    client.force_login(me)
+    ids = ",".join(str(j.id) for j in (a, b, c, d))
+    runs = client.get(reverse("playground:compare"), {"runs": ids}).context["runs"]
+    names = [r["name"] for r in runs]
+    assert names[:2] == ["Deep sigmoid (lr 0.01)", "Deep sigmoid (lr 0.1)"]
+    # the same settings: told apart by number and start time
+    assert names[2].startswith("ReLU + BN · #" + str(c.id)[:6]) and names[2] != names[3]
+    assert len(set(names)) == 4
+    assert runs[0]["gradients"]["points"] == [[0, [1e-5, 0.1]]]
+    single = client.get(reverse("playground:compare"), {"runs": f"{a.id},{c.id}"}).context["runs"]
+    assert [r["name"] for r in single] == ["Deep sigmoid", "ReLU + BN"]  # nothing to tell apart
+
+
 def test_share_link_is_read_only_and_owner_made(client, make_user):
     me, other = make_user("me"), make_user("other")
     run = _finished_run(me, [0.8])
@@ -438,3 +461,40 @@ def test_a_shared_run_serves_its_epoch_views_to_a_visitor_without_an_account(cli
     assert client.get("/playground/shared/guessed/views/1.json").status_code == 404
     client.force_login(other)  # another account holding the link reads them the same way
     assert client.get(views[0]["url"]).status_code == 200
+
+
+def test_transfer_form_greys_out_datasets_this_server_lacks(client):
+    """As the builder does: a dataset that is not here cannot be chosen, and says why,
+    rather than being refused after submit (issue 23)."""
+    from playground.datasets import datasets_available
+    from playground.forms import TRANSFER_DATASETS
+
+    html = client.get(reverse("playground:transfer")).content.decode()
+    here = {r["name"]: r["available"] for r in datasets_available()}
+    for name in TRANSFER_DATASETS:
+        option = re.search(rf'<option value="{name}"[^>]*>([^<]*)</option>', html)
+        assert option, name
+        assert ("disabled" in option.group(0)) == (not here[name]), option.group(0)
+        assert ("not on this server" in option.group(1)) == (not here[name]), option.group(1)
+
+
+@pytest.mark.parametrize("task, dataset, says, not_said", [
+    ("classify", "stripes", "oriented edge detectors", None),
+    ("classify", "digits", "They start as noise", "stripes"),
+    ("segment", "overlaps", "They start as noise", "stripes"),
+    ("verify", "digits_heldout", "They start as noise", "stripes"),
+])
+def test_run_page_captions_fit_the_run(client, make_user, task, dataset, says, not_said):
+    """"On stripes they turn into edge detectors" was under every run, and the scrubber
+    named a confusion matrix that segment and verify runs do not have (issue 23)."""
+    me = make_user("me")
+    run = _finished_run(me, [0.5])
+    run.params = {**run.params, "task": task, "dataset": dataset}
+    run.save()
+    client.force_login(me)
+    html = client.get(run.get_absolute_url()).content.decode()
+    filters = re.search(r'<p class="hint" id="filters-hint">(.*?)</p>', html).group(1)
+    scrubber = re.search(r'<span class="hint" id="scrub-hint">(.*?)</span>', html).group(1)
+    assert says in filters, filters
+    assert not_said is None or not_said not in filters, filters
+    assert ("confusion matrix" in scrubber) == (task == "classify"), scrubber
