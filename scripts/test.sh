@@ -14,6 +14,12 @@ if ! command -v chromium >/dev/null; then
     exit 1
   fi
 fi
+# The second-host tests (tests/multihost) forward the link with socat; without it (or
+# without root) they are skipped with the reason.
+if ! command -v socat >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "==> installing socat (apt) for the second-host tests"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq socat iproute2 >/dev/null
+fi
 NODE=${NODE:-$(command -v node || command -v nodejs || true)}
 if [ -z "$NODE" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
