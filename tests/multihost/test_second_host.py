@@ -175,7 +175,9 @@ def test_a_run_paused_on_the_second_host_resumes_on_the_first_with_the_same_loss
     with django_db_blocker.unblock():
         start_second_host_worker(second_host, s3_site, name="h2p")
     user = make_user("h2-pause")
-    run = {"epochs": 2, "max_samples": 320, "batch_size": 4, "seed": 7}
+    # about 770 steps: still running when the pause comes, however fast the host trains
+    # (at 2 epochs a quick run finished before its pause was read)
+    run = {"epochs": 12, "max_samples": 320, "batch_size": 4, "seed": 7}
     job = start("train", user, **run)
     wait_for(lambda: Job.objects.get(pk=job.pk).metrics.get("last", {}).get("step", 0) >= 10,
              timeout=120, what="ten steps on the second host")  # fmt: skip
