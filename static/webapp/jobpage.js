@@ -3,7 +3,7 @@
 import { $, make, readJSON, whenLoaded } from "./dom.js";
 import { jobMeta } from "./format.js";
 import { getJSON, postJSON } from "./http.js";
-import { JobSocket } from "./jobsocket.js";
+import { answerIsStale, JobSocket } from "./jobsocket.js";
 import { isActive, siteURL } from "./site.js";
 
 let job = readJSON("job-snapshot");
@@ -22,7 +22,9 @@ export function watchJob({ onSnapshot, onEvent }) {
 export async function jobAction(action, body) {
   try {
     const { message, ...answer } = await postJSON(siteURL(`job_${action}`, { id: job.id }), body);
-    render(answer);
+    // The socket may have brought a newer state before this answer (a worker took the
+    // resumed run): an older answer is not drawn over it, or the page says "queued" all run.
+    if (!answerIsStale(answer, job)) render(answer);
     showNote(message);
   } catch (e) {
     showError(e.message);

@@ -17,6 +17,14 @@ export function versionStep(have, msg) {
   return { use: true, resync: !msg.job && msg.version > have + 1, version: msg.version };
 }
 
+/**
+ * True when `answer` (a job as an action's request returned it) is older than the job the
+ * page already holds from its socket: drawing it would turn the page back in time.
+ */
+export function answerIsStale(answer, held) {
+  return typeof answer?.version === "number" && typeof held?.version === "number" && answer.version < held.version;
+}
+
 /** True when a watched job has been quiet long enough to ask again. */
 export function shouldAskAgain({ now, lastHeard, active }) {
   return active && now - lastHeard > QUIET_MS;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { shouldAskAgain, versionStep } from "../../static/webapp/jobsocket.js";
+import { answerIsStale, shouldAskAgain, versionStep } from "../../static/webapp/jobsocket.js";
 import { isRefusal, LiveSocket, reconnectDelay } from "../../static/webapp/livesocket.js";
 
 const progress = (version) => ({ type: "progress", version, progress: version / 10 });
@@ -108,4 +108,13 @@ test("LiveSocket reconnects with back-off, and stops for good on a refusal", (t)
   t.mock.timers.tick(60_000);
   assert.equal(FakeWebSocket.opened.length, 3); // refused: no more attempts
   assert.deepEqual(states, ["live", "reconnecting", "reconnecting", "live", "denied: Log in to see this live."]);
+});
+
+test("an action's answer older than what the socket brought is not drawn over it", () => {
+  // Resume: the request's answer says "queued" at version 7, but the worker took the run
+  // and the socket already gave the page "running" at version 8.
+  assert.equal(answerIsStale({ status: "queued", version: 7 }, { status: "running", version: 8 }), true);
+  assert.equal(answerIsStale({ status: "queued", version: 8 }, { status: "queued", version: 8 }), false);
+  assert.equal(answerIsStale({ status: "running", version: 9 }, { status: "queued", version: 8 }), false);
+  assert.equal(answerIsStale({ status: "queued" }, { status: "running", version: 8 }), false);
 });
