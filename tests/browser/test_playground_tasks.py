@@ -79,6 +79,7 @@ def test_verification_shows_embeddings_histograms_roc_and_the_one_shot_demo(page
     expect(page.locator("#task-histogram #task-threshold")).to_be_attached()
     expect(page.locator("#task-roc path.line").first).to_be_visible()
     expect(page.locator("#task-headline")).to_contain_text("never trained on (7, 8, 9)")
+    expect(page.locator("#job-status")).to_have_text("succeeded", timeout=120_000)  # no redraw
     gallery = page.locator("#oneshot figure")
     gallery.first.click()
     expect(gallery.first).to_have_class("pick")
