@@ -149,3 +149,8 @@ def result_files(job: Job) -> list[tuple[str, str]]:
 
     walk(job.result)
     return sorted(set(found))
+
+
+# the model file each kind's job needs (a test skips without it)
+WEIGHTS = {"stylize": "vgg19_caffe_q.bin", "detect": "yolov3-tiny.weights",
+           "clip": "yolov3-tiny.weights"}  # fmt: skip

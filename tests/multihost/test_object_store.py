@@ -21,6 +21,7 @@ from tests.conftest import (
 )
 from tests.multihost.kinds import (
     KINDS,
+    WEIGHTS,
     check_whole,
     dashboard_workers,
     fetch,
@@ -32,9 +33,6 @@ from tests.multihost.kinds import (
 from webapp.models import Job, Worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
-
-WEIGHTS = {"stylize": "vgg19_caffe_q.bin", "detect": "yolov3-tiny.weights",
-           "clip": "yolov3-tiny.weights"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

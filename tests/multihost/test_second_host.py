@@ -13,6 +13,7 @@ from tests.conftest import require_model_file, wait_for
 from tests.multihost.conftest import start_second_host_worker
 from tests.multihost.kinds import (
     KINDS,
+    WEIGHTS,
     check_whole,
     dashboard_workers,
     fetch,
@@ -25,8 +26,6 @@ from webapp.models import Job, JobStatus, Worker
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
-WEIGHTS = {"stylize": "vgg19_caffe_q.bin", "detect": "yolov3-tiny.weights",
-           "clip": "yolov3-tiny.weights"}  # fmt: skip
 # A run long enough to be caught in the middle (several epochs, each saving its view).
 LONG_RUN = {"epochs": 6, "max_samples": 480}
 
